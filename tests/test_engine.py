@@ -1,0 +1,163 @@
+"""The engine against plain PyTorch: same seed, same batches, same losses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from playground import RunConfig, build, train
+from playground.engine import Trainer
+from playground.losses import LOSSES
+from playground.models import MODELS, num_parameters
+from playground.optim import OPTIMIZERS
+
+SHORT = {"epochs": 6, "size": 8}
+
+
+def textbook_losses(cfg: RunConfig) -> list[float]:
+    """The loop from every PyTorch tutorial, written over build(cfg) and nothing else."""
+    b = build(cfg)
+    losses = []
+    for _epoch in range(cfg.epochs):
+        for x, y in b.loader:
+            if cfg.optimizer == "lbfgs":
+                def closure(x=x, y=y):
+                    b.optimizer.zero_grad()
+                    loss = b.criterion(b.model(x), y)
+                    loss.backward()
+                    return loss
+                losses.append(b.optimizer.step(closure).item())
+                continue
+            b.optimizer.zero_grad()
+            loss = b.criterion(b.model(x), y)
+            loss.backward()
+            b.optimizer.step()
+            losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("model", ["mlp", "coord"])
+def test_engine_matches_textbook_loop(model: str, optimizer: str) -> None:
+    lr = 0.5 if optimizer == "lbfgs" else 0.01
+    cfg = RunConfig(model=model, optimizer=optimizer, lr=lr, momentum=0.9 if optimizer == "sgd"
+                    else 0.0, batch_size=16, **SHORT)
+    expected = textbook_losses(cfg)
+    result = train(cfg)
+    assert result.status == "completed"
+    assert len(expected) == cfg.total_steps == len(result.history)
+    np.testing.assert_allclose(result.history["loss"], expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_model_learns_and_reports_parameters(model: str) -> None:
+    cfg = RunConfig(model=model, epochs=60, size=8, lr=0.01)
+    b = build(cfg)
+    assert num_parameters(b.model) > 0
+    assert b.model.image().shape == (4, 8, 8)
+    result = train(cfg)
+    hist = result.history
+    assert result.status == "completed"
+    assert hist["loss"].iloc[-1] < 0.5 * hist["loss"].iloc[0]
+    assert result.image.shape == (8, 8, 4) and result.image.dtype == np.uint8
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_trains_down(loss: str) -> None:
+    result = train(RunConfig(loss=loss, epochs=40, size=8))
+    assert result.history["loss"].iloc[-1] < result.history["loss"].iloc[0]
+
+
+def test_history_columns_and_steps() -> None:
+    cfg = RunConfig(model="coord", batch_size=16, epochs=3, size=8)
+    hist = train(cfg).history
+    assert list(hist.columns[:7]) == ["step", "epoch", "loss", "lr", "grad_norm", "update_ratio",
+                                      "seconds"]
+    assert hist["step"].tolist() == list(range(1, 13))
+    assert hist["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
+    assert hist["seconds"].is_monotonic_increasing
+    assert (hist["grad_norm"] > 0).all()
+    ratios = hist["update_ratio"].dropna()
+    assert len(ratios) == 1 and 0 < ratios.iloc[0] < 1
+
+
+def test_determinism_same_seed_same_run_other_seed_differs() -> None:
+    cfg = RunConfig(model="coord", batch_size=16, epochs=4, size=8)
+    a, b = train(cfg).history["loss"], train(cfg).history["loss"]
+    assert a.tolist() == b.tolist()
+    c = train(cfg.replace(seed=1)).history["loss"]
+    assert c.tolist() != a.tolist()
+
+
+def test_sgd_with_huge_lr_diverges_and_keeps_finite_history() -> None:
+    result = train(RunConfig(model="mlp", optimizer="sgd", lr=1000.0, epochs=200))
+    assert result.status == "diverged"
+    assert result.diverged_at is not None and result.diverged_at <= 200
+    assert "try a learning rate 10x lower" in result.reason
+    assert np.isfinite(result.history[["loss", "lr", "grad_norm"]].to_numpy()).all()
+    assert len(result.history) == result.diverged_at - 1
+    assert result.image.dtype == np.uint8
+
+
+def test_adam_explosion_is_caught_before_nan() -> None:
+    result = train(RunConfig(model="mlp", optimizer="adam", lr=100.0, epochs=300))
+    assert result.status == "diverged"
+
+
+def test_early_stopping_triggers_on_a_flat_loss() -> None:
+    # lr so small that the loss cannot improve by min_delta: stops after `patience` epochs
+    cfg = RunConfig(model="pixels", optimizer="sgd", lr=1e-6, patience=5, min_delta=0.01,
+                    epochs=100, size=8)
+    result = train(cfg)
+    assert result.status == "early_stopped"
+    assert len(result.history) == 6  # the first epoch sets the best, five more without progress
+    assert "early stopped" in result.reason
+
+
+def test_early_stopping_waits_while_improving() -> None:
+    cfg = RunConfig(model="pixels", lr=0.002, patience=3, min_delta=1e-9, epochs=40, size=8)
+    assert train(cfg).status == "completed"
+
+
+def test_best_state_is_restored_after_divergence() -> None:
+    cfg = RunConfig(model="pixels", optimizer="sgd", lr=1000.0, epochs=50, size=8)
+    trainer = Trainer(cfg)
+    while not trainer.done:
+        trainer.step()
+    assert trainer.status == "diverged"
+    weights = [p for p in trainer.b.model.parameters()]
+    assert all(torch.isfinite(w).all() for w in weights)
+
+
+def test_should_stop_and_on_step_hook() -> None:
+    seen: list[int] = []
+    result = train(RunConfig(epochs=100, size=8), on_step=lambda t, row: seen.append(row[0]),
+                   should_stop=lambda: len(seen) >= 7)
+    assert result.status == "stopped"
+    assert seen == list(range(1, 8)) and len(result.history) == 7
+
+
+def test_clipping_caps_the_update_but_reports_the_raw_norm() -> None:
+    base = RunConfig(model="mlp", optimizer="sgd", lr=0.5, epochs=3, size=8)
+    clipped = train(base.replace(clip_grad_norm=1e-4)).history
+    free = train(base).history
+    assert clipped["grad_norm"].iloc[0] == pytest.approx(free["grad_norm"].iloc[0])
+    assert clipped["loss"].iloc[-1] > free["loss"].iloc[-1]  # tiny clipped steps barely move
+
+
+def test_live_lr_change_applies_from_next_step() -> None:
+    trainer = Trainer(RunConfig(epochs=50, size=8))
+    for _ in range(3):
+        trainer.step()
+    trainer.set_lr(0.05)
+    row = trainer.step()
+    assert row[3] == pytest.approx(0.05)
+    assert trainer.events == [(3, "lr", 0.05)]
+
+
+def test_bce_outputs_logits_and_displays_probabilities() -> None:
+    result = train(RunConfig(loss="bce", epochs=30, size=8))
+    assert result.image.min() >= 0 and math.isfinite(result.best_loss)
