@@ -1,0 +1,45 @@
+"""Server limits for a public demo, each overridable by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _env_int(name: str, default: int) -> int:
+    """An integer from the environment, falling back to the default on junk."""
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _env_float(name: str, default: float) -> float:
+    """A positive number from the environment, falling back to the default on junk."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server process allows, so one busy class cannot starve it."""
+
+    max_trainings: int = 2  # trainings stepping at once per process (others queue)
+    max_steps: int = 200_000  # optimizer steps per run
+    max_seconds: float = 600.0  # seconds of training per run
+    max_history: int = 200_000  # history rows kept per run (the run stops at this many)
+    session_grace: float = 30.0  # seconds a run survives its session going away (reconnects)
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """Read PLAYGROUND_* variables (see docs/deploy.md)."""
+        return cls(
+            max_trainings=_env_int("PLAYGROUND_MAX_TRAININGS", cls.max_trainings),
+            max_steps=_env_int("PLAYGROUND_MAX_STEPS", cls.max_steps),
+            max_seconds=_env_float("PLAYGROUND_MAX_SECONDS", cls.max_seconds),
+            max_history=_env_int("PLAYGROUND_MAX_HISTORY", cls.max_history),
+            session_grace=_env_float("PLAYGROUND_SESSION_GRACE", cls.session_grace),
+        )

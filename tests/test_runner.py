@@ -1,0 +1,184 @@
+"""The background worker: controls, snapshots, limits, queueing and session cleanup."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from playground import RunConfig
+from playground.limits import Limits
+from playground.runner import Runner, Slots, thin
+from tests.helpers import stays, wait_until
+
+LONG = RunConfig(epochs=1_000_000, size=8)
+
+
+def run_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("playground-run")]
+
+
+@pytest.fixture
+def runner():
+    r = Runner(Limits(), Slots(2))
+    yield r
+    r.stop(wait=True)
+    assert r.join(5)
+
+
+def test_start_produces_history_and_image(runner: Runner) -> None:
+    assert runner.start(LONG)
+    snap = wait_until(lambda: (s := runner.snapshot()).n_rows >= 20 and s, what="20 steps")
+    assert snap.state == "running" and snap.image.shape == (8, 8, 4)
+    assert snap.rows[0][0] == 1 and snap.config == LONG
+    assert wait_until(lambda: runner.snapshot().steps_per_second > 0)
+
+
+def test_start_twice_keeps_one_worker(runner: Runner) -> None:
+    assert runner.start(LONG)
+    assert not runner.start(LONG)
+    assert not runner.start(LONG.replace(lr=0.1))
+    assert len([t for t in run_threads() if t.name.endswith(f"-{runner.id}")]) == 1
+
+
+def test_pause_holds_the_step_count_and_step_advances_by_one(runner: Runner) -> None:
+    runner.start(LONG)
+    wait_until(lambda: runner.snapshot().n_rows > 5)
+    runner.pause()
+    wait_until(lambda: runner.snapshot().state == "paused", what="paused")
+    n = runner.snapshot().n_rows
+    assert stays(lambda: runner.snapshot().n_rows == n, 0.3)
+    runner.step_once()
+    wait_until(lambda: runner.snapshot().n_rows == n + 1, what="one step")
+    assert stays(lambda: runner.snapshot().n_rows == n + 1, 0.2)
+    runner.resume()
+    wait_until(lambda: runner.snapshot().n_rows > n + 10, what="resume")
+
+
+def test_step_before_start_does_exactly_one_step(runner: Runner) -> None:
+    runner.step_once(LONG)
+    wait_until(lambda: runner.snapshot().n_rows == 1)
+    assert stays(lambda: runner.snapshot().n_rows == 1, 0.2)
+    assert runner.snapshot().state == "paused"
+
+
+def test_live_lr_change_is_applied_and_marked(runner: Runner) -> None:
+    runner.start(LONG)
+    wait_until(lambda: runner.snapshot().n_rows > 5)
+    runner.set_lr(0.001)
+    snap = wait_until(lambda: (s := runner.snapshot()).rows[-1][3] == pytest.approx(0.001) and s)
+    assert snap.events and snap.events[0][1:] == ("lr", 0.001)
+    assert snap.base_lr == 0.001
+
+
+def test_stop_ends_the_thread(runner: Runner) -> None:
+    runner.start(LONG)
+    wait_until(lambda: runner.snapshot().n_rows > 0)
+    runner.stop(wait=True)
+    assert not runner.alive
+    assert runner.snapshot().state == "stopped"
+
+
+def test_reset_gives_the_same_initial_weights_for_the_same_seed(runner: Runner) -> None:
+    runner.reset(LONG)
+    first = runner.snapshot().image.copy()
+    runner.start(LONG)
+    wait_until(lambda: runner.snapshot().n_rows > 50)
+    runner.reset(LONG)
+    snap = runner.snapshot()
+    assert snap.state == "ready" and snap.n_rows == 0
+    assert (snap.image == first).all()
+
+
+def test_divergence_stops_and_explains(runner: Runner) -> None:
+    runner.start(RunConfig(model="mlp", optimizer="sgd", lr=1000.0, epochs=500, size=8))
+    snap = wait_until(lambda: (s := runner.snapshot()).state == "diverged" and s)
+    assert snap.message.startswith("diverged at step") and "10x lower" in snap.message
+    assert snap.image is not None and all(r[2] == r[2] for r in snap.rows)  # no NaN rows
+
+
+def test_completed_run_leaves_no_thread(runner: Runner) -> None:
+    runner.start(RunConfig(epochs=30, size=8))
+    wait_until(lambda: runner.snapshot().state == "completed")
+    assert runner.join(5)
+    assert runner.snapshot().n_rows == 30
+    assert runner.snapshot().filmstrip[-1][0] == 30
+
+
+def test_step_budget_stops_with_a_message() -> None:
+    r = Runner(Limits(max_steps=40), Slots(2))
+    r.start(LONG)
+    snap = wait_until(lambda: (s := r.snapshot()).state == "stopped" and s)
+    assert snap.n_rows == 40 and "limit of 40 steps" in snap.message
+    assert r.join(5)
+
+
+def test_session_release_stops_the_worker_after_grace() -> None:
+    r = Runner(Limits(session_grace=0.05), Slots(2))
+    r.start(LONG)
+    wait_until(lambda: r.snapshot().n_rows > 0)
+    r.abandon()  # what the session's on_release hook calls; no poll follows
+    assert r.join(5), "worker still alive after its session was released"
+    assert "tab was closed" in r._message
+    assert not [t for t in run_threads() if t.name.endswith(f"-{r.id}")]
+
+
+def test_a_poll_within_grace_keeps_the_run() -> None:
+    r = Runner(Limits(session_grace=0.5), Slots(2))
+    r.start(LONG)
+    r.abandon()
+    r.keepalive()  # the page came back (a reconnect)
+    assert stays(lambda: r.alive, 0.8)
+    r.stop(wait=True)
+
+
+def test_over_the_cap_a_run_is_queued_then_runs() -> None:
+    slots = Slots(1)
+    a, b = Runner(Limits(), slots), Runner(Limits(), slots)
+    try:
+        a.start(LONG)
+        wait_until(lambda: a.snapshot().state == "running")
+        b.start(LONG)
+        snap = wait_until(lambda: (s := b.snapshot()).state == "queued" and s)
+        assert snap.queue_position == 1 and snap.n_rows == 0
+        a.stop(wait=True)
+        wait_until(lambda: b.snapshot().state == "running", what="queued run to start")
+    finally:
+        a.stop(wait=True)
+        b.stop(wait=True)
+
+
+def test_paused_run_gives_its_slot_away() -> None:
+    slots = Slots(1)
+    a, b = Runner(Limits(), slots), Runner(Limits(), slots)
+    try:
+        a.start(LONG)
+        wait_until(lambda: a.snapshot().n_rows > 0)
+        a.pause()
+        b.start(LONG)
+        wait_until(lambda: b.snapshot().n_rows > 0, what="b to get the freed slot")
+    finally:
+        a.stop(wait=True)
+        b.stop(wait=True)
+
+
+def test_a_failing_worker_reports_a_message_not_a_traceback(runner: Runner, monkeypatch,
+                                                            caplog) -> None:
+    runner.reset(LONG)
+
+    def boom():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(runner._trainer, "step", boom)
+    runner.start(LONG)
+    snap = wait_until(lambda: (s := runner.snapshot()).state == "error" and s)
+    assert "internal error (RuntimeError)" in snap.message
+    assert "secret" not in snap.message
+    assert "secret internals" in caplog.text
+
+
+def test_thin_keeps_the_last_row_and_bounds_the_count() -> None:
+    rows = [(i,) for i in range(100_000)]
+    out = thin(rows, 2000)
+    assert len(out) <= 2000 and out[0] == (0,) and out[-1] == (99_999,)
+    assert thin(rows[:10], 2000) == rows[:10]
