@@ -372,3 +372,16 @@ def train(cfg: RunConfig, on_step: Callable[[Trainer, tuple], None] | None = Non
         if row is not None and on_step is not None:
             on_step(trainer, row)
     return trainer.result()
+
+
+def warm_up() -> float:
+    """Pay torch's one-off lazy imports (~2 s on the first optimizer step) before a user clicks."""
+    from playground.models import MODELS
+    from playground.optim import OPTIMIZERS
+
+    t0 = time.perf_counter()
+    for model in MODELS:
+        train(RunConfig(model=model, epochs=2, size=8, batch_size=64))
+    for optimizer in OPTIMIZERS:
+        train(RunConfig(optimizer=optimizer, epochs=2, size=8))
+    return time.perf_counter() - t0

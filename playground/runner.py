@@ -12,10 +12,11 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from playground import sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.limits import Limits
@@ -101,7 +102,7 @@ class Snapshot:
     queue_position: int = 0
     base_lr: float = 0.0
     config: RunConfig | None = None
-    extra: dict = field(default_factory=dict)
+    target: np.ndarray | None = None
 
     @property
     def last(self) -> tuple | None:
@@ -124,6 +125,7 @@ class Runner:
         self._message = ""
         self._rows: list[tuple] = []
         self._image: np.ndarray | None = None
+        self._target: np.ndarray | None = None
         self._film: list[tuple[int, np.ndarray]] = []
         self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
         self._paused = False
@@ -142,6 +144,7 @@ class Runner:
             self._run_id += 1
             self._trainer, self._state, self._message = trainer, "ready", ""
             self._rows, self._image, self._film = [], image, [(0, image)]
+            self._target = sprites.from_tensor(trainer.b.target)
             self._rate.clear()
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
@@ -243,7 +246,7 @@ class Runner:
                 total_steps=trainer.cfg.total_steps if trainer else 0,
                 message=self._message, queue_position=self.slots.position(self.id),
                 base_lr=trainer.base_lr if trainer else 0.0,
-                config=trainer.cfg if trainer else None)
+                config=trainer.cfg if trainer else None, target=self._target)
 
     def rows_since(self, cursor: int) -> list[tuple]:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
@@ -285,6 +288,7 @@ class Runner:
         finally:
             self.slots.release(self.id)
             self._finish(trainer, run_id)
+            log.info("run %s ended: %s after %s steps", self.id, trainer.status, trainer.step_count)
 
     def _wait_for_work(self, holding: bool) -> str:
         """Block while paused; returns 'step', 'stop' or 'release' (free the slot while paused)."""
@@ -309,6 +313,7 @@ class Runner:
         """The session went away and no page came back within the grace period."""
         if self._deadline is not None and time.monotonic() > self._deadline:
             self._message = "The run stopped because its browser tab was closed."
+            log.info("run %s stopped: its session ended", self.id)
             return True
         return False
 

@@ -1,0 +1,52 @@
+"""Pixel Playground: pick or draw a sprite, choose a model, loss, optimizer and learning rate,
+press Start, and watch PyTorch learn it. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+from playground.config import RunConfig
+from playground.sprites import SpriteError
+from playground.ui import live, setup, target
+from playground.ui.session import get_runner, server_warm_up
+
+st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
+server_warm_up()
+
+
+def first_load() -> None:
+    """Settings come from the share link once per session; bad fields fall back to defaults."""
+    if "cfg" in st.session_state:
+        return
+    cfg, problems = RunConfig.from_query(st.query_params.to_dict())
+    try:
+        target.current_target(cfg.sprite, cfg.pixels, cfg.size)
+    except SpriteError as exc:
+        problems.append(str(exc))
+        cfg = cfg.replace(sprite=RunConfig().sprite, pixels="")
+    st.session_state.update(cfg=cfg, link_problems=problems, sprite=cfg.sprite, pixels=cfg.pixels)
+    setup.load_into_widgets(cfg)
+
+
+first_load()
+preview = setup.sidebar()
+cfg, error = setup.config_from_widgets(st.session_state.cfg)
+st.session_state.cfg = cfg
+st.query_params.from_dict(cfg.to_query())  # the address bar is always the share link
+setup.schedule_preview(preview, cfg)
+
+st.title("🎨 Pixel Playground")
+st.caption("Pick a sprite, set up the optimizer in the sidebar, press **▶ Start** and watch the "
+           "classic loop (zero_grad → forward → loss → backward → step) learn it.")
+if st.session_state.link_problems:
+    st.warning("Some settings in this link could not be used, so defaults stand in for them: "
+               + "; ".join(st.session_state.link_problems))
+if error:
+    st.error(error)
+
+picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size)
+with st.expander("🎯 Target sprite", expanded=True):
+    target.target_picker(cfg.size)
+runner = get_runner()
+live.sync_live_settings(runner, cfg)
+live.controls(runner, cfg, picked)
+live.live_view(runner, picked)
+live.downloads(runner)

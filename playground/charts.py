@@ -1,0 +1,118 @@
+"""Chart and picture builders for the page: pure functions of history rows and arrays (no Streamlit)."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from playground.engine import COLUMNS
+
+MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
+INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
+                   dtype=np.float32)
+
+
+def history_frame(rows: list[tuple]) -> pd.DataFrame:
+    """History rows as a DataFrame with only finite losses (no NaN ever reaches a chart)."""
+    df = pd.DataFrame(rows, columns=COLUMNS).astype(float)
+    df = df.astype({"step": int, "epoch": int}) if len(df) else df
+    return df[np.isfinite(df["loss"])]
+
+
+def smooth(values: pd.Series, smoothing: float) -> pd.Series:
+    """TensorBoard-style exponential moving average (0 = raw, 0.99 = very smooth)."""
+    if smoothing <= 0 or values.empty:
+        return values
+    return values.ewm(alpha=1 - smoothing, adjust=True).mean()
+
+
+def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
+               events: list[tuple[int, str, float]] = (), epoch_starts: list[int] = (),
+               height: int = 260) -> alt.LayerChart:
+    """Loss against step: faint raw line, smoothed line, hover tooltips, LR-change and epoch marks."""
+    data = df[["step", "epoch", "loss", "lr"]].copy()
+    data["loss"] = data["loss"].clip(lower=MIN_POSITIVE)
+    data["smoothed"] = smooth(data["loss"], smoothing).clip(lower=MIN_POSITIVE)
+    y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
+    x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
+    base = alt.Chart(data).encode(x=x)
+    raw = base.mark_line(opacity=0.25, color="#1f77b4").encode(
+        y=alt.Y("loss:Q", scale=y_scale, title="loss"))
+    line = base.mark_line(color="#1f77b4", strokeWidth=2).encode(y=alt.Y("smoothed:Q", scale=y_scale))
+    hover = alt.selection_point(fields=["step"], nearest=True, on="pointerover", empty=False)
+    points = base.mark_point(opacity=0, size=60).encode(
+        y=alt.Y("loss:Q", scale=y_scale),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g"),
+                 alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
+    ).add_params(hover)
+    layers = [raw, line, points]
+    layers += _event_layers(events, data)
+    if epoch_starts:
+        layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
+    return alt.layer(*layers).properties(height=height).interactive(bind_y=False)
+
+
+def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
+    """A labelled vertical rule at every live LR change."""
+    marks = [(step, f"lr → {value:.3g}") for step, kind, value in events if kind == "lr"]
+    if not marks or data.empty:
+        return []
+    frame = pd.DataFrame(marks, columns=["step", "label"])
+    rule = _rules(frame, "#d62728", dash=[4, 3])
+    text = alt.Chart(frame).mark_text(align="left", dx=3, dy=-4, color="#d62728", fontSize=11).encode(
+        x="step:Q", y=alt.value(10), text="label:N")
+    return [rule, text]
+
+
+def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
+    """Vertical rules at the frame's steps."""
+    return alt.Chart(frame).mark_rule(color=color, strokeDash=dash).encode(x="step:Q")
+
+
+def lr_chart(df: pd.DataFrame, height: int = 110) -> alt.Chart:
+    """The learning rate actually used at each step (log-y when it spans more than 10x)."""
+    data = df[["step", "lr"]]
+    lrs = data["lr"][data["lr"] > 0]
+    log = len(lrs) > 0 and lrs.max() / lrs.min() > 10
+    return alt.Chart(data).mark_line(color="#ff7f0e", interpolate="step-after").encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y("lr:Q", title="learning rate", scale=alt.Scale(type="log" if log else "linear")),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
+    ).properties(height=height)
+
+
+def schedule_chart(curve: list[tuple[int, float]], height: int = 90) -> alt.Chart:
+    """A small preview of the schedule's LR over the run, before it starts."""
+    data = pd.DataFrame(curve, columns=["step", "lr"])
+    return alt.Chart(data).mark_line(color="#ff7f0e").encode(
+        x=alt.X("step:Q", title=None), y=alt.Y("lr:Q", title=None, axis=alt.Axis(format=".1e")),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
+    ).properties(height=height)
+
+
+def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:
+    """Steps where a new epoch begins, when epochs span several steps and are few enough to draw."""
+    if df.empty or df["epoch"].iloc[-1] == df["step"].iloc[-1]:
+        return []  # one step per epoch: every step would be a mark
+    firsts = df.loc[df["epoch"].diff().fillna(1) != 0, "step"]
+    return [] if len(firsts) > limit else [int(s) - 1 for s in firsts if s > 1]
+
+
+def error_map(target: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Per-pixel error (mean |difference| over RGBA) as an inferno-coloured RGB picture."""
+    err = np.abs(target.astype(np.float32) - image.astype(np.float32)).mean(axis=2) / 255.0
+    pos = np.clip(err, 0, 1) * (len(INFERNO) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(INFERNO) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = INFERNO[lo] * (1 - frac) + INFERNO[lo + 1] * frac
+    return rgb.round().astype(np.uint8)
+
+
+def format_lr(lr: float) -> str:
+    """Learning rates read best in scientific form below 0.01."""
+    if lr == 0 or not math.isfinite(lr):
+        return str(lr)
+    return f"{lr:.0e}" if lr < 0.01 else f"{lr:g}"

@@ -1,0 +1,175 @@
+"""The sidebar: every setting as a widget whose range, choices and help come from RunConfig."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from playground import charts
+from playground.config import FIELDS, ConfigError, RunConfig, field_spec
+from playground.losses import LOSSES
+from playground.models import DESCRIPTIONS
+from playground.optim import OPTIMIZERS
+from playground.schedules import SCHEDULES, lr_curve
+
+LABELS = {
+    "lr": "Learning rate", "clip_grad_norm": "Clip gradient norm (0 = off)", "betas": "Betas",
+    "weight_decay": "Weight decay", "batch_size": "Batch size (pixels)", "step_size": "Step size",
+    "min_lr": "Minimum LR", "history_size": "History size", "max_iter": "Evaluations per step",
+    "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
+    "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
+}
+LR_STOPS = [m * 10.0**e for e in range(-5, 3) for m in (1, 2, 5) if m * 10.0**e <= 100]
+NOT_WIDGETS = {"sprite", "pixels"}  # set by the target picker, not the sidebar
+
+
+def key(name: str) -> str:
+    """The session-state key of a setting's widget."""
+    return f"w_{name}"
+
+
+def load_into_widgets(cfg: RunConfig, overwrite: bool = False) -> None:
+    """Put a config's values into the widgets' session state (first load, share links, restores)."""
+    for name in FIELDS:
+        if overwrite or key(name) not in st.session_state:
+            st.session_state[key(name)] = getattr(cfg, name)
+    for i, beta in enumerate(cfg.betas):
+        if overwrite or key(f"beta{i + 1}") not in st.session_state:
+            st.session_state[key(f"beta{i + 1}")] = beta
+    if overwrite or key("lr_slider") not in st.session_state:
+        st.session_state[key("lr_slider")] = nearest_stop(cfg.lr)
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def widget(name: str, box: Any = st) -> Any:
+    """One setting's widget, drawn from its field spec."""
+    spec = field_spec(name)
+    kind = str(FIELDS[name].type)
+    common = {"key": key(name), "help": spec["help"]}
+    if spec["choices"]:
+        return box.selectbox(label(name), spec["choices"], format_func=_choice_text(name), **common)
+    if kind == "bool":
+        return box.checkbox(label(name), **common)
+    if kind == "int":
+        return box.number_input(label(name), min_value=spec["min"], max_value=spec["max"], step=1,
+                                **common)
+    step = 0.01 if spec["max"] <= 1 else 0.1
+    fmt = "%.0e" if spec["log"] else ("%.4g" if spec["max"] > 1 else "%.3f")
+    return box.number_input(label(name), min_value=float(spec["min"]),
+                            max_value=float(spec["max"]), step=step, format=fmt, **common)
+
+
+def _choice_text(name: str) -> Any:
+    """How a registry key reads in a selectbox."""
+    docs = {"model": DESCRIPTIONS, "loss": {k: v.doc for k, v in LOSSES.items()},
+            "optimizer": {k: v.doc for k, v in OPTIMIZERS.items()},
+            "schedule": {k: v.doc for k, v in SCHEDULES.items()}}.get(name)
+    if docs is None:
+        return str
+    return lambda k: f"{k} · {docs[k].split(':')[0].split(';')[0].split('.')[0][:38]}"
+
+
+def nearest_stop(lr: float) -> float:
+    """The slider stop closest to lr on a log scale."""
+    return min(LR_STOPS, key=lambda s: abs(math.log10(s) - math.log10(max(lr, 1e-12))))
+
+
+def _slider_moved() -> None:
+    st.session_state[key("lr")] = float(st.session_state[key("lr_slider")])
+
+
+def _box_typed() -> None:
+    st.session_state[key("lr_slider")] = nearest_stop(st.session_state[key("lr")])
+
+
+def lr_widgets(box: Any = st) -> None:
+    """A log-scale slider for exploring plus a number box for exact values, kept in sync."""
+    spec = field_spec("lr")
+    box.select_slider("Learning rate", LR_STOPS, key=key("lr_slider"), on_change=_slider_moved,
+                      format_func=charts.format_lr, help=spec["help"])
+    box.number_input("exact learning rate", min_value=spec["min"], max_value=spec["max"],
+                     format="%.2e", step=None, key=key("lr"), on_change=_box_typed,
+                     label_visibility="collapsed", help="Type any value from 1e-6 to 1000.")
+
+
+def sidebar() -> Any:
+    """Draw all setting widgets (values land in session state); returns the schedule preview slot."""
+    sb = st.sidebar
+    sb.header("Setup")
+    sb.subheader("Model")
+    model = widget("model", sb)
+    widget("loss", sb)
+    with sb.expander("Model details"):
+        widget("size")
+        if model != "pixels":
+            widget("hidden")
+        if model in ("mlp", "coord"):
+            widget("depth")
+        if model in ("mlp", "conv"):
+            widget("latent")
+        if model == "coord":
+            widget("activation")
+            widget("fourier")
+            widget("fourier_scale")
+    sb.subheader("Optimizer")
+    optimizer = widget("optimizer", sb)
+    lr_widgets(sb)
+    for name in OPTIMIZERS[optimizer].uses:
+        if name == "betas":
+            _betas(sb)
+        else:
+            widget(name, sb)
+    sb.subheader("Schedule")
+    schedule = widget("schedule", sb)
+    for name in SCHEDULES[schedule].uses:
+        widget(name, sb)
+    preview = sb.empty()
+    sb.subheader("Training")
+    widget("epochs", sb)
+    if model == "coord":
+        widget("batch_size", sb)
+    widget("clip_grad_norm", sb)
+    widget("seed", sb)
+    with sb.expander("Early stopping"):
+        widget("patience")
+        widget("min_delta")
+    return preview
+
+
+def _betas(box: Any) -> None:
+    """Adam's two betas as two boxes side by side."""
+    spec = field_spec("betas")
+    a, b = box.columns(2)
+    for col, i in ((a, 1), (b, 2)):
+        col.number_input(f"beta{i}", min_value=0.0, max_value=spec["max"], step=0.001,
+                         format="%.4f", key=key(f"beta{i}"), help=spec["help"])
+
+
+def schedule_preview(box: Any, cfg: RunConfig) -> None:
+    """The LR the schedule will use at each step, drawn before the run starts."""
+    curve = lr_curve(cfg, points=150)
+    if not curve:
+        box.caption("The LR drops when the loss stops improving: no preview possible.")
+    elif cfg.schedule != "constant":
+        box.altair_chart(charts.schedule_chart(curve), width="stretch")
+
+
+def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
+    """The config the widgets describe, or the previous one and a message if it is invalid."""
+    values = {name: st.session_state.get(key(name), getattr(previous, name)) for name in FIELDS}
+    values["sprite"] = st.session_state.get("sprite", previous.sprite)
+    values["pixels"] = st.session_state.get("pixels", previous.pixels)
+    values["betas"] = (st.session_state.get(key("beta1"), previous.betas[0]),
+                       st.session_state.get(key("beta2"), previous.betas[1]))
+    for name, value in values.items():
+        if str(FIELDS[name].type) == "float" and isinstance(value, int):
+            values[name] = float(value)
+    try:
+        return RunConfig(**values), None
+    except ConfigError as exc:
+        return previous, str(exc)
