@@ -43,10 +43,13 @@ if error:
     st.error(error)
 
 picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size)
-with st.expander("🎯 Target sprite", expanded=True):
-    target.target_picker(cfg.size)
 runner = get_runner()
-live.sync_live_settings(runner, cfg)
-live.controls(runner, cfg, picked)
-live.live_view(runner, picked)
-live.downloads(runner)
+watch, choose = st.columns([11, 8], gap="large")
+with choose:
+    st.subheader("🎯 Target")
+    target.target_picker(cfg.size)
+with watch:
+    live.sync_live_settings(runner, cfg)
+    live.controls(runner, cfg, picked)
+    live.live_view(runner, picked)
+    live.downloads(runner)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
 
 

@@ -13,7 +13,7 @@ from playground.runner import FINISHED, Runner, Snapshot
 from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
-SHOWN = 256  # display size of the big pictures in CSS pixels
+SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
                "stopped": "⏹️", "error": "⚠️"}
@@ -25,7 +25,7 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     snap = runner.snapshot(max_points=2)
     alive = runner.alive
     paused = snap.state == "paused"
-    cols = st.columns([1, 1, 1, 1, 1, 3])
+    cols = st.columns(5, gap="small")
     start = cols[0].button("▶ Start", key="start", type="primary", width="stretch",
                            help="Train from fresh weights (same seed, same start) in the background.")
     if start and not runner.start(cfg, target):
@@ -61,7 +61,7 @@ def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
 
 def view_options() -> tuple[bool, float]:
     """Chart options the user can flip at any time."""
-    a, b, _ = st.columns([1, 2, 3])
+    a, b = st.columns([1, 2])
     log_y = a.toggle("log-y", value=True, key="log_y", help="A log scale shows progress at every "
                      "magnitude; linear hides everything after the first drop.")
     smoothing = b.slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing",
@@ -98,7 +98,8 @@ def draw(snap: Snapshot, target: np.ndarray, log_y: bool, smoothing: float) -> N
         return
     st.altair_chart(charts.loss_chart(df, log_y=log_y, smoothing=smoothing, events=snap.events,
                                       epoch_starts=charts.epoch_starts(df)), width="stretch")
-    st.altair_chart(charts.lr_chart(df), width="stretch")
+    if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
+        st.altair_chart(charts.lr_chart(df), width="stretch")
     filmstrip(snap)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 
 import streamlit as st
 
@@ -14,21 +13,15 @@ from playground.runner import Runner
 log = logging.getLogger(__name__)
 
 
-@st.cache_resource(show_spinner=False)
-def server_warm_up() -> threading.Event:
-    """Once per server: one torch thread per training, torch's lazy imports paid in the background."""
+@st.cache_resource(show_spinner="Preparing PyTorch (once per server start)…")
+def server_warm_up() -> float:
+    """Once per server, before any Start: torch's ~2 s of lazy imports and one torch thread per run."""
     configure_torch(1)
-    done = threading.Event()
-
-    def work() -> None:
-        seconds = warm_up()
-        gc.collect()
-        gc.freeze()  # torch's objects leave the collector's view: later collections stay short
-        log.info("warm-up took %.1f s", seconds)
-        done.set()
-
-    threading.Thread(target=work, name="playground-warm-up", daemon=True).start()
-    return done
+    seconds = warm_up()
+    gc.collect()
+    gc.freeze()  # torch's objects leave the collector's view: later collections stay short
+    log.info("warm-up took %.1f s", seconds)
+    return seconds
 
 
 @st.cache_resource(scope="session", on_release=lambda runner: runner.abandon(), show_spinner=False)

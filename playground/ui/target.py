@@ -8,10 +8,9 @@ import numpy as np
 import streamlit as st
 
 from playground import sprites
-from playground.ui.images import figure, pixel_img
-from playground.ui.pixel_editor import pixel_editor
-
-PER_ROW = 9
+from playground.ui.gallery import sprite_gallery
+from playground.ui.images import figure
+from playground.ui.pixel_editor import pixel_editor, reset_pixel_editor
 
 
 def current_target(sprite: str, pixels: str, size: int) -> np.ndarray:
@@ -42,16 +41,10 @@ def target_picker(size: int) -> None:
 
 def gallery_grid() -> None:
     """Clickable thumbnails of every built-in sprite."""
-    names = list(sprites.SPRITES)
-    chosen = st.session_state.get("sprite")
-    for start in range(0, len(names), PER_ROW):
-        cols = st.columns(PER_ROW, gap="small")
-        for col, name in zip(cols, names[start:start + PER_ROW], strict=False):
-            sprite = sprites.SPRITES[name]
-            col.html(f'<div style="text-align:center">{pixel_img(sprite.to_array(), 48, name)}</div>')
-            col.button(name, key=f"pick_{name}", help=sprite.description, width="stretch",
-                       type="primary" if name == chosen else "secondary",
-                       on_click=set_target, args=(name,))
+    picked = sprite_gallery(st.session_state.get("sprite", ""))
+    if picked and picked != st.session_state.get("sprite"):
+        set_target(picked)
+        st.rerun()
 
 
 def upload_box(size: int) -> None:
@@ -99,9 +92,11 @@ def draw_box(size: int) -> None:
     if left.button("Start from the current sprite", key="draw_from_current"):
         st.session_state.draw_base = current_target(st.session_state.sprite,
                                                     st.session_state.pixels, size)
+        reset_pixel_editor("editor")
         st.rerun()
     if right.button("Blank canvas", key="draw_blank"):
         st.session_state.draw_base = np.zeros((size, size, 4), np.uint8)
+        reset_pixel_editor("editor")
         st.rerun()
     st.caption("Click or drag to paint; pick colours from the palette or the picker. Each stroke "
                "becomes the target.")
