@@ -176,7 +176,7 @@ class RunConfig:
                     problems.append(f"unknown key {_short(key)!s} ignored")
                 continue
             try:
-                value = coerce(key, str(raw)[:4000] if key == "pixels" else str(raw)[:200])
+                value = coerce(key, str(raw)[:MAX_CODE + 1] if key == "pixels" else str(raw)[:200])
                 _check(FIELDS[key], value)
                 good[key] = value
             except ConfigError as exc:

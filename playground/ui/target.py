@@ -66,9 +66,13 @@ def upload_box(size: int) -> None:
     except sprites.SpriteError as exc:
         st.session_state.upload_done = (digest, size, None, [str(exc)])
     else:
-        set_custom(arr)
-        st.session_state.upload_done = (digest, size, arr, notes)
-        st.rerun()  # redraw the page with the new target everywhere
+        try:
+            set_custom(arr)
+        except sprites.SpriteError as exc:  # too detailed to fit a share link
+            st.session_state.upload_done = (digest, size, None, [str(exc)])
+        else:
+            st.session_state.upload_done = (digest, size, arr, notes)
+            st.rerun()  # redraw the page with the new target everywhere
     _show_upload_result(*st.session_state.upload_done[2:])
 
 
@@ -102,7 +106,11 @@ def draw_box(size: int) -> None:
                "becomes the target.")
     drawn = pixel_editor(st.session_state.draw_base, key="editor")
     if drawn is not None:
-        code = sprites.encode_sprite(drawn)
+        try:
+            code = sprites.encode_sprite(drawn)
+        except sprites.SpriteError as exc:
+            st.error(str(exc))
+            return
         if st.session_state.pixels != code or st.session_state.sprite != "custom":
             set_target("custom", code)
             st.rerun()

@@ -1,0 +1,162 @@
+"""The page, driven by Streamlit's AppTest: widgets, controls, polling, uploads and share links."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import wait_until
+
+TIMEOUT = 60
+
+
+def status(at: AppTest) -> str:
+    """The live status line (state, step, loss, lr)."""
+    lines = [m.value for m in at.markdown if m.value.startswith(("⚪", "🟡", "🟢", "⏸", "✅", "💥",
+                                                                  "🛑", "⏹", "⚠"))]
+    return lines[0] if lines else ""
+
+
+def poll(at: AppTest, pred, what: str, timeout: float = 20.0) -> str:
+    """AppTest fires no timers: rerun the page until the status line satisfies pred."""
+    def check():
+        at.run()
+        assert not at.exception, at.exception
+        return pred(status(at)) and status(at)
+    return wait_until(check, timeout=timeout, interval=0.05, what=what)
+
+
+def step_of(line: str) -> int:
+    return int(line.split("step ")[1].split(" /")[0].replace(",", ""))
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    yield at
+    runner = at.session_state["runner"] if "runner" in at.session_state else None
+    if runner is not None:
+        runner.stop(wait=True)
+        assert runner.join(5)
+
+
+def open_page(at: AppTest, **query: str) -> AppTest:
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_loads_with_defaults(app: AppTest) -> None:
+    open_page(app)
+    assert app.selectbox(key="w_model").value == "mlp"
+    assert app.selectbox(key="w_optimizer").value == "adam"
+    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.selectbox(key="w_schedule").value == "constant"
+    assert "idle" in status(app)
+    assert app.button(key="start").value is False and not app.button(key="stop").disabled is False
+
+
+def test_start_produces_history_and_an_image(app: AppTest) -> None:
+    open_page(app)
+    app.button(key="start").click().run()
+    line = poll(app, lambda s: "completed" in s, "the default run to complete")
+    assert step_of(line) == 400
+    html = " ".join(h.proto.body for h in app.get("html"))
+    assert 'alt="generated"' in html and 'alt="target"' in html
+    assert len(app.get("vega_lite_chart")) >= 1
+
+
+def test_pause_holds_the_step_count_and_step_adds_one(app: AppTest) -> None:
+    open_page(app, epochs="1000000")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "running" in s and "step" in s, "running")
+    app.button(key="pause").click().run()
+    line = poll(app, lambda s: "paused" in s, "paused")
+    held = step_of(line)
+    for _ in range(5):
+        app.run()
+        assert step_of(status(app)) == held
+    app.button(key="step").click().run()
+    poll(app, lambda s: step_of(s) == held + 1, "one more step")
+    assert app.button(key="pause").label == "Resume"
+
+
+def test_live_lr_change_applies_without_reset(app: AppTest) -> None:
+    open_page(app, epochs="1000000")
+    app.button(key="start").click().run()
+    first = step_of(poll(app, lambda s: "running" in s and "step" in s, "running"))
+    app.number_input(key="w_lr").set_value(0.001).run()
+    line = poll(app, lambda s: "lr 1e-03" in s, "the new learning rate")
+    assert step_of(line) > first  # same run carried on: no reset to step 0
+    assert "needs new" not in " ".join(i.value for i in app.info)
+
+
+def test_changing_the_model_mid_run_says_it_applies_on_next_start(app: AppTest) -> None:
+    open_page(app, epochs="1000000")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "running" in s, "running")
+    app.selectbox(key="w_model").set_value("coord").run()
+    notes = " ".join(i.value for i in app.info)
+    assert "model" in notes and "next Start or Reset" in notes
+
+
+def test_start_twice_keeps_one_worker(app: AppTest) -> None:
+    open_page(app, epochs="1000000")
+    app.button(key="start").click().run()
+    app.button(key="start").click().run()
+    runner = app.session_state["runner"]
+    workers = [t for t in threading.enumerate() if t.name == f"playground-run-{runner.id}"]
+    assert len(workers) == 1
+
+
+def test_bad_upload_shows_a_message_and_keeps_the_target(app: AppTest) -> None:
+    open_page(app)
+    app.file_uploader(key="upload").set_value(("sprite.png", b"this is text", "image/png")).run()
+    errors = " ".join(e.value for e in app.error)
+    assert "previous target is still in use" in errors
+    assert app.session_state["sprite"] == "heart"
+
+
+def test_good_upload_becomes_the_target(app: AppTest) -> None:
+    open_page(app)
+    img = np.zeros((20, 20, 4), np.uint8)
+    img[5:15, 5:15] = (0, 200, 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    app.file_uploader(key="upload").set_value(("square.png", buf.getvalue(), "image/png")).run()
+    assert not app.exception
+    assert app.session_state["sprite"] == "custom" and app.session_state["pixels"]
+    assert app.query_params["sprite"] in ("custom", ["custom"])
+
+
+def test_gallery_choice_changes_the_config_and_url(app: AppTest) -> None:
+    open_page(app)
+    app.session_state["sprite"] = "mushroom"  # what a thumbnail click sets
+    app.run()
+    assert app.session_state["cfg"].sprite == "mushroom"
+    assert app.query_params["sprite"] in ("mushroom", ["mushroom"])
+
+
+def test_malformed_share_link_uses_defaults_and_says_so(app: AppTest) -> None:
+    open_page(app, lr="nan", optimizer="bogus", size="99999", junk="1", epochs="50")
+    warning = " ".join(w.value for w in app.warning)
+    assert "lr" in warning and "optimizer" in warning and "junk" in warning
+    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_epochs").value == 50
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "a run to complete")
+
+
+def test_divergence_is_explained(app: AppTest) -> None:
+    open_page(app, model="mlp", optimizer="sgd", lr="1000", epochs="300")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "diverged" in s, "divergence")
+    errors = " ".join(e.value for e in app.error)
+    assert "diverged at step" in errors and "10x lower" in errors
