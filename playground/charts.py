@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 
 import altair as alt
@@ -29,16 +31,59 @@ def smooth(values: pd.Series, smoothing: float) -> pd.Series:
     return values.ewm(alpha=1 - smoothing, adjust=True).mean()
 
 
+def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
+    """The columns the loss chart draws: raw and smoothed loss, floored for the log scale."""
+    data = df[["step", "epoch", "loss", "lr"]].copy()
+    data["loss"] = data["loss"].clip(lower=MIN_POSITIVE)
+    data["smoothed"] = smooth(data["loss"], smoothing).clip(lower=MIN_POSITIVE)
+    return data
+
+
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
                events: list[tuple[int, str, float]] = (), epoch_starts: list[int] = (),
                height: int = 260) -> alt.LayerChart:
     """Loss against step: faint raw line, smoothed line, hover tooltips, LR-change and epoch marks."""
-    data = df[["step", "epoch", "loss", "lr"]].copy()
-    data["loss"] = data["loss"].clip(lower=MIN_POSITIVE)
-    data["smoothed"] = smooth(data["loss"], smoothing).clip(lower=MIN_POSITIVE)
+    return _loss_layers(loss_frame(df, smoothing), log_y, list(events), list(epoch_starts), height)
+
+
+@functools.lru_cache(maxsize=128)
+def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300) -> str:
+    """The loss chart's Vega-Lite spec without its data, built by Altair once per look.
+
+    Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
+    training thread at several refreshes a second; the page sends this cached spec plus fresh data.
+    """
+    sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
+    return _spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
+                                                height))
+
+
+def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
+    """A cached spec plus fresh data as a named dataset.
+
+    A new name per update makes the browser replace the data: Streamlit's front end otherwise
+    tries to treat new data as rows appended to the old, which thinned histories are not.
+    """
+    spec = json.loads(spec_json)
+    spec["data"] = {"name": name}
+    spec.setdefault("datasets", {})[name] = frame
+    return spec
+
+
+def _spec_without_main_data(chart: alt.TopLevelMixin) -> str:
+    """Drop the chart's top-level dataset so the caller can pass live data for it."""
+    spec = chart.to_dict()
+    main = spec.pop("data")["name"]
+    spec.get("datasets", {}).pop(main, None)
+    return json.dumps(spec)
+
+
+def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
+                 height: int) -> alt.LayerChart:
+    """The loss chart's layers over one top-level dataset."""
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
-    base = alt.Chart(data).encode(x=x)
+    base = alt.Chart().encode(x=x)
     raw = base.mark_line(opacity=0.25, color="#1f77b4").encode(
         y=alt.Y("loss:Q", scale=y_scale, title="loss"))
     line = base.mark_line(color="#1f77b4", strokeWidth=2).encode(y=alt.Y("smoothed:Q", scale=y_scale))
@@ -52,7 +97,7 @@ def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
     layers += _event_layers(events, data)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
-    return alt.layer(*layers).properties(height=height).interactive(bind_y=False)
+    return alt.layer(*layers, data=data).properties(height=height).interactive(bind_y=False)
 
 
 def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
@@ -72,19 +117,35 @@ def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
     return alt.Chart(frame).mark_rule(color=color, strokeDash=dash).encode(x="step:Q")
 
 
-def lr_chart(df: pd.DataFrame, height: int = 110) -> alt.Chart:
+def lr_log_scale(df: pd.DataFrame) -> bool:
+    """Log-y for the LR chart when the LR spans more than 10x."""
+    lrs = df["lr"][df["lr"] > 0]
+    return bool(len(lrs) > 0 and lrs.max() / lrs.min() > 10)
+
+
+def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
     """The learning rate actually used at each step (log-y when it spans more than 10x)."""
-    data = df[["step", "lr"]]
-    lrs = data["lr"][data["lr"] > 0]
-    log = len(lrs) > 0 and lrs.max() / lrs.min() > 10
+    return _lr_chart(df[["step", "lr"]], lr_log_scale(df), height)
+
+
+@functools.lru_cache(maxsize=8)
+def lr_spec(log: bool, height: int = 170) -> str:
+    """The LR chart's spec without data (see loss_spec for why)."""
+    return _spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
+
+
+def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
+    """The LR line; labels in scientific form because learning rates are small numbers."""
+    scale = alt.Scale(type="log" if log else "linear", zero=False)
     return alt.Chart(data).mark_line(color="#ff7f0e", interpolate="step-after").encode(
-        x=alt.X("step:Q", title="step"),
-        y=alt.Y("lr:Q", title="learning rate", scale=alt.Scale(type="log" if log else "linear")),
+        x=alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False)),
+        y=alt.Y("lr:Q", title="learning rate", scale=scale,
+                axis=alt.Axis(format=".1e", tickCount=3)),
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
     ).properties(height=height)
 
 
-def schedule_chart(curve: list[tuple[int, float]], height: int = 90) -> alt.Chart:
+def schedule_chart(curve: list[tuple[int, float]], height: int = 140) -> alt.Chart:
     """A small preview of the schedule's LR over the run, before it starts."""
     data = pd.DataFrame(curve, columns=["step", "lr"])
     return alt.Chart(data).mark_line(color="#ff7f0e").encode(

@@ -89,9 +89,10 @@ def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
 
 
 def total_norm(tensors: list[Tensor]) -> float:
-    """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the ~20 us
-    of grouping and wrappers per call that a Python-bound model (learnable pixels) feels."""
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
+    """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the grouping
+    and wrappers (and, for one tensor, the stack) that a Python-bound model feels every step."""
+    norms = torch._foreach_norm(tensors)
+    return float(torch.linalg.vector_norm(norms[0] if len(norms) == 1 else torch.stack(norms)))
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -167,7 +168,7 @@ class Trainer:
         if self.done:
             return None
         t0 = time.perf_counter()
-        batch = self._next_batch()
+        batch = next(self._batches, None) or self._next_epoch()  # a batch is a non-empty tuple
         if batch is None:
             return None
         self.status = "running"
@@ -182,19 +183,17 @@ class Trainer:
                     self._finish("completed")
         return row
 
-    def _next_batch(self) -> tuple[Tensor, Tensor] | None:
-        """The next batch, closing an epoch (plateau, early stopping) when the loader runs dry."""
-        batch = next(self._batches, None)
-        if batch is None:
-            if self.step_count:
-                self._end_epoch()
-                if self.done:
-                    return None
+    def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
+        """Close the epoch (plateau, early stopping) when the loader runs dry; open the next one."""
+        if self.step_count:
+            self._end_epoch()
+            if self.done:
+                return None
+        if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
             self.b.model.train()
-            self._batches = iter(self.b.loader)
-            self.epoch += 1
-            batch = next(self._batches)
-        return batch
+        self._batches = iter(self.b.loader)
+        self.epoch += 1
+        return next(self._batches)
 
     def _update(self, x: Tensor, y: Tensor) -> tuple | None:
         """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented."""

@@ -21,27 +21,31 @@ RESTART_FIELDS = "weights, data or optimizer"
 
 
 def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
-    """Start, Pause/Resume, Step, Stop and Reset; each only sets a flag on the runner."""
-    snap = runner.snapshot(max_points=2)
-    alive = runner.alive
-    paused = snap.state == "paused"
+    """Start, Pause/Resume, Step, Stop and Reset. Callbacks act before the page redraws, so every
+    button's enabled state already reflects the click."""
     cols = st.columns(5, gap="small")
-    start = cols[0].button("▶ Start", key="start", type="primary", width="stretch",
-                           help="Train from fresh weights (same seed, same start) in the background.")
-    if start and not runner.start(cfg, target):
+    cols[0].button("▶ Start", key="start", type="primary", width="stretch", on_click=_start,
+                   args=(runner, cfg, target),
+                   help="Train from fresh weights (same seed, same start) in the background.")
+    snap = runner.snapshot(max_points=2)
+    alive, paused = runner.alive, snap.state == "paused"
+    cols[1].button("Resume" if paused else "Pause", key="pause", width="stretch",
+                   disabled=not alive, on_click=runner.resume if paused else runner.pause,
+                   help="Hold the run; Resume carries on from the same step.")
+    cols[2].button("Step", key="step", width="stretch", on_click=runner.step_once,
+                   args=(cfg, target), disabled=snap.state in FINISHED,
+                   help="One optimizer step (zero_grad, forward, loss, backward, step), then pause.")
+    cols[3].button("Stop", key="stop", width="stretch", disabled=not alive,
+                   on_click=runner.stop, kwargs={"wait": True},
+                   help="End the run and keep its curve and picture.")
+    cols[4].button("Reset", key="reset", width="stretch", on_click=runner.reset,
+                   args=(cfg, target), help="Fresh weights from the seed; applies every changed setting.")
+
+
+def _start(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
+    """Start a run unless one is going (Start twice never makes two workers)."""
+    if not runner.start(cfg, target):
         st.toast("Already training: use Pause, Step or Stop.")
-    if cols[1].button("Resume" if paused else "Pause", key="pause", width="stretch",
-                      disabled=not alive, help="Hold the run; Resume carries on from the same step."):
-        runner.resume() if paused else runner.pause()
-    if cols[2].button("Step", key="step", width="stretch", disabled=snap.state in FINISHED,
-                      help="One optimizer step (zero_grad, forward, loss, backward, step), then pause."):
-        runner.step_once(cfg, target)
-    if cols[3].button("Stop", key="stop", width="stretch", disabled=not alive,
-                      help="End the run and keep its curve and picture."):
-        runner.stop(wait=True)
-    if cols[4].button("Reset", key="reset", width="stretch",
-                      help="Fresh weights from the seed; applies every changed setting."):
-        runner.reset(cfg, target)
 
 
 def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
@@ -96,10 +100,14 @@ def draw(snap: Snapshot, target: np.ndarray, log_y: bool, smoothing: float) -> N
     if df.empty:
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
-    st.altair_chart(charts.loss_chart(df, log_y=log_y, smoothing=smoothing, events=snap.events,
-                                      epoch_starts=charts.epoch_starts(df)), width="stretch")
+    version = f"{snap.run_id}-{snap.n_rows}"
+    spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)))
+    st.vega_lite_chart(spec=charts.with_data(spec, charts.loss_frame(df, smoothing),
+                                             f"loss-{version}-{smoothing}"), width="stretch")
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
-        st.altair_chart(charts.lr_chart(df), width="stretch")
+        spec = charts.lr_spec(charts.lr_log_scale(df))
+        st.vega_lite_chart(spec=charts.with_data(spec, df[["step", "lr"]], f"lr-{version}"),
+                           width="stretch")
     filmstrip(snap)
 
 
@@ -142,11 +150,11 @@ def pictures(snap: Snapshot, target: np.ndarray) -> None:
     st.html(row(figs))
 
 
-def filmstrip(snap: Snapshot, keep: int = 8) -> None:
+def filmstrip(snap: Snapshot, keep: int = 7) -> None:
     """The generated sprite at a few log-spaced moments of the run."""
     frames = snap.filmstrip[-keep:]
     if len(frames) > 1:
-        st.html(row([figure(img, 64, f"step {step:,}") for step, img in frames], gap=8))
+        st.html(row([figure(img, 52, f"step {step:,}") for step, img in frames], gap=6))
 
 
 def downloads(runner: Runner) -> None:

@@ -1,0 +1,170 @@
+"""Training speed inside the running app (a real browser polling the page) vs the same config headless.
+
+Also measures the time from pressing Start to the first loss point on screen, on a freshly started
+server (the worst case: the first run after the server starts).
+
+    python benchmarks/app_vs_headless.py            # prints a table
+    python benchmarks/app_vs_headless.py --write    # and records it in docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from playground.config import RunConfig  # noqa: E402
+
+CONFIGS = {
+    "mlp 16px adam (default)": RunConfig(epochs=1_000_000),
+    "pixels 32px sgd": RunConfig(model="pixels", size=32, optimizer="sgd", lr=1.0, epochs=1_000_000),
+    "coord 32px adam": RunConfig(model="coord", size=32, batch_size=256, epochs=1_000_000),
+    "conv 32px adam": RunConfig(model="conv", size=32, epochs=1_000_000),
+}
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HEADLESS = """
+import sys, time, json
+from playground.config import RunConfig
+from playground.engine import Trainer, configure_torch, warm_up
+configure_torch(1); warm_up()
+cfg = RunConfig.from_json(sys.argv[1]); seconds = float(sys.argv[2])
+t = Trainer(cfg)
+for _ in range(50): t.step()
+n0, t0 = t.step_count, time.perf_counter()
+while time.perf_counter() - t0 < seconds: t.step()
+print((t.step_count - n0) / (time.perf_counter() - t0))
+"""
+
+
+def headless_rate(cfg: RunConfig, seconds: float) -> float:
+    """Steps per second of the bare Trainer loop in a fresh process (one torch thread)."""
+    out = subprocess.run([sys.executable, "-c", HEADLESS, cfg.to_json(), str(seconds)], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    """The app as users run it, with the repo's .streamlit/config.toml."""
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
+                             "--server.port", str(port), "--server.headless", "true"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not become healthy")
+
+
+def step_on_screen(page) -> int | None:
+    """The step number in the status line, if one is shown."""
+    text = page.locator("text=/step [0-9,]+ \\//").first
+    if text.count() == 0:
+        return None
+    m = re.search(r"step ([0-9,]+) /", text.inner_text())
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:
+    """(seconds from Start to the first point on screen, steps/s while the page polls)."""
+    query = "&".join(f"{k}={v}" for k, v in cfg.to_query().items())
+    page.goto(f"http://127.0.0.1:{port}/?{query}")
+    start = page.get_by_role("button", name="▶ Start")
+    start.wait_for(timeout=60_000)
+    t_click = time.monotonic()
+    start.click()
+    page.locator("text=/step [0-9,]+ \\//").first.wait_for(timeout=30_000)
+    first_point = time.monotonic() - t_click
+    page.wait_for_timeout(1500)  # let the run settle before sampling
+    s0, t0 = step_on_screen(page), time.monotonic()
+    page.wait_for_timeout(seconds * 1000)
+    s1, t1 = step_on_screen(page), time.monotonic()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+    return first_point, (s1 - s0) / (t1 - t0)
+
+
+def measure(seconds: float) -> list[tuple[str, float, float, float]]:
+    """For every config: headless rate, in-app rate, first-point latency."""
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    port = free_port()
+    server = start_server(port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for name, cfg in CONFIGS.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                first, in_app = app_rate(page, port, cfg, seconds)
+                page.close()
+                bare = headless_rate(cfg, seconds)
+                rows.append((name, bare, in_app, first))
+                print(f"{name}: headless {bare:.0f}/s, in app {in_app:.0f}/s, "
+                      f"ratio {in_app / bare:.2f}, first point {first:.2f}s", flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    return rows
+
+
+def table(rows: list[tuple[str, float, float, float]]) -> str:
+    lines = ["| config | headless steps/s | in app steps/s | app / headless | Start → first point |",
+             "|---|---:|---:|---:|---:|"]
+    for name, bare, in_app, first in rows:
+        lines.append(f"| {name} | {bare:,.0f} | {in_app:,.0f} | {in_app / bare:.2f} | {first:.2f} s |")
+    return "\n".join(lines)
+
+
+def write(md: str) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start, end = "<!-- app_vs_headless:start -->", "<!-- app_vs_headless:end -->"
+    block = f"{start}\n{md}\n{end}"
+    if start in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=4.0, help="sampling window per config")
+    ap.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
+    args = ap.parse_args()
+    rows = measure(args.seconds)
+    md = (f"## Training inside the app vs headless\n\n"
+          f"`python benchmarks/app_vs_headless.py --write` — {platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, one torch thread per run. "
+          f"A headless Chromium polls the page (4 refreshes/s) while the run trains; the headless "
+          f"rate is the same config stepped in a fresh process. The first config's first-point time "
+          f"is the first Start after the server started.\n\n{table(rows)}\n")
+    print(md)
+    if args.write:
+        write(md)
+
+
+if __name__ == "__main__":
+    main()
