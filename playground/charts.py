@@ -101,14 +101,15 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: li
 
 
 def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
-    """A labelled vertical rule at every live LR change."""
-    marks = [(step, f"lr → {value:.3g}") for step, kind, value in events if kind == "lr"]
+    """A labelled vertical rule at every live LR change (labels staggered so they don't overlap)."""
+    marks = [(step, f"lr → {value:.3g}", 10 + 13 * (i % 3))
+             for i, (step, kind, value) in enumerate(e for e in events if e[1] == "lr")]
     if not marks or data.empty:
         return []
-    frame = pd.DataFrame(marks, columns=["step", "label"])
+    frame = pd.DataFrame(marks, columns=["step", "label", "y"])
     rule = _rules(frame, "#d62728", dash=[4, 3])
-    text = alt.Chart(frame).mark_text(align="left", dx=3, dy=-4, color="#d62728", fontSize=11).encode(
-        x="step:Q", y=alt.value(10), text="label:N")
+    text = alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728", fontSize=11).encode(
+        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N")
     return [rule, text]
 
 

@@ -1,0 +1,71 @@
+"""Chart builders: pure functions of history rows."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from playground import charts
+
+ROWS = [(i, (i - 1) // 4 + 1, 1.0 / i, 0.01, 0.5, math.nan, i * 1e-3) for i in range(1, 41)]
+
+
+def test_history_frame_drops_non_finite_losses() -> None:
+    rows = [*ROWS, (41, 11, math.inf, 0.01, 0.5, math.nan, 0.05), (42, 11, math.nan, 0.01, 0.1,
+                                                                        math.nan, 0.06)]
+    df = charts.history_frame(rows)
+    assert len(df) == 40 and np.isfinite(df["loss"]).all()
+    assert charts.history_frame([]).empty
+
+
+def test_loss_frame_floors_zero_for_log_scale_and_smooths() -> None:
+    df = charts.history_frame([*ROWS, (41, 11, 0.0, 0.01, 0.0, math.nan, 0.05)])
+    frame = charts.loss_frame(df, 0.9)
+    assert frame["loss"].min() == charts.MIN_POSITIVE
+    assert frame["smoothed"].iloc[5] > frame["loss"].iloc[5]  # EMA lags a falling curve
+
+
+def test_loss_spec_is_cached_and_has_no_main_data() -> None:
+    spec = json.loads(charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8)))
+    assert "data" not in spec
+    assert spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+    assert len(spec["datasets"]) == 2  # LR-change marks and epoch marks carry their own data
+    assert charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8)) is \
+        charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8))
+    linear = json.loads(charts.loss_spec(False))
+    assert linear["layer"][0]["encoding"]["y"]["scale"]["type"] == "linear"
+
+
+def test_with_data_names_the_dataset() -> None:
+    df = charts.history_frame(ROWS)
+    spec = charts.with_data(charts.lr_spec(False), df[["step", "lr"]], "lr-1-40")
+    assert spec["data"] == {"name": "lr-1-40"}
+    assert spec["datasets"]["lr-1-40"] is not None
+
+
+def test_epoch_starts_only_when_epochs_span_steps() -> None:
+    df = charts.history_frame(ROWS)
+    assert charts.epoch_starts(df) == [4, 8, 12, 16, 20, 24, 28, 32, 36]
+    one_per_step = charts.history_frame([(i, i, 1.0, 0.1, 0.1, math.nan, 0.0) for i in range(1, 9)])
+    assert charts.epoch_starts(one_per_step) == []
+
+
+def test_error_map_is_dark_when_right_and_bright_when_wrong() -> None:
+    a = np.zeros((4, 4, 4), np.uint8)
+    b = a.copy()
+    b[0, 0] = 255
+    err = charts.error_map(a, b)
+    assert err.shape == (4, 4, 3) and err.dtype == np.uint8
+    assert err[1, 1].sum() < 10 and err[0, 0].sum() > 400
+
+
+def test_altair_charts_build() -> None:
+    df = charts.history_frame(ROWS)
+    assert charts.loss_chart(df, events=[(5, "lr", 0.1)]).to_dict()["layer"]
+    assert charts.lr_chart(df).to_dict()["mark"]["type"] == "line"
+    assert charts.schedule_chart([(1, 0.1), (2, 0.05)]).to_dict()
+    assert not charts.lr_log_scale(pd.DataFrame({"lr": [0.1, 0.05]}))
+    assert charts.lr_log_scale(pd.DataFrame({"lr": [0.1, 0.001]}))
