@@ -41,7 +41,36 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+    _add_race(sub)
+    _add_lr_find(sub)
     return p
+
+
+def _add_race(sub: argparse._SubParsersAction) -> None:
+    """`race`: 2 to 8 variants of one config from the same weights, with a leaderboard."""
+    r = sub.add_parser("race", help="race 2 to 8 variants of one config from the same weights")
+    add_config_args(r)
+    r.add_argument("--vary", action="append", default=[], required=True,
+                   metavar="KEY=V1,V2,...", help="values to race (repeatable: the cartesian "
+                   "product, at most 8); betas pairs are separated by ';'")
+    r.add_argument("--out", type=Path, required=True, help="folder for histories and leaderboard")
+    r.add_argument("--threshold", type=float, default=None,
+                   help="loss for steps_to_threshold (default: 10%% of each contender's first loss)")
+    r.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_race)
+
+
+def _add_lr_find(sub: argparse._SubParsersAction) -> None:
+    """`lr-find`: the learning-rate range test on a config."""
+    f = sub.add_parser("lr-find", help="learning-rate range test: suggest a learning rate")
+    add_config_args(f)
+    f.add_argument("--start", type=float, default=1e-6, help="first learning rate of the sweep")
+    f.add_argument("--end", type=float, default=10.0, help="last learning rate of the sweep")
+    f.add_argument("--steps", type=int, default=150, help="optimizer steps (one per LR)")
+    f.add_argument("--out", type=Path, default=Path("."), help="folder for lr_find.csv")
+    f.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    f.set_defaults(func=cmd_lr_find)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -149,6 +178,10 @@ def write_run(out: Path, result: TrainResult, trainer: Trainer) -> None:
     (out / "config.json").write_text(result.config.to_json() + "\n")
     result.history.to_csv(out / "history.csv", index=False)
     (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    save_checkpoint(out / "final.pt", trainer)
+    if trainer.b.target is None:
+        write_lesson_view(out, trainer)
+        return
     target = sprites.from_tensor(trainer.b.target)
     (out / "target.png").write_bytes(sprites.to_png_bytes(target))
     (out / "final.png").write_bytes(sprites.to_png_bytes(result.image))
@@ -156,4 +189,79 @@ def write_run(out: Path, result: TrainResult, trainer: Trainer) -> None:
     pair = np.concatenate([sprites.upscale(target, factor), sprites.upscale(result.image, factor)],
                           axis=1)
     (out / "preview.png").write_bytes(sprites.to_png_bytes(pair))
-    save_checkpoint(out / "final.pt", trainer)
+
+
+def write_lesson_view(out: Path, trainer: Trainer) -> None:
+    """What the classify and line lessons show besides curves: a confusion matrix, a fitted line."""
+    view = trainer.view()
+    if "confusion" in view:
+        names = view["classes"]
+        rows = [",".join(["truth\\predicted", *names])]
+        rows += [",".join([name, *map(str, r)]) for name, r in zip(names, view["confusion"],
+                                                                   strict=True)]
+        (out / "confusion.csv").write_text("\n".join(rows) + "\n")
+    if "slope" in view:
+        line = {k: view[k] for k in ("slope", "intercept", "weight", "bias", "closed_form")}
+        (out / "line.json").write_text(json.dumps(line, indent=2) + "\n")
+
+
+def cmd_race(args: argparse.Namespace) -> int:
+    """Race the --vary product of a config; write each history, final image and a leaderboard."""
+    from playground.race import Race, leaderboard, parse_vary, variants
+
+    configs = variants(config_from_args(args), parse_vary(args.vary))
+    configure_torch(args.threads)
+    contest = Race(configs)
+    print(f"racing {len(configs)} contenders, {contest.total_steps:,} steps each: "
+          f"{', '.join(contest.names)}", file=sys.stderr)
+    results = _race_with_progress(contest, quiet=args.quiet)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, result in zip(contest.names, results, strict=True):
+        folder = out / _slug(name)
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(result.config.to_json() + "\n")
+        result.history.to_csv(folder / "history.csv", index=False)
+        (folder / "final.png").write_bytes(sprites.to_png_bytes(result.image))
+    board = leaderboard(results, contest.names, args.threshold)
+    board.to_csv(out / "leaderboard.csv", index=False)
+    print(board.to_string(index=False))
+    return 0
+
+
+def _race_with_progress(contest: Any, quiet: bool) -> list[TrainResult]:
+    """Step the race to the end under a tqdm bar (Ctrl-C stops it and keeps what was done)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=contest.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
+    try:
+        while not contest.done:
+            contest.step()
+            bar.update(1)
+    except KeyboardInterrupt:
+        contest.stop()
+    finally:
+        bar.close()
+    return contest.results()
+
+
+def _slug(name: str) -> str:
+    """A contender's name as a folder name: 'adam lr=0.01' -> 'adam_lr=0.01'."""
+    return "".join(c if c.isalnum() or c in ".=-," else "_" for c in name)
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    """Run the LR range test, print the suggestion and write lr_find.csv."""
+    from playground.lr_finder import lr_find
+
+    cfg = config_from_args(args)
+    configure_torch(args.threads)
+    result = lr_find(cfg, start=args.start, end=args.end, steps=args.steps)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "lr_find.csv"
+    result.frame.to_csv(path, index=False)
+    shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in result.summary().items()}
+    print(f"suggested lr: {shown['suggestion']} (valley {shown['valley']}, steepest "
+          f"{shown['steep']}; your lr {cfg.lr:g}); {shown['points']} points, sweep ended: "
+          f"{result.stopped} -> {path}")
+    return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
+LONG_TEXT = ("pixels", "houses")  # free-text fields allowed up to MAX_CODE characters
 
 
 class ConfigError(ValueError):
@@ -22,11 +23,12 @@ class ConfigError(ValueError):
 
 def _choices(kind: str) -> tuple[str, ...]:
     """Registry keys, looked up lazily so the registries can import this module for type hints."""
-    from playground import losses, models, optim, schedules, sprites
+    from playground import models, optim, schedules, sprites, tasks
 
     table = {
-        "model": models.MODELS,
-        "loss": losses.LOSSES,
+        "task": tasks.TASKS,
+        "model": tasks.model_names(),
+        "loss": tasks.loss_names(),
         "optimizer": optim.OPTIMIZERS,
         "schedule": schedules.SCHEDULES,
         "sprite": {**sprites.SPRITES, "custom": None},
@@ -46,13 +48,30 @@ def _f(default: Any, help: str, lo: float | None = None, hi: float | None = None
 class RunConfig:
     """Every setting of one training run. Frozen: change it with `replace(**changes)`."""
 
-    # What to reproduce.
+    # What is learned.
+    task: str = _f("generate", "The lesson: reproduce a sprite, classify shapes, or fit a line to "
+                   "house prices.", choices="task", group="task")
     sprite: str = _f("heart", "The target picture: a gallery sprite, or 'custom' for a drawn or "
                      "uploaded one.", choices="sprite", group="target")
     pixels: str = _f("", "A custom sprite in the compact share code (used when sprite=custom).",
                      group="target")
     size: int = _f(16, "Resolution the sprite is trained at (pixels per side). Bigger is slower.",
                    4, 64, group="target")
+    # Classification and line-fit data.
+    classes: int = _f(4, "How many shape classes (circle, square, triangle, cross, ring, diamond).",
+                      2, 6, group="data")
+    samples: int = _f(600, "How many examples are generated (train plus validation).", 10, 5000,
+                      group="data")
+    noise: float = _f(0.1, "Pixel noise (classify) or price scatter (line); more is harder.",
+                      0.0, 1.0, group="data")
+    val_split: float = _f(0.2, "Share of the examples held out to validate on.", 0.05, 0.5,
+                          group="data")
+    dropout: float = _f(0.0, "Classifier dropout: zeroes this share of activations in training "
+                        "only; fights overfitting.", 0.0, 0.9, group="data")
+    normalize: bool = _f(False, "Line fit: standardise sizes and prices. Without it, a LR that "
+                         "suits the bias blows up the weight.", group="data")
+    houses: str = _f("", "Line fit: your own points as size:price pairs, e.g. 50:220,80:300 "
+                     "(empty = generated).", group="data")
     # The model.
     model: str = _f("mlp", "What learns the picture: free pixels, an MLP from a fixed latent, a "
                     "coordinate MLP, or a conv decoder.", choices="model", group="model")
@@ -121,6 +140,7 @@ class RunConfig:
             _check(f, getattr(self, f.name))
         if self.sprite == "custom" and not self.pixels:
             raise ConfigError("sprite: 'custom' needs a drawn or uploaded sprite in `pixels`")
+        _check_task(self)
 
     # Round-trips -----------------------------------------------------------------------------
     def replace(self, **changes: Any) -> RunConfig:
@@ -144,7 +164,8 @@ class RunConfig:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; "
                               f"known: {', '.join(FIELDS)}")
-        return cls(**{k: coerce(k, v) for k, v in data.items()})
+        values = {k: coerce(k, v) for k, v in data.items()}
+        return cls(**{**task_defaults(values.get("task", "generate")), **values})
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -159,9 +180,12 @@ class RunConfig:
 
     def to_query(self) -> dict[str, str]:
         """Only the settings that differ from the defaults, as strings, for a short share link."""
-        base = RunConfig()
-        return {k: format_value(getattr(self, k)) for k in FIELDS
-                if getattr(self, k) != getattr(base, k)}
+        base = RunConfig(**task_defaults(self.task))
+        query = {k: format_value(getattr(self, k)) for k in FIELDS
+                 if getattr(self, k) != getattr(base, k)}
+        if self.task != "generate":
+            query = {"task": self.task, **query}
+        return query
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any]) -> tuple[RunConfig, list[str]]:
@@ -176,25 +200,39 @@ class RunConfig:
                     problems.append(f"unknown key {_short(key)!s} ignored")
                 continue
             try:
-                value = coerce(key, str(raw)[:MAX_CODE + 1] if key == "pixels" else str(raw)[:200])
+                value = coerce(key, str(raw)[:MAX_CODE + 1] if key in LONG_TEXT else str(raw)[:200])
                 _check(FIELDS[key], value)
                 good[key] = value
             except ConfigError as exc:
                 problems.append(str(exc))
+        good = {**task_defaults(good.get("task", "generate")), **good}
         try:
             return cls(**good), problems
-        except ConfigError as exc:  # a cross-field rule: drop the custom sprite, keep the rest
-            good.pop("sprite", None)
-            good.pop("pixels", None)
-            return cls(**good), [*problems, str(exc)]
+        except ConfigError as exc:  # a cross-field rule: fall back on the task's own defaults
+            base = task_defaults(good.get("task", "generate"))
+            for key in ("sprite", "pixels", "model", "loss", "classes"):
+                good.pop(key, None)
+                if key in base:
+                    good[key] = base[key]
+            try:
+                return cls(**good), [*problems, str(exc)]
+            except ConfigError:
+                return cls(), [*problems, str(exc)]
 
     # Helpers -------------------------------------------------------------------------------
     @property
     def batches_per_epoch(self) -> int:
-        """Optimizer steps in one epoch (only the coordinate MLP splits the sprite into batches)."""
-        if self.model != "coord":
-            return 1
-        return math.ceil(self.size * self.size / self.batch_size)
+        """Optimizer steps in one epoch (the coordinate MLP splits the sprite into batches)."""
+        return math.ceil(self.train_examples / self.batch_size)
+
+    @property
+    def train_examples(self) -> int:
+        """How many examples one epoch passes over."""
+        if self.task == "classify":
+            return self.samples - max(1, int(round(self.samples * self.val_split)))
+        if self.task == "line":
+            return len(self.houses.split(",")) if self.houses else self.samples
+        return self.size * self.size if self.model == "coord" else self.batch_size
 
     @property
     def total_steps(self) -> int:
@@ -203,6 +241,28 @@ class RunConfig:
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def _check_task(cfg: RunConfig) -> None:
+    """Models and losses belong to a task: say which ones this task allows."""
+    from playground.tasks import TASKS
+
+    spec = TASKS[cfg.task]
+    for key, allowed in (("model", spec.models), ("loss", spec.losses)):
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"{key}: {getattr(cfg, key)!r} is not allowed for task {cfg.task}; "
+                              f"expected one of {', '.join(allowed)}")
+    if cfg.task == "classify" and cfg.loss == "bce" and cfg.classes != 2:
+        raise ConfigError(f"loss: 'bce' needs classes=2 (got {cfg.classes}); use 'ce' for more")
+
+
+def task_defaults(task: str) -> dict[str, Any]:
+    """The settings a task starts from (generate's are the dataclass defaults)."""
+    from playground.tasks import TASKS
+
+    if task not in TASKS:
+        return {}
+    return {"task": task, **TASKS[task].defaults}
 
 
 def _short(value: Any) -> str:
@@ -229,8 +289,8 @@ def _check(f: dataclasses.Field, value: Any) -> None:
     """Raise ConfigError unless value is within the field's type, choices and range."""
     if not _valid(f, value):
         raise ConfigError(f"{f.name}: {_short(value)} is not allowed; expected {_allowed(f)}")
-    if f.name == "pixels" and len(value) > MAX_CODE:
-        raise ConfigError(f"pixels: the sprite code is {len(value)} characters; at most {MAX_CODE}")
+    if f.name in LONG_TEXT and len(value) > MAX_CODE:
+        raise ConfigError(f"{f.name}: {len(value)} characters; at most {MAX_CODE}")
 
 
 def _valid(f: dataclasses.Field, value: Any) -> bool:

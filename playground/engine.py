@@ -63,8 +63,11 @@ class Built:
     criterion: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any
-    target: Tensor  # (4, H, W) in [0, 1]
+    target: Tensor | None  # (4, H, W) in [0, 1] for sprites; None for the other lessons
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch validation
+    view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
+    extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
 
 
 def target_array(cfg: RunConfig) -> np.ndarray:
@@ -75,6 +78,10 @@ def target_array(cfg: RunConfig) -> np.ndarray:
 
 def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
     """Build model, data, loss, optimizer and scheduler deterministically from `cfg.seed`."""
+    if cfg.task != "generate":
+        from playground.lessons import build_lesson
+
+        return build_lesson(cfg)
     arr = target_array(cfg) if target is None else target
     image = sprites.to_tensor(arr)
     model = make_model(cfg)
@@ -91,8 +98,9 @@ def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
 def total_norm(tensors: list[Tensor]) -> float:
     """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the grouping
     and wrappers (and, for one tensor, the stack) that a Python-bound model feels every step."""
-    norms = torch._foreach_norm(tensors)
-    return float(torch.linalg.vector_norm(norms[0] if len(norms) == 1 else torch.stack(norms)))
+    if len(tensors) == 1:  # on CPU _foreach_norm is vector_norm per tensor: call it directly
+        return float(torch.linalg.vector_norm(torch.linalg.vector_norm(tensors[0])))
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -141,8 +149,11 @@ class Trainer:
         self.b = built or build(cfg)
         self.params = [p for p in self.b.model.parameters() if p.requires_grad]
         self._weights = [p.detach() for p in self.params]  # made once: they see in-place updates
+        self._spare: list[Tensor] | None = None  # scratch for the update-to-weight ratio
         self._total_steps = cfg.total_steps
-        self.to_pixels = LOSSES[cfg.loss].to_pixels
+        self.to_pixels = LOSSES[cfg.loss].to_pixels if cfg.task == "generate" else None
+        self._epoch_len = len(self.b.loader)
+        self._in_epoch = 0
         self.per_epoch = SCHEDULES[cfg.schedule].per_epoch
         self.rows: list[tuple] = []
         self.events: list[tuple[int, str, float]] = []  # (step, kind, value), e.g. live LR changes
@@ -152,6 +163,7 @@ class Trainer:
         self._batches: Iterator = iter(())
         self._epoch_losses: list[float] = []
         self._best_epoch, self._bad_epochs = math.inf, 0
+        self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
         self._explode_at = math.inf
 
     # The loop -------------------------------------------------------------------------------
@@ -174,21 +186,20 @@ class Trainer:
         self.status = "running"
         row = self._update(*batch)
         self.seconds += time.perf_counter() - t0
-        if row is not None:
-            row = (*row, self.seconds)
-            self.rows.append(row)
-            if self.step_count >= self._total_steps:
-                self._end_epoch()
-                if not self.done:
-                    self._finish("completed")
+        if row is None:
+            return None
+        self._in_epoch += 1
+        last = self.step_count >= self._total_steps
+        metrics = self._end_epoch() if last or self._in_epoch >= self._epoch_len else {}
+        row = (*row, self.seconds, *(metrics.get(c, math.nan) for c in self.b.extra_columns))
+        self.rows.append(row)
+        if last and not self.done:
+            self._finish("completed")
         return row
 
     def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
-        """Close the epoch (plateau, early stopping) when the loader runs dry; open the next one."""
-        if self.step_count:
-            self._end_epoch()
-            if self.done:
-                return None
+        """Open the next epoch (the last one was closed by its final step)."""
+        self._in_epoch = 0
         if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
             self.b.model.train()
         self._batches = iter(self.b.loader)
@@ -247,6 +258,8 @@ class Trainer:
 
     def _check(self, loss: float, grad_norm: float) -> bool:
         """Stop with `diverged` on a non-finite loss or gradient, or a loss that exploded."""
+        if -math.inf < loss < self._explode_at < math.inf and -math.inf < grad_norm < math.inf:
+            return True  # the usual case, in one comparison chain (the checks below agree)
         step = self.step_count + 1
         if not math.isfinite(self._explode_at) and math.isfinite(loss):
             self._explode_at = EXPLODE * max(loss, 1.0)
@@ -268,7 +281,7 @@ class Trainer:
 
     def _keep_best(self, loss: float) -> bool:
         """Copy the weights that produced the lowest loss so far (before they are updated)."""
-        if loss >= self.best_loss:
+        if loss >= self.best_loss or self.b.evaluate is not None:  # then validation picks the best
             return False
         self.best_loss = loss
         if self.best_params is None:
@@ -283,37 +296,74 @@ class Trainer:
             return None
         if just_kept:  # _keep_best has just copied these very weights: save a second copy
             return self.best_params
-        return [w.clone() for w in self._weights]
+        torch._foreach_copy_(self._scratch(), self._weights)
+        return self._scratch()
+
+    def _scratch(self) -> list[Tensor]:
+        """One reusable weight-sized buffer: allocating megabytes every 10th step costs page faults."""
+        if self._spare is None:
+            self._spare = [torch.empty_like(w) for w in self._weights]
+        return self._spare
 
     def _update_ratio(self, before: list[Tensor] | None) -> float:
         """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR."""
         if before is None:
             return math.nan
-        delta = torch._foreach_sub(self._weights, before)
-        num, den = total_norm(delta), total_norm(before)
+        den = total_norm(before)
+        delta = self._scratch()  # may be `before` itself: it is read above, then overwritten
+        for after, old, out in zip(self._weights, before, delta, strict=True):
+            torch.sub(after, old, out=out)  # what _foreach_sub does per tensor on CPU
+        num = total_norm(delta)
         ratio = num / den if den > 0 else math.nan
         if not math.isfinite(num):
             self._diverge(self.step_count + 1, "the weights became non-finite")
         return ratio
 
-    def _end_epoch(self) -> None:
-        """Per-epoch work: the plateau schedule and early stopping see the epoch's mean loss."""
+    def _end_epoch(self) -> dict[str, float]:
+        """Per-epoch work: validation (if the lesson has it), then the plateau schedule and early
+        stopping watch the validation loss, or else the epoch's mean training loss."""
         if not self._epoch_losses:
-            return
+            return {}
         mean = sum(self._epoch_losses) / len(self._epoch_losses)
         self._epoch_losses = []
+        metrics = {"epoch_loss": mean}
+        if self.b.evaluate is not None:
+            metrics.update(self.b.evaluate(self.b.model))
+            self._keep_epoch_best(metrics["val_loss"])
+        watched = metrics.get("val_loss", mean)
         if self.b.scheduler is not None and self.per_epoch:
-            self.b.scheduler.step(mean)
-        if self.cfg.patience <= 0:
-            return
-        if self._best_epoch - mean > self.cfg.min_delta:
-            self._best_epoch, self._bad_epochs = mean, 0
+            before = self.lr
+            self.b.scheduler.step(watched)
+            if self.lr < before:
+                self.events.append((self.step_count, "plateau", self.lr))
+        if self.cfg.patience > 0:
+            self._early_stopping(watched)
+        metrics["bad_epochs"] = float(self._bad_epochs)
+        return metrics
+
+    def _early_stopping(self, watched: float) -> None:
+        """Count epochs without an improvement of at least min_delta; stop after `patience`."""
+        if self._best_epoch - watched > self.cfg.min_delta:
+            self._best_epoch, self._bad_epochs = watched, 0
             return
         self._bad_epochs += 1
         if self._bad_epochs >= self.cfg.patience:
             self.reason = (f"early stopped after epoch {self.epoch}: no improvement above "
-                           f"{self.cfg.min_delta:g} for {self.cfg.patience} epochs")
+                           f"{self.cfg.min_delta:g} for {self.cfg.patience} epochs; the best "
+                           "weights are restored")
+            self.events.append((self.step_count, "early_stop", watched))
             self._finish("early_stopped")
+
+    def _keep_epoch_best(self, val_loss: float) -> None:
+        """Keep the weights with the lowest validation loss (the checkpoint worth restoring)."""
+        if not val_loss < self.best_loss:
+            return
+        self.best_loss = val_loss
+        self.best_epoch = self.epoch
+        if self.best_params is None:
+            self.best_params = [w.clone() for w in self._weights]
+        else:
+            torch._foreach_copy_(self.best_params, self._weights)
 
     def _finish(self, status: str) -> None:
         """End the run; after divergence or early stopping the best weights are restored."""
@@ -344,8 +394,22 @@ class Trainer:
         """The learning rate the user set (the schedule scales it)."""
         return getattr(self, "_base_lr", self.cfg.lr)
 
-    def image(self) -> np.ndarray:
+    def view(self) -> dict[str, Any]:
+        """The lesson's extra picture data (confusion matrix, fitted line), from current weights."""
+        return self.b.view(self.b.model) if self.b.view is not None else {}
+
+    def restore_best(self) -> bool:
+        """Load the best weights kept so far (the best checkpoint); False if there are none."""
+        if self.best_params is None:
+            return False
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, self.best_params)
+        return True
+
+    def image(self) -> np.ndarray | None:
         """The current generated sprite as uint8 (H, W, 4): outputs mapped to [0, 1] for display."""
+        if self.b.target is None:
+            return None
         model = self.b.model
         model.eval()
         with torch.no_grad():
@@ -355,7 +419,7 @@ class Trainer:
 
     def history(self) -> pd.DataFrame:
         """Every step so far as a DataFrame."""
-        return pd.DataFrame(self.rows, columns=COLUMNS)
+        return pd.DataFrame(self.rows, columns=[*COLUMNS, *self.b.extra_columns])
 
     def result(self) -> TrainResult:
         """Package the run for callers of `train()`."""

@@ -39,7 +39,7 @@ def step_of(line: str) -> int:
 def app():
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     yield at
-    runner = at.session_state["runner"] if "runner" in at.session_state else None
+    runner = at.session_state["runner"] if "runner" in at.session_state else None  # noqa: SIM401
     if runner is not None:
         runner.stop(wait=True)
         assert runner.join(5)
@@ -60,7 +60,7 @@ def test_page_loads_with_defaults(app: AppTest) -> None:
     assert app.number_input(key="w_lr").value == pytest.approx(0.01)
     assert app.selectbox(key="w_schedule").value == "constant"
     assert "idle" in status(app)
-    assert app.button(key="start").value is False and not app.button(key="stop").disabled is False
+    assert app.button(key="start").value is False and app.button(key="stop").disabled
 
 
 def test_start_produces_history_and_an_image(app: AppTest) -> None:

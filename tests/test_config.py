@@ -64,9 +64,11 @@ def test_json_round_trip_every_field() -> None:
                     lr=0.3, momentum=0.9, nesterov=True, betas=(0.8, 0.99), weight_decay=1e-4,
                     alpha=0.9, eps=1e-6, history_size=5, max_iter=3, schedule="cyclic",
                     step_size=7, gamma=0.3, warmup=4, min_lr=0.001, epochs=9, batch_size=32,
-                    clip_grad_norm=1.5, patience=3, min_delta=0.01, seed=42)
+                    clip_grad_norm=1.5, patience=3, min_delta=0.01, seed=42, classes=3,
+                    samples=300, noise=0.2, val_split=0.3, dropout=0.1, normalize=True,
+                    houses="50:200,90:310")
     changed = {f for f in FIELDS if getattr(cfg, f) != getattr(RunConfig(), f)}
-    assert changed == set(FIELDS) - {"pixels", "sprite"}  # every field exercised
+    assert changed == set(FIELDS) - {"pixels", "sprite", "task"}  # every field exercised
     assert RunConfig.from_json(cfg.to_json()) == cfg
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
 
@@ -99,10 +101,11 @@ def test_cli_strings_coerce() -> None:
 
 
 _values = {
-    "lr": st.floats(1e-6, 1000.0), "momentum": st.floats(0.0, 0.999),
+    "lr": st.floats(1e-6, 1000.0, allow_subnormal=False),
+    "momentum": st.floats(0.0, 0.999, allow_subnormal=False),
     "epochs": st.integers(1, 1_000_000), "seed": st.integers(0, 2**31 - 1),
     "nesterov": st.booleans(),
-    "betas": st.tuples(st.floats(0.0, 0.9999), st.floats(0.0, 0.9999)),
+    "betas": st.tuples(*[st.floats(0.0, 0.9999, allow_subnormal=False)] * 2),
 }
 
 

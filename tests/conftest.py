@@ -1,0 +1,154 @@
+"""Shared fixtures for the browser tests: a free port, a `streamlit run` server, headless Chromium.
+
+Everything here waits with a deadline (polling the health endpoint, never a bare sleep) and
+always cleans up: the server is terminated (then killed) and the browser closed, pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import torch
+
+torch.set_num_threads(1)  # one torch thread per training, as the app and CLI run (2 thrash here)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"  # git-ignored screenshots
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+_tick = threading.Event()  # never set: wait(interval) is a poll interval bounded by a deadline
+
+
+def require_chromium() -> None:
+    """Skip locally without Chromium, but never let CI pass by skipping."""
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"browser test needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true, so a missing browser is an error, not a skip")
+    pytest.skip(reason)
+
+
+def pick_free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    return pick_free_port()
+
+
+@dataclass
+class Server:
+    """A running `streamlit run` process; its stdout+stderr go to `log`."""
+
+    url: str  # ends with "/"
+    log: Path
+    proc: subprocess.Popen
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _wait_healthy(server: Server, timeout_s: float) -> None:
+    """Poll the health endpoint until it answers, the server dies, or the deadline passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {server.proc.returncode}:\n{server.log_text()}")
+        try:
+            with urllib.request.urlopen(server.url + "_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        _tick.wait(0.1)
+    pytest.fail(f"streamlit not healthy after {timeout_s}s:\n{server.log_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate, then kill if it will not go."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+ServeFn = Callable[..., Server]
+
+
+@pytest.fixture(scope="module")
+def serve_streamlit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeFn]:
+    """A factory: `serve_streamlit(script, cwd=..., env=..., args=..., python=...)` starts a server
+    and waits for it to be healthy; every server it started is stopped when the module ends.
+
+    `python` replaces the `-m streamlit` launcher (e.g. `["-c", code]` for a bootstrap that sets
+    something up in-process first); the `run <script> ...` arguments follow it either way.
+    """
+    procs: list[subprocess.Popen] = []
+
+    def serve(script: str | Path, *, cwd: Path = ROOT, env: dict[str, str] | None = None,
+              args: Sequence[str] = (), python: Sequence[str] = ("-m", "streamlit"),
+              timeout_s: float = 90) -> Server:
+        require_chromium()  # before starting a server that nothing could visit
+        log = tmp_path_factory.mktemp("streamlit") / "server.log"
+        port = pick_free_port()
+        full_env = {**os.environ, **(env or {})}
+        full_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        cmd = [sys.executable, *python, "run", str(script), "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", *args]
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        server = Server(url=f"http://127.0.0.1:{port}/", log=log, proc=proc)
+        _wait_healthy(server, timeout_s)
+        return server
+
+    try:
+        yield serve
+    finally:
+        for proc in procs:
+            _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Headless Chromium through Playwright, shared by a module's tests (each opens its own context).
+
+    Module scope on purpose: Playwright's sync API allows one instance per thread at a time, so
+    the browser is gone before another module's test starts its own `sync_playwright()`.
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

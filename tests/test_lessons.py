@@ -1,0 +1,171 @@
+"""The classification and line-fit lessons: same config, engine, worker and CLI as sprites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from playground import RunConfig, train
+from playground.classify import PRESETS, make_dataset
+from playground.cli import main
+from playground.engine import Trainer, build
+from playground.linefit import closed_form, house_points
+from playground.tasks import TASKS
+
+
+def classify_cfg(**changes) -> RunConfig:
+    return RunConfig.from_dict({"task": "classify", **changes})
+
+
+def test_every_task_model_and_loss_builds_and_steps() -> None:
+    for task, spec in TASKS.items():
+        for model in spec.models:
+            for loss in spec.losses:
+                extra = {"classes": 2} if loss == "bce" else {}
+                cfg = RunConfig.from_dict({"task": task, "model": model, "loss": loss, "epochs": 1,
+                                           "samples": 40, **extra})
+                trainer = Trainer(cfg)
+                assert trainer.step() is not None, (task, model, loss)
+
+
+def test_dataset_is_seeded_and_balanced() -> None:
+    cfg = classify_cfg(samples=120)
+    x1, y1 = make_dataset(cfg)
+    x2, y2 = make_dataset(cfg)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert x1.shape == (120, 3, cfg.size, cfg.size) and x1.min() >= 0 and x1.max() <= 1
+    assert np.bincount(y1.numpy()).tolist() == [30, 30, 30, 30]
+    assert not torch.equal(make_dataset(cfg.replace(seed=1))[0], x1)
+
+
+def test_default_classifier_reaches_high_validation_accuracy() -> None:
+    # 90% on four shapes at random places, sizes and colours (chance is 25%)
+    result = train(classify_cfg())
+    hist = result.history.dropna(subset=["val_accuracy"])
+    assert hist["val_accuracy"].max() >= 0.9
+    assert {"val_loss", "val_accuracy", "train_accuracy"} <= set(result.history.columns)
+
+
+def test_history_has_validation_only_at_epoch_ends() -> None:
+    cfg = classify_cfg(samples=100, epochs=3, patience=0)
+    hist = train(cfg).history
+    per_epoch = cfg.batches_per_epoch
+    assert len(hist) == 3 * per_epoch
+    ends = hist.dropna(subset=["val_loss"])
+    assert ends["step"].tolist() == [per_epoch, 2 * per_epoch, 3 * per_epoch]
+
+
+def test_validation_is_deterministic_with_dropout_and_leaves_train_mode() -> None:
+    cfg = classify_cfg(model="mlp", dropout=0.5, samples=100)
+    b = build(cfg)
+    first, second = b.evaluate(b.model), b.evaluate(b.model)
+    assert first == second  # eval() switches dropout off
+    assert b.model.training
+    x, _ = next(iter(b.loader))
+    with torch.no_grad():
+        assert not torch.equal(b.model(x), b.model(x))  # train mode: dropout on
+
+
+class CraftedValidation:
+    """Replaces a real validation pass with a chosen sequence of validation losses."""
+
+    def __init__(self, losses: list[float]) -> None:
+        self.losses = iter(losses)
+
+    def __call__(self, model) -> dict[str, float]:
+        return {"val_loss": next(self.losses), "val_accuracy": 0.5, "train_accuracy": 0.5}
+
+
+def test_early_stopping_triggers_on_a_crafted_curve_and_restores_the_best() -> None:
+    cfg = classify_cfg(samples=40, epochs=50, patience=3, min_delta=0.01)
+    b = build(cfg)
+    b.evaluate = CraftedValidation([1.0, 0.8, 0.6, 0.595, 0.7, 0.65] + [0.9] * 50)
+    trainer = Trainer(cfg, b)
+    while not trainer.done:
+        trainer.step()
+    assert trainer.status == "early_stopped" and trainer.epoch == 6
+    assert trainer.best_epoch == 4 and trainer.best_loss == 0.595
+    assert any(e[1] == "early_stop" for e in trainer.events)
+    hist = trainer.history().dropna(subset=["bad_epochs"])
+    assert hist["bad_epochs"].tolist() == [0, 0, 0, 1, 2, 3]
+
+
+def test_plateau_schedule_cuts_lr_on_validation_loss() -> None:
+    cfg = classify_cfg(samples=40, epochs=8, patience=0, schedule="plateau", step_size=1,
+                       gamma=0.1)
+    b = build(cfg)
+    b.evaluate = CraftedValidation([1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    trainer = Trainer(cfg, b)
+    while not trainer.done:
+        trainer.step()
+    cuts = [e for e in trainer.events if e[1] == "plateau"]
+    assert cuts and cuts[0][2] == pytest.approx(0.001)
+    assert trainer.lr < cfg.lr
+
+
+def test_overfit_preset_overfits() -> None:
+    cfg = classify_cfg(**PRESETS["overfit"])
+    hist = train(cfg).history.dropna(subset=["val_loss"])
+    best = hist["val_loss"].idxmin()
+    assert hist.loc[best, "epoch"] < hist["epoch"].iloc[-1] - 10  # it turned upward long ago
+    assert hist["val_loss"].iloc[-1] > 1.5 * hist["val_loss"].min()
+    assert hist["train_accuracy"].iloc[-1] > hist["val_accuracy"].iloc[-1] + 0.2
+
+
+def test_view_has_confusion_matrix_and_misclassified_sprites() -> None:
+    trainer = Trainer(classify_cfg(samples=80, epochs=1))
+    view = trainer.view()
+    m = view["confusion"]
+    assert m.shape == (4, 4) and m.sum() == 16
+    wrong = m.sum() - np.trace(m)
+    assert len(view["misclassified"]) == min(wrong, 12)
+    assert trainer.image() is None
+
+
+def test_line_fit_matches_closed_form_least_squares() -> None:
+    cfg = RunConfig.from_dict({"task": "line", "normalize": True, "lr": 0.1, "epochs": 300})
+    trainer = Trainer(cfg)
+    while not trainer.done:
+        trainer.step()
+    view = trainer.view()
+    slope, intercept = closed_form(house_points(cfg))
+    assert view["slope"] == pytest.approx(slope, rel=1e-3)
+    assert view["intercept"] == pytest.approx(intercept, rel=1e-3)
+
+
+def test_unscaled_inputs_with_a_high_lr_diverge_and_scaling_fixes_it() -> None:
+    raw = RunConfig.from_dict({"task": "line", "lr": 1e-3, "epochs": 100})
+    assert train(raw).status == "diverged"
+    assert train(raw.replace(normalize=True, lr=0.1)).status == "completed"
+
+
+def test_custom_house_points() -> None:
+    cfg = RunConfig.from_dict({"task": "line", "houses": "50:220,100:380,150:540,bad,200:700",
+                               "normalize": True, "lr": 0.1, "epochs": 200})
+    assert len(house_points(cfg)) == 4 and cfg.batches_per_epoch == 1
+    view = Trainer(cfg).view()
+    assert view["slope"] == 0 and view["closed_form"][0] == pytest.approx(3.18, rel=0.01)
+
+
+def test_task_validation_and_defaults() -> None:
+    with pytest.raises(ValueError, match="not allowed for task classify"):
+        RunConfig(task="classify")  # the sprite loss mse does not apply
+    with pytest.raises(ValueError, match="needs classes=2"):
+        classify_cfg(loss="bce")
+    cfg = classify_cfg(epochs=400)
+    assert RunConfig.from_query(cfg.to_query()) == (cfg, [])
+
+
+def test_cli_trains_a_classifier_with_validation_columns(tmp_path: Path) -> None:
+    assert main(["train", "--set", "task=classify", "--set", "samples=100", "--set", "epochs=2",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert {"val_loss", "val_accuracy"} <= set(hist.columns)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "completed"
+    confusion = (tmp_path / "confusion.csv").read_text().splitlines()
+    assert confusion[0].startswith("truth") and len(confusion) == 5
