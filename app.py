@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
-from playground.ui import live, setup, target
+from playground.ui import lessons, live, setup, target
 from playground.ui.session import get_runner, server_warm_up
 
 st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
@@ -42,12 +42,16 @@ if st.session_state.link_problems:
 if error:
     st.error(error)
 
-picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size)
+sprites = cfg.task == "generate"
+picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
 runner = get_runner()
 watch, choose = st.columns([11, 8], gap="large")
 with choose:
-    st.subheader("🎯 Target")
-    target.target_picker(cfg.size)
+    st.subheader("🎯 Target" if sprites else "📊 Data")
+    if sprites:
+        target.target_picker(cfg.size)
+    else:
+        lessons.data_panel(cfg)
 with watch:
     live.sync_live_settings(runner, cfg)
     live.controls(runner, cfg, picked)

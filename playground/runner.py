@@ -103,6 +103,7 @@ class Snapshot:
     base_lr: float = 0.0
     config: RunConfig | None = None
     target: np.ndarray | None = None
+    view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
 
     @property
     def last(self) -> tuple | None:
@@ -125,6 +126,7 @@ class Runner:
         self._message = ""
         self._rows: list[tuple] = []
         self._image: np.ndarray | None = None
+        self._view: dict = {}
         self._target: np.ndarray | None = None
         self._film: list[tuple[int, np.ndarray]] = []
         self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
@@ -139,12 +141,14 @@ class Runner:
         """Stop any run and build fresh weights from the config's seed, ready to start."""
         self.stop(wait=True)
         trainer = Trainer(cfg, build(cfg, target))
-        image = trainer.image()
+        image, view = trainer.image(), trainer.view()
         with self._cond:
             self._run_id += 1
             self._trainer, self._state, self._message = trainer, "ready", ""
-            self._rows, self._image, self._film = [], image, [(0, image)]
-            self._target = sprites.from_tensor(trainer.b.target)
+            self._rows, self._image, self._view = [], image, view
+            self._film = [(0, image)] if image is not None else []
+            self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
+                            else None)
             self._rate.clear()
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
@@ -246,7 +250,7 @@ class Runner:
                 total_steps=trainer.cfg.total_steps if trainer else 0,
                 message=self._message, queue_position=self.slots.position(self.id),
                 base_lr=trainer.base_lr if trainer else 0.0,
-                config=trainer.cfg if trainer else None, target=self._target)
+                config=trainer.cfg if trainer else None, target=self._target, view=self._view)
 
     def rows_since(self, cursor: int) -> list[tuple]:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
@@ -334,17 +338,20 @@ class Runner:
         """One optimizer step, then publish its row (and an image every IMAGE_EVERY seconds)."""
         row = trainer.step()
         now = time.monotonic()
-        image = None
+        image = view = None
         if row is not None and (row[0] in FILM_SET or now - self._last_image() >= IMAGE_EVERY
-                                or self._paused):
-            image = trainer.image()
+                                or self._paused or trainer.done):
+            image, view = trainer.image(), trainer.view()
+            self._image_time = now
         with self._cond:
             self._state = "paused" if self._paused else "running"
             if row is not None:
                 self._rows.append(row)
                 self._rate.append((now, row[0]))
+            if view is not None:
+                self._view = view
             if image is not None:
-                self._image, self._image_time = image, now
+                self._image = image
                 if row[0] in FILM_SET:
                     self._film.append((row[0], image))
 
@@ -372,10 +379,10 @@ class Runner:
         """Publish the final state: the last good image, the status and its explanation."""
         if not trainer.done:
             trainer.stop()
-        image = None
+        image = view = None
         if trainer.status != "diverged" or trainer.best_params is not None:
             try:  # after divergence the best (last good) weights have been restored
-                image = trainer.image()
+                image, view = trainer.image(), trainer.view()
             except Exception:
                 log.exception("could not render the final image of run %s", self.id)
         with self._cond:
@@ -385,6 +392,8 @@ class Runner:
                 self._state = trainer.status
             if trainer.reason and not self._message:
                 self._message = trainer.reason
+            if view:
+                self._view = view
             if image is not None:
                 self._image = image
                 if not self._film or self._film[-1][0] != trainer.step_count:

@@ -10,6 +10,7 @@ import streamlit as st
 from playground import charts, sprites
 from playground.config import RunConfig
 from playground.runner import FINISHED, Runner, Snapshot
+from playground.ui import lessons
 from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
@@ -73,7 +74,7 @@ def view_options() -> tuple[bool, float]:
     return log_y, smoothing
 
 
-def live_view(runner: Runner, target: np.ndarray) -> None:
+def live_view(runner: Runner, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
     every = REFRESH if runner.alive else None
@@ -91,10 +92,16 @@ def live_view(runner: Runner, target: np.ndarray) -> None:
     refresh()
 
 
-def draw(snap: Snapshot, target: np.ndarray, log_y: bool, smoothing: float) -> None:
+def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
     """Status line, pictures, charts and filmstrip for one snapshot."""
     status_line(snap)
     message(snap)
+    if snap.config is not None and snap.config.task != "generate":
+        lessons.draw(snap)
+        return
+    if target is None:
+        st.caption("Press ▶ Start (or Step) and the curves appear here.")
+        return
     pictures(snap, target)
     df = charts.history_frame(snap.rows)
     if df.empty:

@@ -8,21 +8,23 @@ from typing import Any
 import streamlit as st
 
 from playground import charts
-from playground.config import FIELDS, ConfigError, RunConfig, field_spec
+from playground.classify import CLASSIFIERS
+from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
 from playground.losses import LOSSES
 from playground.models import DESCRIPTIONS
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
+from playground.tasks import TASKS
 
 LABELS = {
     "lr": "Learning rate", "clip_grad_norm": "Clip gradient norm (0 = off)", "betas": "Betas",
-    "weight_decay": "Weight decay", "batch_size": "Batch size (pixels)", "step_size": "Step size",
+    "weight_decay": "Weight decay", "batch_size": "Batch size", "step_size": "Step size",
     "min_lr": "Minimum LR", "history_size": "History size", "max_iter": "Evaluations per step",
     "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
     "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
 }
 LR_STOPS = [m * 10.0**e for e in range(-5, 3) for m in (1, 2, 5) if m * 10.0**e <= 100]
-NOT_WIDGETS = {"sprite", "pixels"}  # set by the target picker, not the sidebar
+NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
 
 
 def key(name: str) -> str:
@@ -46,13 +48,16 @@ def label(name: str) -> str:
     return LABELS.get(name, name.replace("_", " ").capitalize())
 
 
-def widget(name: str, box: Any = st) -> Any:
-    """One setting's widget, drawn from its field spec."""
+def widget(name: str, box: Any = st, choices: list[str] | None = None, **extra: Any) -> Any:
+    """One setting's widget, drawn from its field spec (choices narrowed to the task's, if given)."""
     spec = field_spec(name)
     kind = str(FIELDS[name].type)
-    common = {"key": key(name), "help": spec["help"]}
-    if spec["choices"]:
-        return box.selectbox(label(name), spec["choices"], format_func=_choice_text(name), **common)
+    common = {"key": key(name), "help": spec["help"], **extra}
+    choices = choices or spec["choices"]
+    if choices:
+        if st.session_state.get(key(name)) not in choices:
+            st.session_state[key(name)] = choices[0]
+        return box.selectbox(label(name), choices, format_func=_choice_text(name), **common)
     if kind == "bool":
         return box.checkbox(label(name), **common)
     if kind == "int":
@@ -66,12 +71,16 @@ def widget(name: str, box: Any = st) -> Any:
 
 def _choice_text(name: str) -> Any:
     """How a registry key reads in a selectbox."""
-    docs = {"model": DESCRIPTIONS, "loss": {k: v.doc for k, v in LOSSES.items()},
+    docs = {"model": {**DESCRIPTIONS, **{k: (v.__doc__ or k) for k, v in CLASSIFIERS.items()},
+                      "linear": "Linear: price = weight x size + bias"},
+            "loss": {**{k: v.doc for k, v in LOSSES.items()}, "ce": "Cross-entropy", "bce":
+                     "Binary cross-entropy: two classes, one logit"},
+            "task": {k: v.doc for k, v in TASKS.items()},
             "optimizer": {k: v.doc for k, v in OPTIMIZERS.items()},
             "schedule": {k: v.doc for k, v in SCHEDULES.items()}}.get(name)
     if docs is None:
         return str
-    return lambda k: f"{k} · {docs[k].split(':')[0].split(';')[0].split('.')[0][:38]}"
+    return lambda k: f"{k} · {docs.get(k, k).split(':')[0].split(';')[0].split('.')[0][:38]}"
 
 
 def nearest_stop(lr: float) -> float:
@@ -101,21 +110,23 @@ def sidebar() -> Any:
     """Draw all setting widgets (values land in session state); returns the schedule preview slot."""
     sb = st.sidebar
     sb.header("Setup")
+    task = widget("task", sb, on_change=_task_changed)
+    spec = TASKS[task]
+    if task != "generate":
+        _data_widgets(sb, task)
     sb.subheader("Model")
-    model = widget("model", sb)
-    widget("loss", sb)
-    with sb.expander("Model details"):
-        widget("size")
-        if model != "pixels":
-            widget("hidden")
-        if model in ("mlp", "coord"):
-            widget("depth")
-        if model in ("mlp", "conv"):
-            widget("latent")
-        if model == "coord":
-            widget("activation")
-            widget("fourier")
-            widget("fourier_scale")
+    model = widget("model", sb, choices=list(spec.models))
+    widget("loss", sb, choices=list(spec.losses))
+    if task == "generate":
+        _sprite_model_details(sb, model)
+    elif task == "classify":
+        with sb.expander("Model details"):
+            widget("size")
+            if model != "logreg":
+                widget("hidden")
+                widget("dropout")
+            if model == "mlp":
+                widget("depth")
     sb.subheader("Optimizer")
     optimizer = widget("optimizer", sb)
     lr_widgets(sb)
@@ -131,7 +142,7 @@ def sidebar() -> Any:
     preview = sb.empty()
     sb.subheader("Training")
     widget("epochs", sb)
-    if model == "coord":
+    if model == "coord" or task != "generate":
         widget("batch_size", sb)
     widget("clip_grad_norm", sb)
     widget("seed", sb)
@@ -139,6 +150,42 @@ def sidebar() -> Any:
         widget("patience")
         widget("min_delta")
     return preview
+
+
+def _sprite_model_details(sb: Any, model: str) -> None:
+    """The sprite models' architecture settings, tucked away: the defaults teach well."""
+    with sb.expander("Model details"):
+        widget("size")
+        if model != "pixels":
+            widget("hidden")
+        if model in ("mlp", "coord"):
+            widget("depth")
+        if model in ("mlp", "conv"):
+            widget("latent")
+        if model == "coord":
+            widget("activation")
+            widget("fourier")
+            widget("fourier_scale")
+
+
+def _data_widgets(sb: Any, task: str) -> None:
+    """The generated data of the classify and line lessons."""
+    sb.subheader("Data")
+    if task == "classify":
+        for name in ("classes", "samples", "noise", "val_split"):
+            widget(name, sb)
+    else:
+        widget("normalize", sb)
+        for name in ("samples", "noise"):
+            widget(name, sb)
+
+
+def _task_changed() -> None:
+    """A new lesson starts from that lesson's defaults (its models, losses and a good LR)."""
+    task = st.session_state[key("task")]
+    load_into_widgets(RunConfig(**task_defaults(task)), overwrite=True)
+    if task == "generate":
+        st.session_state.sprite = st.session_state.get("sprite") or "heart"
 
 
 def _betas(box: Any) -> None:
