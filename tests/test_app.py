@@ -160,3 +160,43 @@ def test_divergence_is_explained(app: AppTest) -> None:
     poll(app, lambda s: "diverged" in s, "divergence")
     errors = " ".join(e.value for e in app.error)
     assert "diverged at step" in errors and "10x lower" in errors
+
+
+def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> None:
+    open_page(app, task="classify", samples="120", epochs="3", patience="0")
+    assert app.selectbox(key="w_model").value == "cnn"
+    assert app.selectbox(key="w_loss").value == "ce"
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "the classifier to finish", timeout=60)
+    captions = " ".join(c.value for c in app.caption)
+    assert "validation accuracy" in captions and "best validation loss" in captions
+    assert len(app.get("vega_lite_chart")) >= 3  # loss by batch/epoch, accuracy, confusion
+    html = " ".join(h.proto.body for h in app.get("html"))
+    assert "→" in html or "every validation sprite is right" in " ".join(captions)
+
+
+def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:
+    open_page(app)
+    app.selectbox(key="w_task").set_value("line").run()
+    assert app.selectbox(key="w_model").value == "linear"
+    assert app.selectbox(key="w_optimizer").value == "sgd"
+    assert app.number_input(key="w_lr").value == pytest.approx(1e-5)
+    assert app.query_params["task"] in ("line", ["line"])
+
+
+def test_overfit_preset_sets_a_small_training_set(app: AppTest) -> None:
+    open_page(app, task="classify")
+    app.button(key="preset_overfit").click().run()
+    assert app.number_input(key="w_samples").value == 80
+    assert app.selectbox(key="w_model").value == "mlp"
+    assert app.session_state["cfg"].dropout == 0.0
+
+
+def test_line_lesson_fits_and_predicts(app: AppTest) -> None:
+    open_page(app, task="line", normalize="true", lr="0.1", epochs="200")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "the line fit")
+    text = " ".join(m.value for m in app.markdown)
+    assert "Model's price:" in text
+    captions = " ".join(c.value for c in app.caption)
+    assert "Least squares answer" in captions
