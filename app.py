@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
-from playground.ui import lessons, live, setup, target
+from playground.ui import lessons, live, setup, share, target
 from playground.ui.session import get_runner, server_warm_up
 
 st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
@@ -26,16 +26,19 @@ def first_load() -> None:
     setup.load_into_widgets(cfg)
 
 
+share.read_page_options()
 first_load()
 preview = setup.sidebar()
 cfg, error = setup.config_from_widgets(st.session_state.cfg)
 st.session_state.cfg = cfg
-st.query_params.from_dict(cfg.to_query())  # the address bar is always the share link
+st.query_params.from_dict(share.page_query(cfg))  # the address bar is always the share link
 setup.schedule_preview(preview, cfg)
+share.share_panel(cfg)
 
 st.title("🎨 Pixel Playground")
 st.caption("Pick a sprite, set up the optimizer in the sidebar, press **▶ Start** and watch the "
            "classic loop (zero_grad → forward → loss → backward → step) learn it.")
+share.heading()
 if st.session_state.link_problems:
     st.warning("Some settings in this link could not be used, so defaults stand in for them: "
                + "; ".join(st.session_state.link_problems))

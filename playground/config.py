@@ -15,6 +15,7 @@ from typing import Any
 
 MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
 LONG_TEXT = ("pixels", "houses")  # free-text fields allowed up to MAX_CODE characters
+PAGE_KEYS = ("title", "note", "hide")  # share-link keys for the page itself (classroom links)
 
 
 class ConfigError(ValueError):
@@ -195,6 +196,8 @@ class RunConfig:
         for key, raw in query.items():
             if isinstance(raw, list | tuple):
                 raw = raw[-1] if raw else ""
+            if key in PAGE_KEYS:
+                continue  # classroom options for the page, not settings of the run
             if key not in FIELDS:
                 if len(problems) < 20:
                     problems.append(f"unknown key {_short(key)!s} ignored")

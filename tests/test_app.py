@@ -200,3 +200,21 @@ def test_line_lesson_fits_and_predicts(app: AppTest) -> None:
     assert "Model's price:" in text
     captions = " ".join(c.value for c in app.caption)
     assert "Least squares answer" in captions
+
+
+def test_classroom_link_sets_title_note_and_hides_controls(app: AppTest) -> None:
+    open_page(app, title="Week 3: learning rates", note="Find the largest LR that converges",
+              hide="optimizer,momentum", optimizer="sgd")
+    assert any("Week 3" in m.value for m in app.markdown)
+    assert any("largest LR" in i.value for i in app.info)
+    keys = {s.key for s in app.selectbox}
+    assert "w_optimizer" not in keys and "w_model" in keys
+    assert app.session_state["cfg"].optimizer == "sgd"  # hidden, but still the link's value
+    assert not app.warning  # classroom keys are not reported as unknown settings
+    assert app.query_params["hide"] in ("optimizer,momentum", ["optimizer,momentum"])
+
+
+def test_share_panel_shows_a_link_that_reproduces_the_setup(app: AppTest) -> None:
+    open_page(app, lr="0.003", optimizer="sgd")
+    links = [c.value for c in app.code if "?" in c.value]
+    assert links and "lr=0.003" in links[0] and "optimizer=sgd" in links[0]

@@ -50,6 +50,10 @@ def label(name: str) -> str:
 
 def widget(name: str, box: Any = st, choices: list[str] | None = None, **extra: Any) -> Any:
     """One setting's widget, drawn from its field spec (choices narrowed to the task's, if given)."""
+    if name in st.session_state.get("hidden_fields", ()):
+        return st.session_state.cfg.to_dict()[name] if "cfg" in st.session_state else None
+    if key(name) not in st.session_state and "cfg" in st.session_state:
+        st.session_state[key(name)] = getattr(st.session_state.cfg, name)  # shown again: keep it
     spec = field_spec(name)
     kind = str(FIELDS[name].type)
     common = {"key": key(name), "help": spec["help"], **extra}
@@ -98,6 +102,8 @@ def _box_typed() -> None:
 
 def lr_widgets(box: Any = st) -> None:
     """A log-scale slider for exploring plus a number box for exact values, kept in sync."""
+    if "lr" in st.session_state.get("hidden_fields", ()):
+        return
     spec = field_spec("lr")
     box.select_slider("Learning rate", LR_STOPS, key=key("lr_slider"), on_change=_slider_moved,
                       format_func=charts.format_lr, help=spec["help"])
