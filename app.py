@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
-from playground.ui import lessons, live, setup, share, target
+from playground.ui import history, lessons, live, setup, share, target
 from playground.ui.session import get_runner, server_warm_up
 
 st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
@@ -60,3 +60,4 @@ with watch:
     live.controls(runner, cfg, picked)
     live.live_view(runner, picked)
     live.downloads(runner)
+    history.history_panel()

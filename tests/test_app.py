@@ -218,3 +218,20 @@ def test_share_panel_shows_a_link_that_reproduces_the_setup(app: AppTest) -> Non
     open_page(app, lr="0.003", optimizer="sgd")
     links = [c.value for c in app.code if "?" in c.value]
     assert links and "lr=0.003" in links[0] and "optimizer=sgd" in links[0]
+
+
+def test_finished_runs_are_kept_overlaid_and_restorable(app: AppTest) -> None:
+    open_page(app, epochs="20")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "first run")
+    app.number_input(key="w_lr").set_value(0.05).run()
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s and "lr 0.05" in s, "second run")
+    app.run()
+    runs = app.session_state["run_history"]
+    assert len(runs) == 2 and runs[0].config.lr == 0.01 and runs[1].config.lr == 0.05
+    app.selectbox(key="history_pick").set_value(runs[0].name).run()
+    app.button(key="history_restore").click().run()
+    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    app.button(key="history_delete").click().run()
+    assert len(app.session_state["run_history"]) == 1

@@ -10,7 +10,7 @@ import streamlit as st
 from playground import charts, sprites
 from playground.config import RunConfig
 from playground.runner import FINISHED, Runner, Snapshot
-from playground.ui import lessons
+from playground.ui import history, lessons
 from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
@@ -84,6 +84,7 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
     def refresh() -> None:
         runner.keepalive()
         snap = runner.snapshot()
+        history.archive(snap)
         draw(snap, target, log_y, smoothing)
         if st.session_state.get("polling") and not runner.alive:
             st.session_state.polling = False
