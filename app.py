@@ -5,7 +5,7 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
-from playground.ui import history, lessons, live, setup, share, target
+from playground.ui import compare, history, lessons, live, setup, share, target
 from playground.ui.session import get_runner, server_warm_up
 
 st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
@@ -48,16 +48,20 @@ if error:
 sprites = cfg.task == "generate"
 picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
 runner = get_runner()
-watch, choose = st.columns([11, 8], gap="large")
-with choose:
-    st.subheader("🎯 Target" if sprites else "📊 Data")
-    if sprites:
-        target.target_picker(cfg.size)
-    else:
-        lessons.data_panel(cfg)
-with watch:
-    live.sync_live_settings(runner, cfg)
-    live.controls(runner, cfg, picked)
-    live.live_view(runner, picked)
-    live.downloads(runner)
-    history.history_panel()
+train_tab, compare_tab = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
+with train_tab:
+    watch, choose = st.columns([11, 8], gap="large")
+    with choose:
+        st.subheader("🎯 Target" if sprites else "📊 Data")
+        if sprites:
+            target.target_picker(cfg.size)
+        else:
+            lessons.data_panel(cfg)
+    with watch:
+        live.sync_live_settings(runner, cfg)
+        live.controls(runner, cfg, picked)
+        live.live_view(runner, picked)
+        live.downloads(runner)
+        history.history_panel()
+with compare_tab:
+    compare.compare_tab(cfg, picked)

@@ -177,4 +177,4 @@ def format_lr(lr: float) -> str:
     """Learning rates read best in scientific form below 0.01."""
     if lr == 0 or not math.isfinite(lr):
         return str(lr)
-    return f"{lr:.0e}" if lr < 0.01 else f"{lr:g}"
+    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.3g}"
