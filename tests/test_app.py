@@ -235,3 +235,45 @@ def test_finished_runs_are_kept_overlaid_and_restorable(app: AppTest) -> None:
     assert app.number_input(key="w_lr").value == pytest.approx(0.01)
     app.button(key="history_delete").click().run()
     assert len(app.session_state["run_history"]) == 1
+
+
+def _wait_job(app: AppTest, key: str, timeout: float = 90) -> dict:
+    def done():
+        app.run()
+        assert not app.exception, app.exception
+        job = app.session_state[key] if key in app.session_state else None  # noqa: SIM401
+        return job is not None and not job.alive and job.snapshot()
+    return wait_until(done, timeout=timeout, interval=0.1, what=key)
+
+
+def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None:
+    open_page(app, model="pixels", epochs="60")
+    app.button(key="race_start").click().run()
+    snap = _wait_job(app, "race_job")
+    assert snap["status"] == "done"
+    board = snap["leaderboard"]
+    assert len(board) == 3 and board["status"].eq("completed").all()
+    assert board["final_loss"].is_monotonic_increasing  # best first
+    assert {n.split()[0] for n in board["name"]} == {"sgd", "adam"}
+    assert len(snap["images"]) == 3 and snap["images"][0].shape == (16, 16, 4)
+
+
+def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:
+    open_page(app)
+    app.button(key="lr_find_run").click().run()
+    assert any("Suggested" in c.value for c in app.caption)
+    _, result = app.session_state["lr_find"]
+    app.button(key="lr_find_use").click().run()
+    assert app.number_input(key="w_lr").value == pytest.approx(result.suggestion, rel=0.01)
+
+
+def test_stability_map_runs_once_and_is_cached(app: AppTest) -> None:
+    open_page(app, model="pixels")
+    app.number_input(key="map_count").set_value(3).run()
+    app.number_input(key="map_steps").set_value(20).run()
+    app.button(key="map_run").click().run()
+    snap = _wait_job(app, "map_job")
+    assert snap["status"] == "done" and len(snap["result"]) == 6  # 2 optimizers x 3 LRs
+    app.run()
+    assert len(app.session_state["map_cache"]) == 1
+    assert app.button(key="map_run").disabled  # a second look is instant: nothing to run
