@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
+import importlib.util
 import inspect
 import io
 import json
@@ -33,6 +35,7 @@ from playground.losses import LOSSES
 from playground.optim import make_optimizer
 
 Frames = Sequence[tuple[int, np.ndarray]]
+Rows = pd.DataFrame | Sequence[Sequence[Any]]
 
 GIF_FRAME_MS = 120  # each frame of the forming animation
 GIF_FINAL_MS = 2000  # the finished sprite stays up longer before the loop restarts
@@ -43,11 +46,16 @@ _ZIP_TIME = (2024, 1, 1, 0, 0, 0)  # fixed timestamps: the same run gives the sa
 
 
 # Tables and pictures --------------------------------------------------------------------------
-def history_csv(rows_or_df: pd.DataFrame | Sequence[Sequence[Any]]) -> bytes:
+def history_csv(rows_or_df: Rows, columns: Sequence[str] = COLUMNS) -> bytes:
     """Every history row as CSV (step, epoch, loss, lr, grad_norm, update_ratio, seconds)."""
-    df = rows_or_df if isinstance(rows_or_df, pd.DataFrame) else pd.DataFrame(
-        list(rows_or_df), columns=COLUMNS)
-    return df.to_csv(index=False).encode("utf-8")
+    return history_frame(rows_or_df, columns).to_csv(index=False).encode("utf-8")
+
+
+def history_frame(rows_or_df: Rows, columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
+    """History rows (tuples as the trainer and runner keep them) as a DataFrame."""
+    if isinstance(rows_or_df, pd.DataFrame):
+        return rows_or_df
+    return pd.DataFrame(list(rows_or_df), columns=list(columns))
 
 
 def config_json(cfg: RunConfig) -> bytes:
@@ -86,31 +94,45 @@ def _gif_frames(frames: Frames) -> list[tuple[int, np.ndarray]]:
 
 
 def _gif_picture(arr: np.ndarray, step: int, scale: int, label: bool) -> Image.Image:
-    """One frame: the upscaled sprite on a checkerboard (one square per pixel), a step caption."""
-    rgb = sprites.upscale(sprites.checkerboard_composite(arr, cell=1), scale)
+    """One frame: the sprite on a checkerboard (one square per pixel), upscaled, a step caption.
+
+    The palette is found at the sprite's own size and only the indices are upscaled, which keeps a
+    long animation of a 64-pixel sprite fast."""
+    small = sprites.checkerboard_composite(arr, cell=1)
+    index, palette = _palette(small, reserve=2 if label else 0)
+    index = sprites.upscale(index, scale)
     if label:
-        rgb = np.concatenate([rgb, _caption(f"step {step:,}", rgb.shape[1])], axis=0)
-    return _palette_image(rgb)
+        ink = _caption(f"step {step:,}", index.shape[1])
+        palette = np.concatenate([palette, [_PAPER, _INK]]).astype(np.uint8)
+        index = np.concatenate([index, np.where(ink, len(palette) - 1, len(palette) - 2)], axis=0)
+    img = Image.fromarray(index.astype(np.uint8), mode="P")
+    img.putpalette(palette.tobytes())
+    return img
+
+
+_PAPER, _INK = (255, 255, 255), (40, 40, 40)  # the caption's two colours
+
+
+def _palette(rgb: np.ndarray, reserve: int) -> tuple[np.ndarray, np.ndarray]:
+    """(index, palette) of an RGB image: exact when 256 - reserve colours suffice, else median cut."""
+    keys = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    colours, index = np.unique(keys, return_inverse=True)
+    if len(colours) <= 256 - reserve:
+        palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1)
+        return index.reshape(rgb.shape[:2]), palette.astype(np.uint8)
+    quantized = Image.fromarray(rgb).quantize(256 - reserve, method=Image.Quantize.MEDIANCUT,
+                                              dither=Image.Dither.NONE)
+    palette = np.array(quantized.getpalette()[:3 * (256 - reserve)], np.uint8).reshape(-1, 3)
+    return np.asarray(quantized), palette
 
 
 def _caption(text: str, width: int) -> np.ndarray:
-    """A white strip with dark, un-antialiased text (two colours, so the palette stays exact)."""
-    strip = Image.new("RGB", (width, 14), (255, 255, 255))
+    """Where the caption's un-antialiased text has ink, as a (14, width) boolean mask."""
+    strip = Image.new("L", (width, 14), 255)
     draw = ImageDraw.Draw(strip)
     draw.fontmode = "1"
-    draw.text((3, 1), text, fill=(40, 40, 40), font=ImageFont.load_default(11))
-    return np.asarray(strip)
-
-
-def _palette_image(rgb: np.ndarray) -> Image.Image:
-    """A 'P' image with an exact palette when 256 colours suffice, else a median-cut one."""
-    colours, index = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
-    if len(colours) > 256:
-        return Image.fromarray(rgb).quantize(256, method=Image.Quantize.MEDIANCUT,
-                                             dither=Image.Dither.NONE)
-    img = Image.fromarray(index.reshape(rgb.shape[:2]).astype(np.uint8), mode="P")
-    img.putpalette(colours.astype(np.uint8).tobytes())
-    return img
+    draw.text((3, 1), text, fill=0, font=ImageFont.load_default(11))
+    return np.asarray(strip) < 128
 
 
 # Checkpoint and TensorBoard -------------------------------------------------------------------
@@ -139,13 +161,21 @@ def _checkpoint_parts(source: Any, optimizer: Any, config: Any) -> tuple[nn.Modu
                     f"not {type(source).__name__}")
 
 
-def tensorboard_log(rows: pd.DataFrame | Sequence[Sequence[Any]], directory: str | Path) -> Path | None:
+def tensorboard_available() -> bool:
+    """Whether the optional `tensorboard` package is installed (checked without importing it)."""
+    try:
+        return importlib.util.find_spec("tensorboard") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def tensorboard_log(rows: Rows, directory: str | Path, columns: Sequence[str] = COLUMNS) -> Path | None:
     """Write loss, lr and grad_norm per step as a TensorBoard event file; None without tensorboard."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=COLUMNS)
+    df = history_frame(rows, columns)
     suffix = f".{uuid.uuid4().hex[:8]}"
     writer = SummaryWriter(log_dir=str(directory), filename_suffix=suffix)
     try:
@@ -159,7 +189,7 @@ def tensorboard_log(rows: pd.DataFrame | Sequence[Sequence[Any]], directory: str
     return next(Path(directory).glob(f"events.out.tfevents.*{suffix}"))
 
 
-def tensorboard_zip(rows: pd.DataFrame | Sequence[Sequence[Any]], run_name: str = "run") -> bytes | None:
+def tensorboard_zip(rows: Rows, run_name: str = "run") -> bytes | None:
     """The TensorBoard log as a zip holding `<run_name>/events...`; None without tensorboard."""
     with tempfile.TemporaryDirectory() as tmp:
         path = tensorboard_log(rows, Path(tmp) / run_name)
@@ -181,7 +211,7 @@ def bundle_zip(parts: Mapping[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def run_files(cfg: RunConfig, target: np.ndarray, rows: pd.DataFrame | Sequence[Sequence[Any]],
+def run_files(cfg: RunConfig, target: np.ndarray, rows: Rows,
               final: np.ndarray, frames: Frames = (), checkpoint: bytes | None = None,
               summary: Mapping[str, Any] | None = None) -> dict[str, bytes]:
     """Every download of one run by file name: what "Download all" zips."""
@@ -192,7 +222,7 @@ def run_files(cfg: RunConfig, target: np.ndarray, rows: pd.DataFrame | Sequence[
         "final.png": sprite_png(final),
         "final_x8.png": sprite_png(final, 8),
         "target.png": sprite_png(target),
-        "forming.gif": animation_gif(frames),
+        "forming.gif": animation_gif(frames, scale=min(16, max(2, 256 // final.shape[0]))),
     }
     if checkpoint is not None:
         parts["checkpoint.pt"] = checkpoint
@@ -201,14 +231,14 @@ def run_files(cfg: RunConfig, target: np.ndarray, rows: pd.DataFrame | Sequence[
     return parts
 
 
-def run_bundle(cfg: RunConfig, target: np.ndarray, rows: pd.DataFrame | Sequence[Sequence[Any]],
+def run_bundle(cfg: RunConfig, target: np.ndarray, rows: Rows,
                final: np.ndarray, frames: Frames = (), checkpoint: bytes | None = None,
                summary: Mapping[str, Any] | None = None) -> bytes:
     """The "Download all" zip: history, config, pictures, animation, checkpoint, train.py, README."""
     return bundle_zip(run_files(cfg, target, rows, final, frames, checkpoint, summary))
 
 
-def _last_step(rows: pd.DataFrame | Sequence[Sequence[Any]]) -> int:
+def _last_step(rows: Rows) -> int:
     """The step of the newest history row (0 before any step)."""
     if isinstance(rows, pd.DataFrame):
         return int(rows["step"].iloc[-1]) if len(rows) else 0
@@ -237,11 +267,11 @@ def readme_text(cfg: RunConfig, parts: Mapping[str, bytes],
              f"model={cfg.model} loss={cfg.loss} optimizer={cfg.optimizer} lr={cfg.lr:g} "
              f"schedule={cfg.schedule} epochs={cfg.epochs} seed={cfg.seed} size={cfg.size}"]
     if summary:
-        lines.append(", ".join(f"{k}: {v}" for k, v in summary.items() if v is not None))
+        lines.append(", ".join(f"{k}: {v}" for k, v in summary.items() if v not in (None, "")))
     lines += ["", "Files", "-----"]
     lines += [f"{name:<14} {_FILE_NOTES.get(name, '')}" for name in parts if name in _FILE_NOTES]
     if "checkpoint.pt" not in parts:
-        lines.append("(no checkpoint.pt: it is saved only once the run has stopped or paused)")
+        lines.append("(no checkpoint.pt: a checkpoint is taken only while the run is not training)")
     lines += ["", "Running train.py", "----------------",
               "    pip install torch tqdm        # tqdm is optional",
               "    python train.py               # the whole run",
@@ -259,7 +289,7 @@ _SPRITE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _HELPER_CONSTANTS = ("CHANNELS", "ACTIVATIONS")
 
 _SCHEDULERS = {  # mirrors playground/schedules.py; the tests compare the LRs step by step
-    "constant": "scheduler = None  # a constant learning rate",
+    "constant": "# (no scheduler: the learning rate stays constant)",
     "step": "scheduler = lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)",
     "exponential": "scheduler = lr_scheduler.ExponentialLR(optimizer, gamma=cfg.gamma ** "
                    "(1 / cfg.step_size))",
@@ -285,13 +315,16 @@ _SCHEDULERS = {  # mirrors playground/schedules.py; the tests compare the LRs st
 
 def train_script(cfg: RunConfig, target: np.ndarray) -> str:
     """A standalone train.py (torch only; tqdm optional) that replays this run with plain PyTorch."""
+    if getattr(cfg, "task", "generate") != "generate":
+        raise ValueError(f"train.py is generated for the sprite task only, not {cfg.task!r}")
     target = np.asarray(target)
     if target.dtype != np.uint8 or target.shape != (cfg.size, cfg.size, 4):
         raise ValueError(f"target must be uint8 ({cfg.size}, {cfg.size}, 4) like the run's sprite, "
                          f"got {target.dtype} {target.shape}")
     body = "\n\n\n".join([_model_code(cfg), _LOADER_INTRO + _source(engine.Loader), _HELPERS,
                           _main_code(cfg)])
-    used = [name for name in FIELDS if re.search(rf"\bcfg\.{name}\b", body)]
+    referenced = set(re.findall(r"\bcfg\.(\w+)", body))
+    used = [name for name in FIELDS if name in referenced]
     sprite = _target_code(target)
     imports = _IMPORTS.format(
         base64="import base64\n" if "base64." in sprite else "",
@@ -410,6 +443,7 @@ def target_image() -> Tensor:
     return rgba.permute(2, 0, 1).float().div(255.0)'''
 
 
+@functools.cache
 def _source(obj: Any) -> str:
     """An object's source, as written in its module."""
     return inspect.getsource(obj).rstrip()
@@ -422,12 +456,12 @@ def _model_code(cfg: RunConfig) -> str:
     order = sorted(names, key=_definition_line)
     blocks = [_constant_code(n) if n in _HELPER_CONSTANTS else _source(getattr(models, n))
               for n in order]
-    intro = ("# The model (copied from playground/models.py) -----------------------------------\n"
-             + "\n\n\n".join(blocks))
-    return intro
+    return ("# The model (copied from playground/models.py) -----------------------------------\n"
+            + "\n\n\n".join(blocks))
 
 
-def _model_dependencies(root: str) -> set[str]:
+@functools.cache
+def _model_dependencies(root: str) -> frozenset[str]:
     """The names in playground.models that `root` uses, directly or through helpers."""
     local = {n for n, v in vars(models).items()
              if n in _HELPER_CONSTANTS or getattr(v, "__module__", None) == models.__name__}
@@ -441,9 +475,10 @@ def _model_dependencies(root: str) -> set[str]:
         code = _constant_code(name) if name in _HELPER_CONSTANTS else _source(getattr(models, name))
         used = {node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name)}
         todo += sorted((used & local) - seen)
-    return seen
+    return frozenset(seen)
 
 
+@functools.cache
 def _definition_line(name: str) -> int:
     """Where a name is defined in models.py, so the script keeps the module's order."""
     text = inspect.getsource(models)

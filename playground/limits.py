@@ -32,6 +32,7 @@ class Limits:
     max_seconds: float = 600.0  # seconds of training per run
     max_history: int = 200_000  # history rows kept per run (the run stops at this many)
     session_grace: float = 30.0  # seconds a run survives its session going away (reconnects)
+    max_runs: int = 12  # finished runs kept per session for comparison (oldest dropped)
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -42,4 +43,5 @@ class Limits:
             max_seconds=_env_float("PLAYGROUND_MAX_SECONDS", cls.max_seconds),
             max_history=_env_int("PLAYGROUND_MAX_HISTORY", cls.max_history),
             session_grace=_env_float("PLAYGROUND_SESSION_GRACE", cls.session_grace),
+            max_runs=_env_int("PLAYGROUND_MAX_RUNS", cls.max_runs),
         )

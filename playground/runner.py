@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 IMAGE_EVERY = 0.1  # seconds between published images (the page polls a few times a second)
 FILM_STEPS = [0] + [m * 10**e for e in range(7) for m in (1, 3)]  # log-spaced filmstrip moments
 FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
+GIF_STEPS = sorted({round(1.25 ** k) for k in range(80)})  # ~60 log-spaced frames for the GIF
 
 
 class Slots:
@@ -127,6 +128,7 @@ class Runner:
         self._rows: list[tuple] = []
         self._image: np.ndarray | None = None
         self._view: dict = {}
+        self._gif: list[tuple[int, np.ndarray]] = []
         self._target: np.ndarray | None = None
         self._film: list[tuple[int, np.ndarray]] = []
         self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
@@ -147,6 +149,7 @@ class Runner:
             self._trainer, self._state, self._message = trainer, "ready", ""
             self._rows, self._image, self._view = [], image, view
             self._film = [(0, image)] if image is not None else []
+            self._gif = list(self._film)
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
                             else None)
             self._rate.clear()
@@ -252,6 +255,19 @@ class Runner:
                 base_lr=trainer.base_lr if trainer else 0.0,
                 config=trainer.cfg if trainer else None, target=self._target, view=self._view)
 
+    def frames(self) -> list[tuple[int, np.ndarray]]:
+        """The sprite at ~60 log-spaced moments, for the animated GIF download."""
+        with self._cond:
+            return list(self._gif)
+
+    def checkpoint(self) -> bytes | None:
+        """The weights as a safe checkpoint; None while a worker may be stepping (they'd tear)."""
+        from playground import export
+
+        with self._cond:
+            trainer = None if self.alive else self._trainer
+        return export.checkpoint_bytes(trainer) if trainer is not None else None
+
     def rows_since(self, cursor: int) -> list[tuple]:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
         with self._cond:
@@ -339,7 +355,7 @@ class Runner:
         row = trainer.step()
         now = time.monotonic()
         image = view = None
-        if row is not None and (row[0] in FILM_SET or now - self._last_image() >= IMAGE_EVERY
+        if row is not None and (row[0] in GIF_SET or now - self._last_image() >= IMAGE_EVERY
                                 or self._paused or trainer.done):
             image, view = trainer.image(), trainer.view()
             self._image_time = now
@@ -354,6 +370,8 @@ class Runner:
                 self._image = image
                 if row[0] in FILM_SET:
                     self._film.append((row[0], image))
+                if row[0] in GIF_SET:
+                    self._gif.append((row[0], image))
 
     def _last_image(self) -> float:
         return getattr(self, "_image_time", 0.0)
@@ -396,11 +414,13 @@ class Runner:
                 self._view = view
             if image is not None:
                 self._image = image
-                if not self._film or self._film[-1][0] != trainer.step_count:
-                    self._film.append((trainer.step_count, image))
+                for frames in (self._film, self._gif):
+                    if not frames or frames[-1][0] != trainer.step_count:
+                        frames.append((trainer.step_count, image))
 
 
 FILM_SET = set(FILM_STEPS[1:])
+GIF_SET = set(GIF_STEPS[1:])
 
 
 def thin(rows: list[tuple], max_points: int) -> list[tuple]:

@@ -277,3 +277,21 @@ def test_stability_map_runs_once_and_is_cached(app: AppTest) -> None:
     app.run()
     assert len(app.session_state["map_cache"]) == 1
     assert app.button(key="map_run").disabled  # a second look is instant: nothing to run
+
+
+def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
+    import zipfile
+
+    from playground.ui import live
+
+    open_page(app, epochs="30")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "the run")
+    app.run()
+    keys = {b.key for b in app.get("download_button")}
+    assert {"dl_all", "dl_csv", "dl_json", "dl_png", "dl_gif", "dl_train", "dl_ckpt"} <= keys
+    runner = app.session_state["runner"]
+    names = set(zipfile.ZipFile(io.BytesIO(live._bundle(runner))).namelist())
+    assert {"history.csv", "config.json", "final.png", "forming.gif", "train.py",
+            "checkpoint.pt"} <= names
+    assert len(runner.frames()) > len(app.session_state["runner"].snapshot().filmstrip)

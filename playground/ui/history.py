@@ -10,9 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from playground import charts
-from playground.runner import FINISHED, Snapshot, thin
+from playground.runner import FINISHED, LIMITS, Snapshot, thin
 
-MAX_RUNS = 12  # oldest dropped beyond this
 POINTS = 600  # history points kept per archived run (the full CSV is downloadable while it runs)
 
 
@@ -41,7 +40,7 @@ def archive(snap: Snapshot) -> None:
     last = snap.rows[-1][2]
     runs.append(ArchivedRun(snap.run_id, name, cfg, thin(snap.rows, POINTS), snap.image,
                             snap.state, float(last) if np.isfinite(last) else None))
-    del runs[:-MAX_RUNS]
+    del runs[:-LIMITS.max_runs]
 
 
 def _restore(run: ArchivedRun) -> None:

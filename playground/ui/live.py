@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
-from playground import charts, sprites
+from playground import charts, export
 from playground.config import RunConfig
 from playground.runner import FINISHED, Runner, Snapshot
 from playground.ui import history, lessons
@@ -166,23 +166,66 @@ def filmstrip(snap: Snapshot, keep: int = 7) -> None:
 
 
 def downloads(runner: Runner) -> None:
-    """The run's history, picture and config, generated only when clicked."""
+    """Everything a run made, generated only when its button is clicked."""
     snap = runner.snapshot(max_points=2)
     if snap.config is None or snap.n_rows == 0:
         return
+    cfg = snap.config
     with st.expander("⬇️ Download this run"):
-        a, b, c = st.columns(3)
-        a.download_button("history.csv", lambda: _history_csv(runner), "history.csv", "text/csv",
-                          key="dl_csv")
-        image = snap.image if snap.image is not None else np.zeros((1, 1, 4), np.uint8)
-        b.download_button("final.png", sprites.to_png_bytes(image), "final.png", "image/png",
-                          key="dl_png")
-        c.download_button("config.json", snap.config.to_json(), "config.json", "application/json",
-                          key="dl_json")
+        if cfg.task == "generate" and snap.image is not None:
+            st.download_button("Download all (zip)", lambda: _bundle(runner),
+                               f"pixel-playground-{cfg.sprite}.zip", "application/zip",
+                               key="dl_all", type="primary",
+                               help="History, config, pictures, the GIF, the checkpoint and a "
+                                    "train.py that replays this run in plain PyTorch.")
+        a, b, c, d = st.columns(4)
+        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0),
+                                                                     _columns(cfg)),
+                          "history.csv", "text/csv", key="dl_csv")
+        a.download_button("config.json", export.config_json(cfg), "config.json",
+                          "application/json", key="dl_json")
+        d.download_button("checkpoint.pt", lambda: runner.checkpoint() or b"", "checkpoint.pt",
+                          "application/octet-stream", key="dl_ckpt", disabled=runner.alive,
+                          help="Weights and optimizer state (state dicts only). Stop the run, or "
+                               "let it finish, to save it.")
+        if cfg.task == "generate" and snap.image is not None:
+            _sprite_downloads(runner, snap, b, c)
+        if export.tensorboard_available():
+            d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
+                runner.rows_since(0), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
+                key="dl_tb")
+        else:
+            d.caption(export.TENSORBOARD_HINT)
 
 
-def _history_csv(runner: Runner) -> str:
-    """Every history row (not the thinned chart view) as CSV."""
-    buf = io.StringIO()
-    charts.pd.DataFrame(runner.rows_since(0), columns=charts.COLUMNS).to_csv(buf, index=False)
-    return buf.getvalue()
+def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
+    """The picture downloads and the standalone script (sprite lesson)."""
+    cfg, final = snap.config, snap.image
+    b.download_button("final.png", export.sprite_png(final), "final.png", "image/png",
+                      key="dl_png", help="Exact pixels.")
+    b.download_button("final_x8.png", lambda: export.sprite_png(final, 8), "final_x8.png",
+                      "image/png", key="dl_png8")
+    c.download_button("forming.gif", lambda: export.animation_gif(runner.frames() or
+                                                                  snap.filmstrip),
+                      "forming.gif", "image/gif", key="dl_gif")
+    c.download_button("train.py", lambda: export.train_script(cfg, snap.target), "train.py",
+                      "text/x-python", key="dl_train",
+                      help="The textbook PyTorch loop that reproduces this run, step for step.")
+    if any(kind == "lr" for _, kind, _ in snap.events):
+        st.caption("train.py replays the settings, not the learning-rate changes made mid-run.")
+
+
+def _columns(cfg: RunConfig) -> list[str]:
+    """History columns of this run's lesson."""
+    from playground.lessons import CLASSIFY_COLUMNS
+
+    return [*charts.COLUMNS, *(CLASSIFY_COLUMNS if cfg.task == "classify" else ())]
+
+
+def _bundle(runner: Runner) -> bytes:
+    """The "Download all" zip."""
+    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0)
+    summary = {"status": snap.state, "steps": snap.n_rows,
+               "final_loss": rows[-1][2] if rows else None}
+    return export.run_bundle(snap.config, snap.target, rows, snap.image,
+                             runner.frames() or snap.filmstrip, runner.checkpoint(), summary)
