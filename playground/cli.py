@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from playground import sprites
+from playground import export, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.engine import Trainer, TrainResult, build, configure_torch
 from playground.models import num_parameters
@@ -189,6 +189,7 @@ def write_run(out: Path, result: TrainResult, trainer: Trainer) -> None:
     pair = np.concatenate([sprites.upscale(target, factor), sprites.upscale(result.image, factor)],
                           axis=1)
     (out / "preview.png").write_bytes(sprites.to_png_bytes(pair))
+    (out / "train.py").write_text(export.train_script(result.config, target))
 
 
 def write_lesson_view(out: Path, trainer: Trainer) -> None:
@@ -233,11 +234,12 @@ def _race_with_progress(contest: Any, quiet: bool) -> list[TrainResult]:
     """Step the race to the end under a tqdm bar (Ctrl-C stops it and keeps what was done)."""
     from tqdm import tqdm
 
+    from playground.race import CHUNK
+
     bar = tqdm(total=contest.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
     try:
         while not contest.done:
-            contest.step()
-            bar.update(1)
+            bar.update(len(contest.advance(CHUNK)))
     except KeyboardInterrupt:
         contest.stop()
     finally:

@@ -42,6 +42,7 @@ def test_train_writes_every_artifact(tmp_path: Path) -> None:
     for name in ("target.png", "final.png"):
         assert Image.open(out / name).size == (16, 16)
     assert Image.open(out / "preview.png").size[0] > 16
+    assert "optimizer.step()" in (out / "train.py").read_text()
     for name in ("initial.pt", "final.pt"):
         ckpt = torch.load(out / name, weights_only=True)
         assert set(ckpt) == {"model", "optimizer", "config"}
