@@ -123,3 +123,24 @@ def test_query_round_trip_property(changes: dict) -> None:
 def test_hostile_queries_never_crash(query: dict) -> None:
     cfg, problems = RunConfig.from_query(query)
     assert isinstance(cfg, RunConfig) and isinstance(problems, list)
+
+
+def test_query_round_trip_of_every_field_and_custom_sprites() -> None:
+    from playground import sprites
+
+    cfg = RunConfig(size=24, model="coord", hidden=32, depth=3, activation="sine", fourier=8,
+                    fourier_scale=2.5, latent=8, loss="huber", optimizer="sgd", lr=0.3,
+                    momentum=0.9, nesterov=True, betas=(0.8, 0.99), weight_decay=1e-4, alpha=0.9,
+                    eps=1e-6, history_size=5, max_iter=3, schedule="cyclic", step_size=7,
+                    gamma=0.3, warmup=4, min_lr=0.001, epochs=9, batch_size=32,
+                    clip_grad_norm=1.5, patience=3, min_delta=0.01, seed=42, classes=3,
+                    samples=300, noise=0.2, val_split=0.3, dropout=0.1, normalize=True,
+                    houses="50:200,90:310")
+    assert RunConfig.from_query(cfg.to_query()) == (cfg, [])
+    for name in sprites.SPRITES:
+        code = sprites.encode_sprite(sprites.SPRITES[name].to_array())
+        custom = cfg.replace(sprite="custom", pixels=code)
+        query = custom.to_query()
+        assert RunConfig.from_query(query) == (custom, [])
+        link = "&".join(f"{k}={v}" for k, v in query.items())
+        assert len(link) < 1000, (name, len(link))  # short enough for chat and email
