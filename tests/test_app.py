@@ -43,6 +43,10 @@ def app():
     if runner is not None:
         runner.stop(wait=True)
         assert runner.join(5)
+    for key in ("race_job", "map_job"):
+        if key in at.session_state and at.session_state[key] is not None:
+            at.session_state[key].cancel()
+            assert at.session_state[key].join(30)
 
 
 def open_page(at: AppTest, **query: str) -> AppTest:

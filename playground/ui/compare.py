@@ -19,6 +19,7 @@ from playground.runner import thin
 from playground.stability import cache_key, log_lrs, stability_map
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
+from playground.ui.session import track_job
 
 REFRESH = 0.25
 PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
@@ -140,7 +141,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
                 bool(job and job.alive)):
         names = contender_names(configs)
-        job = Job("Race", race_work(configs, names, target)).start()
+        job = track_job(Job("Race", race_work(configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
     if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
@@ -281,7 +282,8 @@ def stability_section(cfg: RunConfig) -> None:
     x, y, _ = st.columns([1, 1, 3])
     if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
                 bool(job and job.alive)):
-        job = Job("Stability map", stability_work(cfg, lrs, optimizers, int(steps))).start()
+        job = track_job(Job("Stability map", stability_work(cfg, lrs, optimizers,
+                                                            int(steps))).start())
         st.session_state.map_job, st.session_state.map_key = job, key
     if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
         job.cancel()

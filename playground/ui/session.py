@@ -8,6 +8,7 @@ import logging
 import streamlit as st
 
 from playground.engine import configure_torch, warm_up
+from playground.jobs import Job
 from playground.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -24,17 +25,45 @@ def server_warm_up() -> float:
     return seconds
 
 
-@st.cache_resource(scope="session", on_release=lambda runner: runner.abandon(), show_spinner=False)
-def _session_guard(runner_id: int, _runner: Runner) -> Runner:
-    """Ties the runner to this browser session: closing the tab releases it (after a grace)."""
-    return _runner
+class SessionWork:
+    """Everything a browser session runs in the background: its runner and its compare jobs."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.jobs: list[Job] = []
+
+    def release(self) -> None:
+        """The session went away: each piece stops unless the page comes back within the grace."""
+        self.runner.abandon()
+        for job in self.jobs:
+            if job.alive:
+                job.abandon()
+
+
+@st.cache_resource(scope="session", on_release=lambda work: work.release(), show_spinner=False)
+def _session_guard(runner_id: int, _work: SessionWork) -> SessionWork:
+    """Ties the background work to this browser session: closing the tab releases it."""
+    return _work
+
+
+def _work() -> SessionWork:
+    if "session_work" not in st.session_state:
+        st.session_state.runner = Runner()
+        st.session_state.session_work = SessionWork(st.session_state.runner)
+    work: SessionWork = st.session_state.session_work
+    _session_guard(work.runner.id, work)
+    return work
 
 
 def get_runner() -> Runner:
     """This session's runner, created on first use; every call proves the page is alive."""
-    if "runner" not in st.session_state:
-        st.session_state.runner = Runner()
-    runner: Runner = st.session_state.runner
-    _session_guard(runner.id, runner)
+    runner = _work().runner
     runner.keepalive()
     return runner
+
+
+def track_job(job: Job) -> Job:
+    """Stop a compare job with its session (after the same grace as the runner)."""
+    work = _work()
+    work.jobs = [j for j in work.jobs if j.alive] + [job]
+    return job
