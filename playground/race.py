@@ -10,9 +10,10 @@ aside) steps with ONE torch optimizer run at lr=1 on a zero tensor, and each con
 its own learning rate (from its own torch scheduler) times that step; weight decay is applied as torch
 does (L2 into the gradient, AdamW's decoupled shrink). Losses match solo runs to float rounding.
 
-LBFGS (its closure re-evaluates the loss) and models for which batching does not pay off (the latent
-MLP is bound by memory traffic, see docs/benchmarks.md) run as plain `engine.Trainer`s in the same
-lockstep, fed the race's batches.
+The conv decoder's forward is batched by hand (one grouped convolution in channels_last, faster on
+CPU than vmap's); the others go through `vmap(functional_call)`. LBFGS (its closure re-evaluates the
+loss), the latent MLP (memory-bound: batching it is slower, see docs/benchmarks.md) and the other
+lessons (classify, line) run as plain `engine.Trainer`s in the same lockstep, fed the race's batches.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
@@ -35,14 +37,22 @@ from playground import sprites
 from playground.config import FIELDS, ConfigError, RunConfig, coerce, format_value
 from playground.engine import COLUMNS, EXPLODE, RATIO_EVERY, Built, Trainer, TrainResult, build
 from playground.losses import LOSSES
+from playground.models import ConvDecoder, Pixels
 from playground.optim import OPTIMIZERS, make_optimizer
 from playground.schedules import SCHEDULES, make_scheduler
 
 MIN_CONTENDERS, MAX_CONTENDERS = 2, 8
 # What every contender must share: the task, the model and the batches (epochs, batch size, seed).
-SHARED = ("sprite", "pixels", "size", "model", "hidden", "depth", "activation", "fourier",
+SHARED = ("task", "sprite", "pixels", "size", "classes", "samples", "noise", "val_split", "dropout",
+          "normalize", "houses", "model", "hidden", "depth", "activation", "fourier",
           "fourier_scale", "latent", "seed", "epochs", "batch_size")
+# What contenders may differ in: how they learn, and their own stopping rules.
+VARYING = ("loss", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay", "alpha", "eps",
+           "history_size", "max_iter", "schedule", "step_size", "gamma", "warmup", "min_lr",
+           "clip_grad_norm", "patience", "min_delta")
 STACKED_MODELS = frozenset({"pixels", "coord", "conv"})  # the latent MLP runs faster one by one
+CHUNK = 16  # locksteps per `advance` when nobody watches every step (race(), stability map, CLI)
+ENDED = ("completed", "diverged", "early_stopped", "stopped")  # a contender's final statuses
 REL_THRESHOLD = 0.1  # steps_to_threshold defaults to 10% of each contender's first loss
 _NAMED = ("optimizer", "loss", "schedule")  # shown bare in names ("adam"), others as key=value
 Row = tuple  # one history row: COLUMNS
@@ -144,7 +154,7 @@ class _Book:
 
     @property
     def done(self) -> bool:
-        return self.status in ("completed", "diverged", "early_stopped", "stopped")
+        return self.status in ENDED
 
     @property
     def lr(self) -> float:
@@ -201,7 +211,7 @@ class Stack:
             named_params = {f"model.{n}": p for n, p in params.items()}
             return functional_call(image_of, (named_params, image_buffers), ())
 
-        self._forward = vmap(forward, in_dims=(0, None))
+        self._forward = _by_hand(model, k) or vmap(forward, in_dims=(0, None))
         self._image = vmap(image)
 
     @staticmethod
@@ -246,7 +256,7 @@ class Stack:
     def done(self) -> bool:
         return all(b.done for b in self.books)
 
-    def step(self, x: Tensor, y: Tensor, epoch: int) -> list[Row | None]:
+    def step(self, x: Tensor, y: Tensor, epoch: int, closes_epoch: bool) -> list[Row | None]:
         """One optimizer step for every live contender; their rows (None for those done)."""
         live = [r for r, b in enumerate(self.books) if not b.done]
         if not live:
@@ -264,7 +274,7 @@ class Stack:
         self.seconds += time.perf_counter() - t0
         rows: list[Row | None] = [None] * len(self.books)
         for r in ok:
-            rows[r] = self._after_step(r, losses[r], lrs[r], norms[r], ratios[r])
+            rows[r] = self._after_step(r, losses[r], lrs[r], norms[r], ratios[r], closes_epoch)
         return rows
 
     def _gradients(self, x: Tensor, y: Tensor) -> tuple[list[float], list[float]]:
@@ -285,13 +295,12 @@ class Stack:
     def _grad_norms(self) -> list[float]:
         """Per-contender total gradient norm; clipping (where asked) rescales as torch's does."""
         grads = [w.grad for w in self.weights]
-        per_tensor = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
-        norms = torch.linalg.vector_norm(per_tensor, dim=0)
+        norms = _row_norms(grads)
         if any(c > 0 for c in self.clip):
             limit = torch.tensor(self.clip, dtype=norms.dtype)
             coef = torch.where(limit > 0, (limit / (norms + 1e-6)).clamp(max=1.0), 1.0)
             for g in grads:
-                g.mul_(_column(coef.tolist(), g))
+                g.mul_(coef.view(-1, *[1] * (g.dim() - 1)))
         return norms.tolist()
 
     def _check(self, r: int, loss: float, grad_norm: float) -> bool:
@@ -370,35 +379,32 @@ class Stack:
         if before is None:
             return [math.nan] * len(self.books)
         after = [w.detach() for w in self.weights]
-        num = _row_norms(torch._foreach_sub(after, before))
-        den = _row_norms(before)
+        num = _row_norms(torch._foreach_sub(after, before)).tolist()
+        den = _row_norms(before).tolist()
         ratios = [n / d if d > 0 else math.nan for n, d in zip(num, den, strict=True)]
         for r in ok:
             if not math.isfinite(num[r]):
                 self._diverge(r, self.step_count + 1, "the weights became non-finite")
         return ratios
 
-    def _after_step(self, r: int, loss: float, lr: float, norm: float, ratio: float) -> Row:
-        """Advance this contender's schedule; record its row; finish it after the last step."""
+    def _after_step(self, r: int, loss: float, lr: float, norm: float, ratio: float,
+                    closes_epoch: bool) -> Row:
+        """Advance this contender's schedule; close the epoch on its last batch; record the row;
+        finish after the last step (Trainer.step's order)."""
         book = self.books[r]
         book.epoch_losses.append(loss)
         if book.scheduler is not None and not SCHEDULES[book.cfg.schedule].per_epoch:
             book.scheduler.step()
-        row = (self.step_count, self.epoch, loss, lr, norm, ratio, self.seconds)
-        book.rows.append(row)
         if not book.done:
             book.status = "running"
-        if self.step_count >= self.total_steps and not book.done:
+        last = self.step_count >= self.total_steps
+        if (last or closes_epoch) and not book.done:
             self._end_epoch(r)
-            if not book.done:
-                self._finish(r, "completed")
+        row = (self.step_count, self.epoch, loss, lr, norm, ratio, self.seconds)
+        book.rows.append(row)
+        if last and not book.done:
+            self._finish(r, "completed")
         return row
-
-    def end_epoch(self) -> None:
-        """Per-epoch work for every live contender (plateau schedule, early stopping)."""
-        for r, book in enumerate(self.books):
-            if not book.done:
-                self._end_epoch(r)
 
     def _end_epoch(self, r: int) -> None:
         """Trainer's epoch end: the plateau schedule and early stopping see the epoch's mean loss."""
@@ -417,8 +423,9 @@ class Stack:
             return
         book.bad_epochs += 1
         if book.bad_epochs >= patience:
-            book.reason = (f"early stopped after epoch {self.epoch}: "
-                           f"no improvement above {book.cfg.min_delta:g} for {patience} epochs")
+            book.reason = (f"early stopped after epoch {self.epoch}: no improvement above "
+                           f"{book.cfg.min_delta:g} for {patience} epochs; the best weights are "
+                           "restored")
             self._finish(r, "early_stopped")
 
     @torch.no_grad()
@@ -465,54 +472,147 @@ class Stack:
                            book.diverged_at, book.reason, self.seconds, best)
 
 
-def _row_norms(tensors: list[Tensor]) -> list[float]:
-    """Per-row (leading dim) norm over a list of (K, ...) tensors, like engine.total_norm per row."""
+def _by_hand(model: nn.Module, k: int) -> Callable[[dict[str, Tensor], Tensor], Tensor] | None:
+    """A batched forward written out for the models where vmap costs most, or None (use vmap)."""
+    if type(model) is Pixels:
+        return _pixels_forward(k)
+    if type(model) is ConvDecoder:
+        return _conv_forward(model, k)
+    return None
+
+
+def _pixels_forward(k: int) -> Callable[[dict[str, Tensor], Tensor], Tensor]:
+    """Learnable pixels: the stacked canvases are the output (vmap's wrapping is most of the step)."""
+    def forward(params: dict[str, Tensor], z: Tensor) -> Tensor:
+        return params["canvas"].expand(k, z.shape[0], *params["canvas"].shape[2:])
+    return forward
+
+
+def _conv_forward(model: ConvDecoder, k: int) -> Callable[[dict[str, Tensor], Tensor], Tensor] | None:
+    """The conv decoder: K contenders' convolutions as one grouped convolution in channels_last,
+    ~1.5x faster on CPU than vmap's grouped convolution (which cannot pick the memory format).
+    None for a body with a layer this does not know."""
+    layers = list(model.body)
+    if not all(isinstance(m, _ELEMENTWISE) or _plain_conv(m) for m in layers):
+        return None
+
+    def forward(params: dict[str, Tensor], z: Tensor) -> Tensor:
+        n, ch, side = z.shape[0], model.ch, model.base
+        h = torch.baddbmm(params["fc.bias"].unsqueeze(1), z.expand(k, *z.shape),
+                          params["fc.weight"].transpose(1, 2))  # (K, N, ch * side^2)
+        h = h.view(k, n, ch, side, side).transpose(0, 1).reshape(n, k * ch, side, side)
+        h = h.contiguous(memory_format=torch.channels_last)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.Conv2d):
+                w, b = params[f"body.{i}.weight"], params[f"body.{i}.bias"]
+                w = w.reshape(-1, *w.shape[2:]).contiguous(memory_format=torch.channels_last)
+                h = F.conv2d(h, w, b.reshape(-1), layer.stride, layer.padding, layer.dilation, k)
+            else:
+                h = layer(h)
+        return h.view(n, k, -1, *h.shape[2:]).transpose(0, 1)
+
+    return forward
+
+
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.GELU, nn.SiLU, nn.Upsample)
+
+
+def _plain_conv(m: nn.Module) -> bool:
+    """A Conv2d that the grouped form reproduces: zero padding, one group, with a bias."""
+    return (isinstance(m, nn.Conv2d) and m.groups == 1 and m.padding_mode == "zeros"
+            and m.bias is not None)
+
+
+def _row_norms(tensors: list[Tensor]) -> Tensor:
+    """(K,) norms over a list of (K, ...) tensors: engine.total_norm for each row."""
+    if len(tensors) == 1:
+        return torch.linalg.vector_norm(tensors[0].flatten(1), dim=1)
     per_tensor = torch.stack([torch.linalg.vector_norm(t.flatten(1), dim=1) for t in tensors])
-    return torch.linalg.vector_norm(per_tensor, dim=0).tolist()
+    return torch.linalg.vector_norm(per_tensor, dim=0)
 
 
 # The race -----------------------------------------------------------------------------------------
-class _Replay:
-    """The race's one loader, replayed to sequential contenders: the current epoch's batches."""
+class _Epochs:
+    """The race's one loader: its epochs drawn in order (its seeded shuffles, as a solo run draws
+    them) and kept until every reader has moved past them."""
 
-    def __init__(self) -> None:
-        self.batches: list[tuple[Tensor, Tensor]] = []
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.drawn: dict[int, list[tuple[Tensor, Tensor]]] = {}
+        self.readers: list[_Reader] = []
+
+    def get(self, epoch: int) -> list[tuple[Tensor, Tensor]]:
+        while len(self.drawn) == 0 or max(self.drawn) < epoch:
+            self.drawn[max(self.drawn, default=0) + 1] = list(self.loader)
+        batches = self.drawn[epoch]
+        oldest = min(r.epoch for r in self.readers)
+        for old in [e for e in self.drawn if e < oldest]:
+            del self.drawn[old]
+        return batches
+
+
+class _Reader:
+    """One lane's view of the race's loader: each `iter()` opens that lane's next epoch, so a
+    sequential contender can run a few steps ahead and still see exactly the race's batches."""
+
+    def __init__(self, epochs: _Epochs) -> None:
+        self.epochs, self.epoch = epochs, 0
+        epochs.readers.append(self)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        return iter(self.batches)
+        self.epoch += 1
+        return iter(self.epochs.get(self.epoch))
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return len(self.epochs.loader)
+
+    def retire(self) -> None:
+        """This lane is done: stop keeping epochs for it."""
+        if self in self.epochs.readers and len(self.epochs.readers) > 1:
+            self.epochs.readers.remove(self)
 
 
 def stackable(cfg: RunConfig) -> bool:
-    """Whether a contender joins the batched computation (LBFGS and the latent MLP run alone)."""
-    return cfg.optimizer != "lbfgs" and cfg.model in STACKED_MODELS
+    """Whether a contender can join the batched computation (LBFGS and other lessons run alone)."""
+    return cfg.optimizer != "lbfgs" and cfg.task == "generate"
 
 
 class Race:
-    """Contenders in lockstep, stepped one optimizer step at a time so a worker can drive it."""
+    """Contenders in lockstep, stepped one optimizer step at a time so a worker can drive it.
+
+    `step()` returns one history row per contender (None once it has ended); `images()`,
+    `histories()`, `leaderboard()` and `results()` read the current state. Not thread-safe: call
+    them from the thread that steps, and publish copies to the page. `stacked` forces the batched
+    path on (any sprite model) or off; None batches the models in STACKED_MODELS.
+    """
 
     def __init__(self, configs: Sequence[RunConfig], names: Sequence[str] | None = None,
                  target: np.ndarray | None = None, stacked: bool | None = None) -> None:
         validate(configs)
         self.configs = list(configs)
         self.names = list(names) if names is not None else contender_names(self.configs)
+        if len(self.names) != len(self.configs):
+            raise ConfigError(f"race: {len(self.names)} names for {len(self.configs)} contenders")
         base = build(self.configs[0], target)  # the weights, built once from the seed
-        self.loader, self.target = base.loader, base.target
+        self.target = base.target
         self.total_steps = self.configs[0].total_steps
         self.step_count, self.epoch, self.seconds = 0, 0, 0.0
-        self._replay = _Replay()
+        self._epochs = _Epochs(base.loader)
+        self._reader = _Reader(self._epochs)  # the batched contenders' batches
         self._batches: Iterator = iter(())
+        self._in_epoch = 0
         self._stopped = False
         self.stack, self._stack_rows = self._make_stack(base, stacked)
-        self.trainers = {i: Trainer(c, _solo(c, base, self._replay))
+        self.trainers = {i: Trainer(c, _solo(c, base, _Reader(self._epochs), target))
                          for i, c in enumerate(self.configs) if i not in self._stack_rows}
+        if self.stack is None:
+            self._reader.retire()
 
     def _make_stack(self, base: Built, stacked: bool | None) -> tuple[Stack | None, dict[int, int]]:
         """Batch the stackable contenders (two or more), in family order; map contender -> row."""
+        auto = [stackable(c) and c.model in STACKED_MODELS for c in self.configs]
         pick = [i for i, c in enumerate(self.configs)
-                if c.optimizer != "lbfgs" and (stacked if stacked is not None else stackable(c))]
+                if stackable(c) and (stacked if stacked is not None else auto[i])]
         if len(pick) < 2:
             return None, {}
         first: dict[tuple, int] = {}
@@ -520,42 +620,64 @@ class Race:
             first.setdefault(family_key(self.configs[i]), len(first))
         order = sorted(pick, key=lambda i: (first[family_key(self.configs[i])],
                                             self.configs[i].loss))
-        return Stack(base.model, [self.configs[i] for i in order]), {i: r for r, i in
-                                                                     enumerate(order)}
+        rows = {i: r for r, i in enumerate(order)}
+        return Stack(base.model, [self.configs[i] for i in order]), rows
 
     # Stepping -----------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return self._stopped or all(s in _ENDED for s in self.statuses)
+        return self._stopped or all(s in ENDED for s in self.statuses)
 
     def step(self) -> list[Row | None]:
         """One lockstep: each live contender's history row, in contender order (None if done)."""
-        rows: list[Row | None] = [None] * len(self.configs)
+        table = self.advance(1)
+        return table[0] if table else [None] * len(self.configs)
+
+    def advance(self, steps: int) -> list[list[Row | None]]:
+        """Up to `steps` locksteps: the batched contenders step together each time, and each
+        sequential contender takes its steps in a row (its weights stay in cache: the memory-bound
+        latent MLP runs ~10-20% faster than one step each in turn). One list of rows per lockstep."""
         if self.done:
-            return rows
+            return []
         t0 = time.perf_counter()
-        x, y = self._next_batch()
-        if self.stack is not None:
-            stacked = self.stack.step(x, y, self.epoch)
-            for i, r in self._stack_rows.items():
-                rows[i] = stacked[r]
+        table: list[list[Row | None]] = [[None] * len(self.configs) for _ in range(steps)]
+        taken = self._advance_stack(steps, table)
         for i, trainer in self.trainers.items():
-            if not trainer.done:
-                rows[i] = trainer.step()
-        self.step_count += 1
+            j = 0
+            while j < steps and not trainer.done:
+                table[j][i] = trainer.step()
+                j += 1
+            taken = max(taken, j)
+            if trainer.done:
+                trainer.b.loader.retire()
+        self.step_count += taken
+        self.epoch = max([self._reader.epoch, *(t.epoch for t in self.trainers.values())])
         self.seconds += time.perf_counter() - t0
-        return rows
+        return table[:taken]
+
+    def _advance_stack(self, steps: int, table: list[list[Row | None]]) -> int:
+        """Step the batched contenders up to `steps` times; how many locksteps they took."""
+        if self.stack is None:
+            return 0
+        for j in range(steps):
+            if self.stack.done:
+                self._reader.retire()
+                return j
+            x, y = self._next_batch()
+            closes = self._in_epoch == len(self._reader)
+            rows = self.stack.step(x, y, self._reader.epoch, closes)
+            for i, r in self._stack_rows.items():
+                table[j][i] = rows[r]
+        return steps
 
     def _next_batch(self) -> tuple[Tensor, Tensor]:
-        """The next batch of the one loader; an epoch's end reaches every stacked contender."""
+        """The next batch of the one loader, opening the next epoch when this one is used up."""
         batch = next(self._batches, None)
         if batch is None:
-            if self.step_count and self.stack is not None:
-                self.stack.end_epoch()
-            self._replay.batches = list(self.loader)
-            self._batches = iter(self._replay.batches)
-            self.epoch += 1
+            self._batches = iter(self._reader)
+            self._in_epoch = 0
             batch = next(self._batches)
+        self._in_epoch += 1
         return batch
 
     def stop(self) -> None:
@@ -580,13 +702,16 @@ class Race:
 
     def history(self, i: int) -> pd.DataFrame:
         """Contender i's rows so far."""
+        if i in self.trainers:
+            return self.trainers[i].history()
         return pd.DataFrame(self._book(i).rows, columns=COLUMNS)
 
     def histories(self) -> list[pd.DataFrame]:
         return [self.history(i) for i in range(len(self.configs))]
 
-    def images(self) -> list[np.ndarray]:
-        """Every contender's current sprite, uint8 (H, W, 4), in contender order."""
+    def images(self) -> list[np.ndarray | None]:
+        """Every contender's current sprite, uint8 (H, W, 4), in contender order (None for
+        lessons that draw no sprite)."""
         stacked = self.stack.images() if self.stack is not None else []
         return [stacked[self._stack_rows[i]] if i in self._stack_rows else self.trainers[i].image()
                 for i in range(len(self.configs))]
@@ -603,28 +728,28 @@ class Race:
         return _board(entries, threshold)
 
 
-_ENDED = ("completed", "diverged", "early_stopped", "stopped")
-
-
-def _solo(cfg: RunConfig, base: Built, replay: _Replay) -> Built:
-    """A sequential contender: a copy of the race's initial weights, fed the race's batches."""
-    model = copy.deepcopy(base.model)
-    optimizer = make_optimizer(model.parameters(), cfg)
-    return Built(cfg, model, replay, LOSSES[cfg.loss].make(), optimizer,
-                 make_scheduler(optimizer, cfg), base.target)
+def _solo(cfg: RunConfig, base: Built, reader: _Reader, target: np.ndarray | None) -> Built:
+    """A sequential contender built as a solo run is, then given a copy of the race's initial
+    weights and fed the race's batches."""
+    built = build(cfg, target)
+    built.model.load_state_dict(base.model.state_dict())
+    built.loader = reader
+    return built
 
 
 def race(configs: Sequence[RunConfig], on_step: Callable[[Race, list[Row | None]], None] | None = None,
-         should_stop: Callable[[], bool] | None = None, **kwargs: Any) -> list[TrainResult]:
-    """Run a whole race; `on_step(race, rows)` sees every lockstep, `should_stop()` can end it."""
-    contest = Race(configs, **kwargs)
+         should_stop: Callable[[], bool] | None = None, *, names: Sequence[str] | None = None,
+         target: np.ndarray | None = None, stacked: bool | None = None) -> list[TrainResult]:
+    """Run a whole race; `on_step(race, rows)` sees every lockstep's rows, and `should_stop()`,
+    checked every CHUNK locksteps, can end it."""
+    contest = Race(configs, names, target, stacked)
     while not contest.done:
         if should_stop is not None and should_stop():
             contest.stop()
             break
-        rows = contest.step()
-        if on_step is not None:
-            on_step(contest, rows)
+        for rows in contest.advance(CHUNK):
+            if on_step is not None:
+                on_step(contest, rows)
     return contest.results()
 
 
