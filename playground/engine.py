@@ -98,8 +98,8 @@ def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
 def total_norm(tensors: list[Tensor]) -> float:
     """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the grouping
     and wrappers (and, for one tensor, the stack) that a Python-bound model feels every step."""
-    if len(tensors) == 1:  # on CPU _foreach_norm is vector_norm per tensor: call it directly
-        return float(torch.linalg.vector_norm(torch.linalg.vector_norm(tensors[0])))
+    if len(tensors) == 1:  # the norm of one norm is itself (checked bit for bit, inf/nan too)
+        return float(torch.linalg.vector_norm(tensors[0]))
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
 
 
@@ -190,7 +190,8 @@ class Trainer:
             return None
         self._in_epoch += 1
         last = self.step_count >= self._total_steps
-        metrics = self._end_epoch() if last or self._in_epoch >= self._epoch_len else {}
+        closes = (last or self._in_epoch >= self._epoch_len) and not self.done  # not after divergence
+        metrics = self._end_epoch() if closes else {}
         row = (*row, self.seconds, *(metrics.get(c, math.nan) for c in self.b.extra_columns))
         self.rows.append(row)
         if last and not self.done:
