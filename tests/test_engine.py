@@ -161,3 +161,15 @@ def test_live_lr_change_applies_from_next_step() -> None:
 def test_bce_outputs_logits_and_displays_probabilities() -> None:
     result = train(RunConfig(loss="bce", epochs=30, size=8))
     assert result.image.min() >= 0 and math.isfinite(result.best_loss)
+
+
+@pytest.mark.parametrize("shapes", [[(1, 4, 8, 8)], [(3, 5), (5,), (7, 2)]])
+def test_total_norm_equals_torch_bit_for_bit(shapes) -> None:
+    from playground.engine import total_norm
+
+    g = torch.Generator().manual_seed(0)
+    for scale in (1e-30, 1.0, 1e30):
+        tensors = [torch.randn(*s, generator=g) * scale for s in shapes]
+        assert total_norm(tensors) == float(torch.nn.utils.get_total_norm(tensors))
+    bad = [torch.full(shapes[0], math.inf)]
+    assert total_norm(bad) == float(torch.nn.utils.get_total_norm(bad))
