@@ -47,7 +47,8 @@ def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
 
 
 @functools.lru_cache(maxsize=128)
-def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300) -> str:
+def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300,
+              points: bool = False) -> str:
     """The loss chart's Vega-Lite spec without its data, built by Altair once per look.
 
     Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
@@ -55,7 +56,7 @@ def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height:
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
     return _spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
-                                                height))
+                                                height, points))
 
 
 def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
@@ -79,14 +80,15 @@ def _spec_without_main_data(chart: alt.TopLevelMixin) -> str:
 
 
 def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
-                 height: int) -> alt.LayerChart:
+                 height: int, points: bool = False) -> alt.LayerChart:
     """The loss chart's layers over one top-level dataset."""
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
     base = alt.Chart().encode(x=x)
     raw = base.mark_line(opacity=0.25, color="#1f77b4").encode(
         y=alt.Y("loss:Q", scale=y_scale, title="loss"))
-    line = base.mark_line(color="#1f77b4", strokeWidth=2).encode(y=alt.Y("smoothed:Q", scale=y_scale))
+    line = base.mark_line(color="#1f77b4", strokeWidth=2, point=points).encode(
+        y=alt.Y("smoothed:Q", scale=y_scale))
     hover = alt.selection_point(fields=["step"], nearest=True, on="pointerover", empty=False)
     points = base.mark_point(opacity=0, size=60).encode(
         y=alt.Y("loss:Q", scale=y_scale),
@@ -177,4 +179,4 @@ def format_lr(lr: float) -> str:
     """Learning rates read best in scientific form below 0.01."""
     if lr == 0 or not math.isfinite(lr):
         return str(lr)
-    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.3g}"
+    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.4g}"

@@ -275,7 +275,7 @@ class Trainer:
     def _diverge(self, step: int, what: str) -> bool:
         """Record where and why the run blew up, with a hint that teaches."""
         self.diverged_at = step
-        self.reason = (f"diverged at step {step}: {what} with lr={self.lr:.3g}; "
+        self.reason = (f"diverged at step {step}: {what} with lr={self.lr:.4g}; "
                        f"try a learning rate 10x lower")
         self._finish("diverged")
         return False

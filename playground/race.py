@@ -320,7 +320,7 @@ class Stack:
         """Stop this contender alone, saying where and why, as a solo run would."""
         book = self.books[r]
         book.diverged_at = step
-        book.reason = (f"diverged at step {step}: {what} with lr={book.lr:.3g}; "
+        book.reason = (f"diverged at step {step}: {what} with lr={book.lr:.4g}; "
                        f"try a learning rate 10x lower")
         self._finish(r, "diverged")
         return False

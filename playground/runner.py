@@ -234,6 +234,11 @@ class Runner:
         return not self.alive
 
     @property
+    def pause_requested(self) -> bool:
+        """Whether the user asked to pause (the worker reports 'paused' after its current step)."""
+        return self._paused
+
+    @property
     def alive(self) -> bool:
         """Whether a worker thread is running (paused counts)."""
         return self._thread is not None and self._thread.is_alive()

@@ -160,7 +160,7 @@ def test_a_diverging_contender_stops_alone(model: str) -> None:
     solo = train(configs[1])
     bad = results[1]
     assert bad.status == "diverged" and bad.diverged_at == solo.diverged_at
-    assert bad.reason == solo.reason and "lr=1e+03" in bad.reason
+    assert bad.reason == solo.reason and "lr=1000" in bad.reason
     assert np.isfinite(bad.history["loss"]).all() and bad.steps == bad.diverged_at - 1
     assert all(rows[1] is None for rows in seen[bad.diverged_at - 1:])
     np.testing.assert_array_equal(bad.image, solo.image)  # the best (initial) weights came back

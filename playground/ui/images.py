@@ -30,9 +30,13 @@ def pixel_img(arr: np.ndarray, px: int, alt: str = "", checker: bool = True) -> 
             f'style="{style}">')
 
 
-def figure(arr: np.ndarray, px: int, caption: str, checker: bool = True) -> str:
-    """An image with a small caption under it."""
-    return (f'<figure style="margin:0;text-align:center">{pixel_img(arr, px, caption, checker)}'
+def figure(arr: np.ndarray, px: int, caption: str, checker: bool = True,
+           border: bool = False) -> str:
+    """An image with a small caption under it (a border where black would read as missing)."""
+    img = pixel_img(arr, px, caption, checker)
+    if border:
+        img = img.replace('style="', 'style="outline:1px solid #bbb;', 1)
+    return (f'<figure style="margin:0;text-align:center">{img}'
             f'<figcaption style="font-size:0.8rem;color:#555">{html.escape(caption)}'
             f"</figcaption></figure>")
 

@@ -14,6 +14,7 @@ from playground.ui import history, lessons
 from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
+PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the browser
 SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
@@ -29,7 +30,7 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
                    args=(runner, cfg, target),
                    help="Train from fresh weights (same seed, same start) in the background.")
     snap = runner.snapshot(max_points=2)
-    alive, paused = runner.alive, snap.state == "paused"
+    alive, paused = runner.alive, runner.pause_requested or snap.state == "paused"
     cols[1].button("Resume" if paused else "Pause", key="pause", width="stretch",
                    disabled=not alive, on_click=runner.resume if paused else runner.pause,
                    help="Hold the run; Resume carries on from the same step.")
@@ -77,7 +78,8 @@ def view_options() -> tuple[bool, float]:
 def live_view(runner: Runner, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
-    every = REFRESH if runner.alive else None
+    # paused: poll slowly (a Step's result still shows); finished: stop polling altogether
+    every = (PAUSED_REFRESH if runner.pause_requested else REFRESH) if runner.alive else None
     st.session_state.polling = every is not None
 
     @st.fragment(run_every=every)
@@ -109,7 +111,8 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
     version = f"{snap.run_id}-{snap.n_rows}"
-    spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)))
+    spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)),
+                            points=len(df) < 40)
     st.vega_lite_chart(spec=charts.with_data(spec, charts.loss_frame(df, smoothing),
                                              f"loss-{version}-{smoothing}"), width="stretch")
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
@@ -154,7 +157,7 @@ def pictures(snap: Snapshot, target: np.ndarray) -> None:
     if snap.image is not None and snap.image.shape == target.shape:
         figs.append(figure(snap.image, SHOWN, "generated"))
         figs.append(figure(charts.error_map(target, snap.image), SHOWN,
-                           "error per pixel (dark = right)", checker=False))
+                           "error per pixel (black = exact)", checker=False, border=True))
     st.html(row(figs))
 
 

@@ -6,12 +6,14 @@ import gc
 import logging
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 from playground.engine import configure_torch, warm_up
 from playground.jobs import Job
 from playground.runner import Runner
 
 log = logging.getLogger(__name__)
+get_logger("playground")  # Streamlit's handler and --logger.level for the core's run/session logs
 
 
 @st.cache_resource(show_spinner="Preparing PyTorch (once per server start)…")

@@ -23,7 +23,7 @@ LABELS = {
     "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
     "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
 }
-LR_STOPS = [m * 10.0**e for e in range(-5, 3) for m in (1, 2, 5) if m * 10.0**e <= 100]
+LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
 NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
 
 
@@ -84,7 +84,15 @@ def _choice_text(name: str) -> Any:
             "schedule": {k: v.doc for k, v in SCHEDULES.items()}}.get(name)
     if docs is None:
         return str
-    return lambda k: f"{k} · {docs.get(k, k).split(':')[0].split(';')[0].split('.')[0][:38]}"
+    return lambda k: f"{k} · {_short_doc(docs.get(k, k))}"
+
+
+def _short_doc(doc: str, limit: int = 26) -> str:
+    """The first clause of a help line, cut at a word so a dropdown never shows half a word."""
+    text = doc.split(":")[0].split(";")[0].split(".")[0].strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def nearest_stop(lr: float) -> float:

@@ -92,7 +92,7 @@ def draw_box(size: int) -> None:
     if base is None or base.shape[0] != size:
         base = current_target(st.session_state.sprite, st.session_state.pixels, size)
         st.session_state.draw_base = base
-    left, right, _ = st.columns([1, 1, 3])
+    left, right = st.columns(2)
     if left.button("Start from the current sprite", key="draw_from_current"):
         st.session_state.draw_base = current_target(st.session_state.sprite,
                                                     st.session_state.pixels, size)
@@ -102,8 +102,7 @@ def draw_box(size: int) -> None:
         st.session_state.draw_base = np.zeros((size, size, 4), np.uint8)
         reset_pixel_editor("editor")
         st.rerun()
-    st.caption("Click or drag to paint; pick colours from the palette or the picker. Each stroke "
-               "becomes the target.")
+    st.caption("Each stroke becomes the target: what you draw is exactly what the model learns.")
     drawn = pixel_editor(st.session_state.draw_base, key="editor")
     if drawn is not None:
         try:
