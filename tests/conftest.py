@@ -7,6 +7,7 @@ always cleans up: the server is terminated (then killed) and the browser closed,
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +33,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"  # git-ignored screen
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+BROWSER_TEST_DEADLINE = 150.0  # seconds one browser test may take before its browser is killed
 _tick = threading.Event()  # never set: wait(interval) is a poll interval bounded by a deadline
 
 
@@ -152,3 +155,49 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def _chromium_descendants() -> list[int]:
+    """Pids of the Chromium processes started under this test process (Linux /proc; else none)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            with suppress(OSError):
+                if b"chromium" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(pid)
+    return found
+
+
+@pytest.fixture
+def browser_watchdog() -> Iterator[None]:
+    """Fail a browser test that hangs instead of letting it hang the run.
+
+    Playwright's timeouts are enforced by asking the page; a renderer whose main thread is frozen
+    never answers, and the call then waits forever (microsoft/playwright#19374). Past the deadline
+    this kills the Chromium processes, so the stuck call fails ("browser has been closed") and the
+    teardown says why.
+    """
+    fired = threading.Event()
+
+    def kill() -> None:
+        fired.set()
+        for pid in _chromium_descendants():
+            with suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(BROWSER_TEST_DEADLINE, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+    if fired.is_set():
+        pytest.fail(f"the test was still running after {BROWSER_TEST_DEADLINE:g} s, so its browser "
+                    "was killed (a frozen page never answers Playwright)", pytrace=False)
