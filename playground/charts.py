@@ -18,25 +18,38 @@ INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252
 
 
 def history_frame(rows: list[tuple]) -> pd.DataFrame:
-    """History rows as a DataFrame with only finite losses (no NaN ever reaches a chart)."""
-    df = pd.DataFrame(rows, columns=COLUMNS).astype(float)
-    df = df.astype({"step": int, "epoch": int}) if len(df) else df
-    return df[np.isfinite(df["loss"])]
+    """History rows as a DataFrame with only finite losses (no NaN ever reaches a chart).
+
+    Built through one float array: a page refresh does this 4 times a second while a training
+    thread competes for the GIL, and pandas' row-by-row constructor costs several times more.
+    """
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in COLUMNS})
+    arr = np.asarray(rows, dtype=np.float64)
+    arr = arr[np.isfinite(arr[:, 2])]
+    return pd.DataFrame(arr[:, :len(COLUMNS)], columns=COLUMNS)
 
 
-def smooth(values: pd.Series, smoothing: float) -> pd.Series:
-    """TensorBoard-style exponential moving average (0 = raw, 0.99 = very smooth)."""
-    if smoothing <= 0 or values.empty:
-        return values
-    return values.ewm(alpha=1 - smoothing, adjust=True).mean()
+def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
+    """TensorBoard-style debiased exponential moving average (0 = raw, 0.99 = very smooth)."""
+    x = np.asarray(values, dtype=np.float64)
+    if smoothing <= 0 or x.size == 0:
+        return x
+    out = np.empty_like(x)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(x.tolist()):  # plain floats: ~0.3 ms for 2,000 points
+        acc = smoothing * acc + v
+        norm = smoothing * norm + 1.0
+        out[i] = acc / norm
+    return out
 
 
 def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
     """The columns the loss chart draws: raw and smoothed loss, floored for the log scale."""
-    data = df[["step", "epoch", "loss", "lr"]].copy()
-    data["loss"] = data["loss"].clip(lower=MIN_POSITIVE)
-    data["smoothed"] = smooth(data["loss"], smoothing).clip(lower=MIN_POSITIVE)
-    return data
+    loss = np.maximum(df["loss"].to_numpy(dtype=np.float64), MIN_POSITIVE)
+    return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
+                         "loss": loss, "lr": df["lr"].to_numpy(),
+                         "smoothed": np.maximum(smooth(loss, smoothing), MIN_POSITIVE)})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,

@@ -17,9 +17,19 @@ CHECKER = ("background-color:#fff;background-image:conic-gradient(#e4e4e4 25%,#f
            "#e4e4e4 0 75%,#fff 0);background-size:12px 12px;")
 
 
+_URIS: dict[int, tuple[np.ndarray, str]] = {}  # recent pictures: a filmstrip frame is encoded once
+
+
 def data_uri(arr: np.ndarray) -> str:
-    """A PNG data URI of the exact pixels."""
-    return "data:image/png;base64," + base64.b64encode(sprites.to_png_bytes(arr)).decode("ascii")
+    """A PNG data URI of the exact pixels (cached per array object: published arrays never change)."""
+    hit = _URIS.get(id(arr))
+    if hit is not None and hit[0] is arr:
+        return hit[1]
+    uri = "data:image/png;base64," + base64.b64encode(sprites.to_png_bytes(arr)).decode("ascii")
+    if len(_URIS) > 256:
+        _URIS.clear()
+    _URIS[id(arr)] = (arr, uri)
+    return uri
 
 
 def pixel_img(arr: np.ndarray, px: int, alt: str = "", checker: bool = True) -> str:

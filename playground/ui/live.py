@@ -15,6 +15,7 @@ from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
 PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the browser
+CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
 SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
@@ -85,7 +86,7 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
     @st.fragment(run_every=every)
     def refresh() -> None:
         runner.keepalive()
-        snap = runner.snapshot()
+        snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
         draw(snap, target, log_y, smoothing)
         if st.session_state.get("polling") and not runner.alive:
