@@ -431,6 +431,7 @@ GIF_SET = set(GIF_STEPS[1:])
 def thin(rows: list[tuple], max_points: int) -> list[tuple]:
     """Every k-th row (and always the last) so a chart never gets more than max_points."""
     n = len(rows)
+    max_points = max(2, max_points)
     if n <= max_points:
         return list(rows)
     stride = -(-n // (max_points - 1))

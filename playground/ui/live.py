@@ -14,7 +14,7 @@ from playground.ui import history, lessons
 from playground.ui.images import figure, row
 
 REFRESH = 0.25  # seconds between live redraws
-PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the browser
+PAUSED_REFRESH = 1.0  # while paused or queued: enough to show a Step, light on the server
 CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
 SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
@@ -79,8 +79,10 @@ def view_options() -> tuple[bool, float]:
 def live_view(runner: Runner, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
-    # paused: poll slowly (a Step's result still shows); finished: stop polling altogether
-    every = (PAUSED_REFRESH if runner.pause_requested else REFRESH) if runner.alive else None
+    # paused or queued: poll slowly (a Step still shows; a queued page has nothing new, and 4 Hz
+    # reruns of many queued pages starve the server); finished: stop polling altogether
+    slow = _slow(runner)
+    every = (PAUSED_REFRESH if slow else REFRESH) if runner.alive else None
     st.session_state.polling = every is not None
 
     @st.fragment(run_every=every)
@@ -89,11 +91,16 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
         draw(snap, target, log_y, smoothing)
-        if st.session_state.get("polling") and not runner.alive:
+        if st.session_state.get("polling") and (not runner.alive or _slow(runner) != slow):
             st.session_state.polling = False
-            st.rerun(scope="app")  # the run ended: redraw controls and stop polling
+            st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
 
     refresh()
+
+
+def _slow(runner: Runner) -> bool:
+    """Whether the page should poll slowly: paused, or waiting in the queue for a slot."""
+    return runner.pause_requested or runner.snapshot(max_points=2).state == "queued"
 
 
 def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
