@@ -273,6 +273,21 @@ class Runner:
             trainer = None if self.alive else self._trainer
         return export.checkpoint_bytes(trainer) if trainer is not None else None
 
+    def restore_best(self) -> bool:
+        """Load the best checkpoint into a finished run's model and show it (False if none)."""
+        with self._cond:
+            trainer = None if self.alive else self._trainer
+        if trainer is None or not trainer.restore_best():
+            return False
+        image, view = trainer.image(), trainer.view()
+        with self._cond:
+            self._view = view
+            if image is not None:
+                self._image = image
+            where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
+            self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
+        return True
+
     def rows_since(self, cursor: int) -> list[tuple]:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
         with self._cond:

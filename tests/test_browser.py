@@ -307,3 +307,30 @@ def test_malformed_share_link_warns_and_falls_back_to_defaults(page: Page, app: 
     button(page, "start").click()  # the defaults train: 400 epochs of the heart
     wait_for(lambda: status(page)[0] == "completed", 30, "the default run to complete")
     assert status(page)[1:] == (400, 400)
+
+
+def test_classify_lesson_trains_with_validation_and_confusion(page: Page, app: Server) -> None:
+    from playwright.sync_api import expect
+
+    open_app(page, app, "?task=classify&samples=120&epochs=4&patience=0")
+    button(page, "start").click()
+    expect(status_line(page)).to_contain_text("completed", timeout=90_000)
+    main = page.get_by_test_id("stMainBlockContainer")
+    expect(main.get_by_text("validation accuracy").first).to_be_visible(timeout=UI_MS)
+    expect(main.get_by_text("Confusion matrix").first).to_be_visible(timeout=UI_MS)
+    charts = page.get_by_test_id("stVegaLiteChart")
+    expect(charts.nth(2)).to_be_visible(timeout=UI_MS)  # batches/epochs, accuracy, confusion
+    shot(page, "09_classify")
+
+
+def test_race_shows_every_contender_and_a_leaderboard(page: Page, app: Server) -> None:
+    from playwright.sync_api import expect
+
+    open_app(page, app, "?model=pixels&epochs=80")
+    page.get_by_role("tab", name="🏁 Compare optimizers").click()
+    page.get_by_role("button", name="🏁 Start race").click()
+    main = page.get_by_test_id("stMainBlockContainer")
+    expect(main.get_by_text("Leaderboard")).to_be_visible(timeout=90_000)
+    for name in ("sgd lr=30", "adam lr=0.05"):
+        expect(main.locator(f'img[alt^="{name}"]').first).to_be_visible(timeout=UI_MS)
+    shot(page, "10_race")

@@ -182,3 +182,16 @@ def test_thin_keeps_the_last_row_and_bounds_the_count() -> None:
     out = thin(rows, 2000)
     assert len(out) <= 2000 and out[0] == (0,) and out[-1] == (99_999,)
     assert thin(rows[:10], 2000) == rows[:10]
+
+
+def test_restore_best_checkpoint_of_a_finished_classifier() -> None:
+    cfg = RunConfig.from_dict({"task": "classify", "samples": 60, "epochs": 3, "patience": 0})
+    r = Runner(Limits(), Slots(2))
+    assert not r.restore_best()  # nothing to restore yet
+    r.start(cfg)
+    wait_until(lambda: r.snapshot().state == "completed")
+    assert r.join(5)
+    assert r.restore_best()
+    snap = r.snapshot()
+    assert "Restored the best checkpoint of epoch" in snap.message
+    assert snap.view["confusion"].sum() == 12

@@ -91,6 +91,10 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
         draw(snap, target, log_y, smoothing)
+        if snap.state in FINISHED and snap.state != "error" and not runner.alive:
+            st.button("↩️ Restore the best checkpoint", key="restore_best",
+                      on_click=runner.restore_best,
+                      help="Load the weights with the lowest (validation) loss seen in this run.")
         if st.session_state.get("polling") and (not runner.alive or _slow(runner) != slow):
             st.session_state.polling = False
             st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
