@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -19,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ARTIFACTS, ROOT, Server
+from tests.helpers import stays, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
@@ -47,29 +46,16 @@ app_log.setLevel(logging.INFO)
 sys.argv[0] = "streamlit"
 runpy.run_module("streamlit", run_name="__main__", alter_sys=True)
 """
-_tick = threading.Event()  # never set: wait(interval) is a poll interval bounded by a deadline
 
 
 def wait_for(pred: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
-    """pred()'s first truthy value, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        _tick.wait(interval)
+    """pred()'s first truthy value, or fail after `timeout` seconds (the shared poller)."""
+    return wait_until(pred, timeout=timeout, interval=interval, what=what)
 
 
 def holds(pred: Callable[[], bool], duration: float, interval: float = 0.05) -> bool:
     """True if pred() is true at every poll for `duration` seconds (to show nothing moves)."""
-    deadline = time.monotonic() + duration
-    while time.monotonic() < deadline:
-        if not pred():
-            return False
-        _tick.wait(interval)
-    return pred()
+    return stays(pred, duration, interval)
 
 
 # --- fixtures -----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,6 @@ SIZE = 8
 N = 4 * SIZE * SIZE
 QUADRATIC = RunConfig(model="pixels", optimizer="sgd", size=SIZE, epochs=20)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_quadratic_suggestion_lies_below_the_known_edge_and_trains_well() -> None:

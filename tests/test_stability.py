@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-import torch
 
 from playground import RunConfig, train
 from playground.config import ConfigError
@@ -17,13 +14,6 @@ LRS = [0.01, 0.3, 10.0, 1000.0]
 OPTIMIZERS = ["sgd", "adam"]
 STEPS = 15
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_each_cell_equals_its_solo_run_and_big_sgd_diverges() -> None:
