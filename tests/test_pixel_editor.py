@@ -33,6 +33,7 @@ from playground.ui.pixel_editor import (
     parse_edit,
     sprite_colours,
 )
+from tests.conftest import require_chromium
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -358,7 +359,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
 @pytest.fixture(scope="module")
 def demo_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
     """Serve the demo with `streamlit run`; the finalizer always stops the server."""
-    _require_chromium()  # before starting a server that nothing could visit
+    require_chromium()  # before starting a server that nothing could visit
     work = tmp_path_factory.mktemp("pixel_editor_demo")
     script, log = work / "demo.py", work / "server.log"
     script.write_text(textwrap.dedent(DEMO))
@@ -383,16 +384,6 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     request.addfinalizer(stop)
     _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc, log)
     return f"http://127.0.0.1:{port}/"
-
-
-def _require_chromium() -> None:
-    """Skip locally without Chromium, but never let CI pass by skipping."""
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"browser test needs Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI=true, so a missing browser is an error, not a skip")
-    pytest.skip(reason)
 
 
 @pytest.mark.browser
