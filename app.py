@@ -1,15 +1,13 @@
 """Pixel Playground: pick or draw a sprite, choose a model, loss, optimizer and learning rate,
 press Start, and watch PyTorch learn it. Run with `streamlit run app.py`."""
 
+import numpy as np
 import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
 from playground.ui import compare, history, lessons, live, setup, share, target
-from playground.ui.session import get_runner, server_warm_up
-
-st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
-server_warm_up()
+from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
 
 def first_load() -> None:
@@ -26,34 +24,39 @@ def first_load() -> None:
     setup.load_into_widgets(cfg)
 
 
-share.read_page_options()
-first_load()
-preview = setup.sidebar()
-cfg, error = setup.config_from_widgets(st.session_state.cfg)
-st.session_state.cfg = cfg
-st.query_params.from_dict(share.page_query(cfg))  # the address bar is always the share link
-setup.schedule_preview(preview, cfg)
-share.share_panel(cfg)
+def settings() -> tuple[RunConfig, str | None]:
+    """The sidebar's config; the address bar always holds it as the share link."""
+    share.read_page_options()
+    first_load()
+    preview = setup.sidebar()
+    cfg, error = setup.config_from_widgets(st.session_state.cfg)
+    st.session_state.cfg = cfg
+    st.query_params.from_dict(share.page_query(cfg))
+    setup.schedule_preview(preview, cfg)
+    share.share_panel(cfg)
+    return cfg, error
 
-st.title("🎨 Pixel Playground")
-st.caption("Pick a sprite, set up the optimizer in the sidebar, press **▶ Start** and watch the "
-           "classic loop (zero_grad → forward → loss → backward → step) learn it.")
-share.heading()
-if st.session_state.link_problems:
-    st.warning("Some settings in this link could not be used, so defaults stand in for them: "
-               + "; ".join(st.session_state.link_problems))
-if error:
-    st.error(error)
 
-sprites = cfg.task == "generate"
-picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
-runner = get_runner()
-train_tab, compare_tab = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
-with train_tab:
+def header(error: str | None) -> None:
+    """Title, the classroom heading, and what went wrong with the link or the settings."""
+    st.title("🎨 Pixel Playground")
+    st.caption("Pick a sprite, set up the optimizer in the sidebar, press **▶ Start** and watch the "
+               "classic loop (zero_grad → forward → loss → backward → step) learn it.")
+    share.heading()
+    if st.session_state.link_problems:
+        st.warning("Some settings in this link could not be used, so defaults stand in for them: "
+                   + "; ".join(st.session_state.link_problems))
+    if error:
+        st.error(error)
+
+
+def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
+    """Controls and the live view beside the target (or the lesson's data)."""
+    runner = get_runner()
     watch, choose = st.columns([11, 8], gap="large")
     with choose:
-        st.subheader("🎯 Target" if sprites else "📊 Data")
-        if sprites:
+        st.subheader("🎯 Target" if picked is not None else "📊 Data")
+        if picked is not None:
             target.target_picker(cfg.size)
         else:
             lessons.data_panel(cfg)
@@ -63,5 +66,22 @@ with train_tab:
         live.live_view(runner, picked)
         live.downloads(runner)
         history.history_panel()
-with compare_tab:
-    compare.compare_tab(cfg, picked)
+
+
+def main() -> None:
+    """One run of the page."""
+    st.set_page_config(page_title="Pixel Playground", page_icon="🎨", layout="wide")
+    server_warm_up()
+    cfg, error = settings()
+    header(error)
+    sprites = cfg.task == "generate"
+    picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
+    train, race = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
+    with train:
+        train_tab(cfg, picked)
+    with race:
+        compare.compare_tab(cfg, picked)
+
+
+with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/gate.py
+    main()

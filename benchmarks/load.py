@@ -86,6 +86,7 @@ class Options:
     settle_timeout: float = 30.0  # seconds past the grace allowed for threads to come back
     reap: bool = True  # wait out the session TTL and send one visitor (memory after sessions)
     queued_poll: float | None = None  # what-if: poll this slowly while queued (the app: 0.25 s)
+    max_page_runs: int | None = None  # what-if: PLAYGROUND_MAX_PAGE_RUNS (None: the app's default)
     port: int = 0
 
     def env(self) -> dict[str, str]:
@@ -96,6 +97,8 @@ class Options:
             env["PLAYGROUND_MAX_STEPS"] = str(self.max_steps)
         if self.max_seconds is not None:
             env["PLAYGROUND_MAX_SECONDS"] = str(self.max_seconds)
+        if self.max_page_runs is not None:
+            env["PLAYGROUND_MAX_PAGE_RUNS"] = str(self.max_page_runs)
         return env
 
 
@@ -516,6 +519,19 @@ class Result:
     fragment_runs: int = 0
     queued_poll: float | None = None
     waves: list[dict] = field(default_factory=list)
+    max_page_runs: int | None = None  # None: the app's default gate (older runs: no gate existed)
+
+
+def variant(r: Result | dict) -> str:
+    """How this run's server differs from the app as shipped (empty: it is the app)."""
+    d = r if isinstance(r, dict) else asdict(r)
+    parts = []
+    if d.get("queued_poll"):
+        parts.append(f"queued sessions poll every {d['queued_poll']:g} s")
+    if d.get("max_page_runs"):
+        parts.append(f"{d['max_page_runs']} page runs at once" if d["max_page_runs"] < 1000
+                     else "no page gate")
+    return ", ".join(parts)
 
 
 def load_avg() -> float:
@@ -674,7 +690,7 @@ def new_result(opts: Options, name: str) -> Result:
                   sessions=opts.sessions, seconds=opts.seconds, epochs=opts.epochs,
                   max_trainings=opts.max_trainings, session_grace=opts.session_grace,
                   session_ttl=opts.session_ttl, load_avg_before=load_avg(), load_avg_after=0.0,
-                  queued_poll=opts.queued_poll)
+                  queued_poll=opts.queued_poll, max_page_runs=opts.max_page_runs)
 
 
 def command() -> str:
@@ -766,8 +782,8 @@ def run_markdown(r: Result) -> str:
     """The tables of one load run."""
     cpus = os.cpu_count()
     idle_mb = (r.resources["idle"]["rss_mb"] - r.resources["baseline"]["rss_mb"]) / r.sessions
-    variant = f" (what-if: queued sessions poll every {r.queued_poll:g} s)" if r.queued_poll else ""
-    head = (f"### {r.name}, {r.seconds:g} s of training{variant}\n\n"
+    what_if = f" (what-if: {variant(r)})" if variant(r) else ""
+    head = (f"### {r.name}, {r.seconds:g} s of training{what_if}\n\n"
             f"`{r.command}` — {r.date}; limits: {r.max_trainings} trainings at once, "
             f"{r.epochs} epochs per run, grace {r.session_grace:g} s, session TTL "
             f"{r.session_ttl} s. Load average before / after: {r.load_avg_before:.2f} / "
@@ -801,7 +817,7 @@ def run_markdown(r: Result) -> str:
             else "threads did **not** come back to the idle count in time")
     polls = (f"Fragment reruns: {r.reruns_sent / r.window_s:,.0f}/s requested, "
              f"{r.fragment_runs / r.window_s:,.0f}/s served (4 per second per polling page asked)"
-             + (f"; what-if: queued sessions poll every {r.queued_poll:g} s" if r.queued_poll else ""))
+             + (f"; what-if: {variant(r)}" if variant(r) else ""))
     return (f"{head}\n{pages}\n\n{train}\n\n{mem}\n\n{polls}. Idle session: {idle_mb:.1f} MB "
             f"each; {back}."
             + (f"\n\nErrors: {'; '.join(r.errors)}" if r.errors else "")
@@ -852,7 +868,8 @@ def block_name(r: Result) -> str:
     """The key a run's block is stored under in the docs: one per session count, one soak."""
     if r.waves:
         return "soak"
-    return f"{r.sessions:03d}" + ("_whatif" if r.queued_poll else "")
+    suffix = ("_whatif" if r.queued_poll else "") + (f"_gate{r.max_page_runs}" if r.max_page_runs else "")
+    return f"{r.sessions:03d}" + suffix
 
 
 def replace_between(text: str, start: str, end: str, body: str) -> str:
@@ -908,7 +925,7 @@ def summary_row(d: dict) -> list[str]:
     after = res.get("after_ttl") or {}
     threads = [res["baseline"]["threads"], res["train_peak"]["threads"],
                res["after_grace"]["threads"], after.get("threads")]
-    return [str(n), f"what-if: queued poll {d['queued_poll']:g} s" if d.get("queued_poll") else "app",
+    return [str(n), f"what-if: {variant(d)}" if variant(d) else "app",
             f"{d['loaded']}/{n}", fmt(pct(d["load_s"], 50), " s"), fmt(pct(d["load_s"], 95), " s"),
             fmt(pct(d["health"].get("train", []), 95), " s"), fmt(max(health, default=None), " s"),
             fmt(d["steps_total"] / d["window_s"] if d["window_s"] else None, "", 0),
@@ -952,6 +969,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
     p.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     p.add_argument("--queued-poll", type=float, metavar="SECONDS",
                    help="what-if, not the app: sessions poll this slowly while queued")
+    p.add_argument("--max-page-runs", type=int, metavar="N",
+                   help="what-if: PLAYGROUND_MAX_PAGE_RUNS (1000 turns the page gate off)")
     p.add_argument("--quick", action="store_true", help="3 sessions, 5 s: a smoke run")
     p.add_argument("--write", action="store_true", help="update docs/reliability.md")
     args = p.parse_args(argv)
@@ -962,7 +981,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
                    think=args.think, max_trainings=args.max_trainings,
                    session_grace=args.session_grace, session_ttl=args.session_ttl,
                    max_steps=args.max_steps, max_seconds=args.max_seconds, port=args.port,
-                   queued_poll=args.queued_poll)
+                   queued_poll=args.queued_poll, max_page_runs=args.max_page_runs)
     return args, opts
 
 

@@ -33,6 +33,8 @@ class Limits:
     max_history: int = 200_000  # history rows kept per run (the run stops at this many)
     session_grace: float = 30.0  # seconds a run survives its session going away (reconnects)
     max_runs: int = 12  # finished runs kept per session for comparison (oldest dropped)
+    max_page_runs: int = 2  # sessions running page code at once (full runs and live redraws)
+    turn_seconds: float = 10.0  # a run holding a slot this long makes way when another is queued
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -44,4 +46,6 @@ class Limits:
             max_history=_env_int("PLAYGROUND_MAX_HISTORY", cls.max_history),
             session_grace=_env_float("PLAYGROUND_SESSION_GRACE", cls.session_grace),
             max_runs=_env_int("PLAYGROUND_MAX_RUNS", cls.max_runs),
+            max_page_runs=_env_int("PLAYGROUND_MAX_PAGE_RUNS", cls.max_page_runs),
+            turn_seconds=_env_float("PLAYGROUND_TURN_SECONDS", cls.turn_seconds),
         )

@@ -80,6 +80,12 @@ class Slots:
         with self._cond:
             return len(self._holders)
 
+    @property
+    def waiting(self) -> int:
+        """Trainings queued for a slot now."""
+        with self._cond:
+            return len(self._queue)
+
 
 LIMITS = Limits.from_env()
 SLOTS = Slots(LIMITS.max_trainings)
@@ -316,9 +322,15 @@ class Runner:
                     holding = self._queue_for_slot()
                     if not holding:
                         continue
+                    turn_ends = time.monotonic() + self.limits.turn_seconds
                 self._step(trainer)
                 if trainer.done or self._over_budget(trainer):
                     break
+                if time.monotonic() > turn_ends and self.slots.waiting:
+                    with self._cond:
+                        self._state = "queued"
+                    self.slots.release(self.id)  # make way: back of the queue, the next one steps
+                    holding = False
         except Exception as exc:  # shown to the user as a message; the traceback goes to the log
             log.exception("training run %s failed", self.id)
             with self._cond:
@@ -359,11 +371,13 @@ class Runner:
 
     def _queue_for_slot(self) -> bool:
         """Wait for a training slot, showing 'queued' meanwhile; False if told to stop or pause."""
+        wait = 0.0  # first a look: a run without a slot shows "queued" at once
         while True:
-            if self.slots.acquire(self.id, timeout=0.2):
+            if self.slots.acquire(self.id, timeout=wait):
                 with self._cond:
                     self._state = "paused" if self._paused else "running"
                 return True
+            wait = 0.2
             with self._cond:
                 self._state = "queued"
                 if self._stop or self._expired() or (self._paused and not self._step_requests):

@@ -148,6 +148,33 @@ def test_over_the_cap_a_run_is_queued_then_runs() -> None:
         b.stop(wait=True)
 
 
+def test_long_runs_take_turns_so_no_queued_run_starves() -> None:
+    slots, limits = Slots(1), Limits(turn_seconds=0.2)
+    a, b, c = (Runner(limits, slots) for _ in range(3))
+    try:
+        a.start(LONG)
+        wait_until(lambda: a.snapshot().n_rows > 0)
+        b.start(LONG)
+        c.start(LONG)  # one slot, three endless runs: each gets a turn, then goes to the back
+        wait_until(lambda: b.snapshot().n_rows > 0 and c.snapshot().n_rows > 0, what="b and c turns")
+        made = a.snapshot().n_rows
+        wait_until(lambda: a.snapshot().n_rows > made, what="a's second turn")
+        assert all(r.snapshot().state in ("running", "queued") for r in (a, b, c))
+    finally:
+        for r in (a, b, c):
+            r.stop(wait=True)
+
+
+def test_with_nobody_waiting_a_run_keeps_its_slot_past_its_turn() -> None:
+    r = Runner(Limits(turn_seconds=0.01), Slots(1))
+    try:
+        r.start(LONG)
+        wait_until(lambda: r.snapshot().n_rows > 0)
+        assert stays(lambda: r.snapshot().state == "running", 0.3)
+    finally:
+        r.stop(wait=True)
+
+
 def test_paused_run_gives_its_slot_away() -> None:
     slots = Slots(1)
     a, b = Runner(Limits(), slots), Runner(Limits(), slots)

@@ -19,7 +19,7 @@ from playground.runner import thin
 from playground.stability import cache_key, log_lrs, stability_map
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
-from playground.ui.session import track_job
+from playground.ui.session import PAGE_GATE, track_job
 
 REFRESH = 0.25
 PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
@@ -154,6 +154,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
 def _race_view(job: Job) -> None:
     """A fragment redraws the race while it runs."""
     @st.fragment(run_every=REFRESH if job.alive else None)
+    @PAGE_GATE.gated
     def view() -> None:
         snap = job.snapshot()
         names = st.session_state.get("race_names", [])
@@ -293,6 +294,7 @@ def stability_section(cfg: RunConfig) -> None:
 def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> None:
     """Progress while the map runs; the heatmap when it is (or was) done."""
     @st.fragment(run_every=REFRESH if job is not None and job.alive else None)
+    @PAGE_GATE.gated
     def view() -> None:
         if job is not None:
             snap = job.snapshot()

@@ -12,6 +12,7 @@ from playground.config import RunConfig
 from playground.runner import FINISHED, Runner, Snapshot
 from playground.ui import history, lessons
 from playground.ui.images import figure, row
+from playground.ui.session import PAGE_GATE
 
 REFRESH = 0.25  # seconds between live redraws
 PAUSED_REFRESH = 1.0  # while paused or queued: enough to show a Step, light on the server
@@ -86,6 +87,7 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
     st.session_state.polling = every is not None
 
     @st.fragment(run_every=every)
+    @PAGE_GATE.gated
     def refresh() -> None:
         runner.keepalive()
         snap = runner.snapshot(max_points=CHART_POINTS)
@@ -138,8 +140,9 @@ def status_line(snap: Snapshot) -> None:
     """One line: state, step, epoch, loss, lr and speed."""
     last = snap.last
     parts = [f"{STATE_ICONS.get(snap.state, '')} **{snap.state.replace('_', ' ')}**"]
-    if snap.state == "queued":
-        parts.append(f"waiting for a free training slot (position {snap.queue_position})")
+    if snap.state == "queued":  # a run that already stepped was taking turns with other sessions
+        what = "taking turns with other sessions" if last is not None else "waiting for a free training slot"
+        parts.append(f"{what} (position {snap.queue_position})")
     if last is not None:
         step, epoch, loss, lr = last[:4]
         parts += [f"step {step:,} / {snap.total_steps:,}", f"epoch {epoch:,}", f"loss {loss:.4g}",

@@ -9,11 +9,13 @@ import streamlit as st
 from streamlit.logger import get_logger
 
 from playground.engine import configure_torch, warm_up
+from playground.gate import Gate
 from playground.jobs import Job
-from playground.runner import Runner
+from playground.runner import LIMITS, Runner
 
 log = logging.getLogger(__name__)
 get_logger("playground")  # Streamlit's handler and --logger.level for the core's run/session logs
+PAGE_GATE = Gate(LIMITS.max_page_runs)  # the app's script runs and live redraws pass through it
 
 
 @st.cache_resource(show_spinner="Preparing PyTorch (once per server start)…")
