@@ -104,20 +104,21 @@ ServeFn = Callable[..., Server]
 
 @pytest.fixture(scope="module")
 def serve_streamlit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeFn]:
-    """A factory: `serve_streamlit(script, cwd=..., env=..., args=..., python=...)` starts a server
-    and waits for it to be healthy; every server it started is stopped when the module ends.
+    """A factory: `serve_streamlit(script, cwd=..., env=..., args=..., python=..., port=...)` starts
+    a server and waits for it to be healthy; every server it started is stopped when the module ends.
 
     `python` replaces the `-m streamlit` launcher (e.g. `["-c", code]` for a bootstrap that sets
-    something up in-process first); the `run <script> ...` arguments follow it either way.
+    something up in-process first); the `run <script> ...` arguments follow it either way. `port`
+    (default: a free one) lets a test start a fresh server where a dead one listened (a restart).
     """
     procs: list[subprocess.Popen] = []
 
     def serve(script: str | Path, *, cwd: Path = ROOT, env: dict[str, str] | None = None,
               args: Sequence[str] = (), python: Sequence[str] = ("-m", "streamlit"),
-              timeout_s: float = 90) -> Server:
+              timeout_s: float = 90, port: int | None = None) -> Server:
         require_chromium()  # before starting a server that nothing could visit
         log = tmp_path_factory.mktemp("streamlit") / "server.log"
-        port = pick_free_port()
+        port = port or pick_free_port()
         full_env = {**os.environ, **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
