@@ -1,7 +1,10 @@
-"""Training speed inside the running app (a real browser polling the page) vs the same config headless.
+"""Training speed inside the running app (a page polling it) vs the same config headless.
 
-Also measures the time from pressing Start to the first loss point on screen, on a freshly started
-server (the worst case: the first run after the server starts).
+Two kinds of page poll the app: a real headless Chromium (on this machine, so it also takes CPU
+from the server) and a protocol-level client from benchmarks/load.py that speaks Streamlit's
+websocket protocol without rendering (the server's share alone, as when the browser runs on the
+user's own machine). Also measures the time from pressing Start to the first loss point on
+screen, on a freshly started server (the worst case: the first run after the server starts).
 
     python benchmarks/app_vs_headless.py            # prints a table
     python benchmarks/app_vs_headless.py --write    # and records it in docs/benchmarks.md
@@ -10,6 +13,8 @@ server (the worst case: the first run after the server starts).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import os
 import platform
 import re
@@ -76,6 +81,44 @@ def start_server(port: int) -> subprocess.Popen:
     raise RuntimeError("server did not become healthy")
 
 
+async def protocol_rate(port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:
+    """(Start → first step shown, steps/s) with a protocol-level client answering the reruns."""
+    from benchmarks.load import Options, Session
+
+    query = "&".join(f"{k}={v}" for k, v in cfg.to_query().items())
+    page = Session(0, port, Options(sessions=1, seconds=seconds), query)
+    await page.open()
+    try:
+        t_click = time.monotonic()
+        await page.click_start()
+        await until(lambda: page.last_step > 0, 30)
+        first_point = time.monotonic() - t_click
+        await asyncio.sleep(1.5)  # the same settling time as the browser side
+        s0, t0 = page.last_step, time.monotonic()
+        await asyncio.sleep(seconds)
+        s1, t1 = page.last_step, time.monotonic()
+        await page.click("stop")
+        await until(lambda: page.state == "stopped", 30)
+    finally:
+        await page.close()
+    return first_point, (s1 - s0) / (t1 - t0)
+
+
+def in_thread(coro):
+    """asyncio.run in a thread of its own (Playwright's sync API owns this thread's loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def until(pred, timeout: float) -> None:
+    """Poll a condition set by the client's reader task, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the page did not get there in time")
+        await asyncio.sleep(0.02)
+
+
 def step_on_screen(page) -> int | None:
     """The step number in the status line, if one is shown."""
     text = page.locator("text=/step [0-9,]+ \\//").first
@@ -103,8 +146,11 @@ def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, fl
     return first_point, (s1 - s0) / (t1 - t0)
 
 
-def measure(seconds: float) -> list[tuple[str, float, float, float]]:
-    """For every config: headless rate, in-app rate, first-point latency."""
+Row = tuple[str, float, float, float, float, float]  # name, headless, browser, first, protocol, first
+
+
+def measure(seconds: float) -> list[Row]:
+    """For every config: headless rate, then in-app rate and first point with each kind of page."""
     from playwright.sync_api import sync_playwright
 
     rows = []
@@ -117,10 +163,12 @@ def measure(seconds: float) -> list[tuple[str, float, float, float]]:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 first, in_app = app_rate(page, port, cfg, seconds)
                 page.close()
+                p_first, p_rate = in_thread(protocol_rate(port, cfg, seconds))
                 bare = headless_rate(cfg, seconds)
-                rows.append((name, bare, in_app, first))
-                print(f"{name}: headless {bare:.0f}/s, in app {in_app:.0f}/s, "
-                      f"ratio {in_app / bare:.2f}, first point {first:.2f}s", flush=True)
+                rows.append((name, bare, in_app, first, p_rate, p_first))
+                print(f"{name}: headless {bare:.0f}/s, browser {in_app:.0f}/s ({in_app / bare:.2f}), "
+                      f"protocol {p_rate:.0f}/s ({p_rate / bare:.2f}), first point {first:.2f}s",
+                      flush=True)
             browser.close()
     finally:
         server.terminate()
@@ -128,11 +176,14 @@ def measure(seconds: float) -> list[tuple[str, float, float, float]]:
     return rows
 
 
-def table(rows: list[tuple[str, float, float, float]]) -> str:
-    lines = ["| config | headless steps/s | in app steps/s | app / headless | Start → first point |",
-             "|---|---:|---:|---:|---:|"]
-    for name, bare, in_app, first in rows:
-        lines.append(f"| {name} | {bare:,.0f} | {in_app:,.0f} | {in_app / bare:.2f} | {first:.2f} s |")
+def table(rows: list[Row]) -> str:
+    """One row per config: both kinds of page against headless."""
+    lines = ["| config | headless steps/s | browser page steps/s | browser / headless | "
+             "protocol page steps/s | protocol / headless | Start → first point (browser / protocol) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, bare, in_app, first, p_rate, p_first in rows:
+        lines.append(f"| {name} | {bare:,.0f} | {in_app:,.0f} | {in_app / bare:.2f} | {p_rate:,.0f} | "
+                     f"{p_rate / bare:.2f} | {first:.2f} s / {p_first:.2f} s |")
     return "\n".join(lines)
 
 
@@ -154,13 +205,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="sampling window per config")
     ap.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     rows = measure(args.seconds)
     md = (f"## Training inside the app vs headless\n\n"
           f"`python benchmarks/app_vs_headless.py --write` — {platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, one torch thread per run. "
-          f"A headless Chromium polls the page (4 refreshes/s) while the run trains; the headless "
-          f"rate is the same config stepped in a fresh process. The first config's first-point time "
-          f"is the first Start after the server started.\n\n{table(rows)}\n")
+          f"Each config runs twice in the app: once watched by a headless Chromium on this machine "
+          f"(4 refreshes/s; it renders the charts on the same 2 cores), then by a protocol-level "
+          f"client that answers the same 4 reruns/s without rendering (benchmarks/load.py's "
+          f"Session: the server's share alone, as with a browser on the user's own machine). The "
+          f"headless rate is the same config stepped in a fresh process. The first config's "
+          f"browser first-point time is the first Start after the server started. Load average "
+          f"before: {load_before:.2f} on {os.cpu_count()} CPUs.\n\n{table(rows)}\n")
     print(md)
     if args.write:
         write(md)

@@ -311,6 +311,7 @@ class Session:
         self.log = SessionLog(index)
         self.ws: websockets.ClientConnection | None = None
         self.start_id = ""
+        self.buttons: dict[str, str] = {}  # widget key -> element id, for clicking by key
         self.state = ""
         self.last_step = 0
         self.window: tuple[float, float] | None = None  # (start, end) of the counted window
@@ -356,6 +357,12 @@ class Session:
             self.first_click = time.monotonic()
         await self.ws.send(rerun_msg(self.query, [WidgetState(id=self.start_id, trigger_value=True)]))
 
+    async def click(self, key: str) -> None:
+        """Press the button with this widget key (a full rerun carrying its trigger)."""
+        if self.ws is not None and key in self.buttons:
+            await self.ws.send(rerun_msg(self.query, [WidgetState(id=self.buttons[key],
+                                                                  trigger_value=True)]))
+
     async def close(self) -> None:
         """Close the tab: the websocket goes away (Streamlit then releases the session)."""
         self._cancel_timers()
@@ -399,8 +406,10 @@ class Session:
     def _element(self, el: Element) -> None:
         """Remember the Start button's id; read the status line; note exceptions."""
         kind = el.WhichOneof("type")
-        if kind == "button" and el.button.id.endswith("-start"):
-            self.start_id = el.button.id
+        if kind == "button":
+            self.buttons[el.button.id.rsplit("-", 1)[-1]] = el.button.id
+            if el.button.id.endswith("-start"):
+                self.start_id = el.button.id
         elif kind == "markdown" and "**" in el.markdown.body:
             self._status(el.markdown.body)
         elif kind == "exception":
