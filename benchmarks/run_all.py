@@ -44,6 +44,7 @@ BENCHES = (
     Bench("engine_vs_bare", ("--write",), ("--quick",), "docs/benchmarks.md"),
     Bench("race_vs_sequential", ("--write",), ("--quick",), "docs/benchmarks.md"),
     Bench("charts", ("--write",), ("--quick",), "docs/benchmarks.md"),
+    Bench("memory", ("--write",), ("--quick",), "docs/benchmarks.md"),
     # No smoke flag: a 1 s sampling window per config is its quick mode (and nothing is written).
     Bench("app_vs_headless", ("--write",), ("--seconds", "1"), "docs/benchmarks.md", CHROMIUM),
     Bench("load", ("--sessions", "10", "--seconds", "30", "--write"), ("--quick",),
