@@ -23,8 +23,8 @@ def history_frame(rows: list[tuple]) -> pd.DataFrame:
     Built through one float array: a page refresh does this 4 times a second while a training
     thread competes for the GIL, and pandas' row-by-row constructor costs several times more.
     """
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in COLUMNS})
+    if not rows:  # queued pages redraw often: one empty array, not a Series per column
+        return pd.DataFrame(np.empty((0, len(COLUMNS))), columns=COLUMNS)
     arr = np.asarray(rows, dtype=np.float64)
     arr = arr[np.isfinite(arr[:, 2])]
     return pd.DataFrame(arr[:, :len(COLUMNS)], columns=COLUMNS)

@@ -15,7 +15,8 @@ from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
 REFRESH = 0.25  # seconds between live redraws
-PAUSED_REFRESH = 1.0  # while paused or queued: enough to show a Step, light on the server
+PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the server
+QUEUED_REFRESH = 2.0  # while queued: only the place in the queue changes (a class may queue 48)
 CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
 SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
@@ -80,10 +81,7 @@ def view_options() -> tuple[bool, float]:
 def live_view(runner: Runner, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
-    # paused or queued: poll slowly (a Step still shows; a queued page has nothing new, and 4 Hz
-    # reruns of many queued pages starve the server); finished: stop polling altogether
-    slow = _slow(runner)
-    every = (PAUSED_REFRESH if slow else REFRESH) if runner.alive else None
+    every = _pace(runner)
     st.session_state.polling = every is not None
 
     @st.fragment(run_every=every)
@@ -97,16 +95,21 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
                       help="Load the weights with the lowest (validation) loss seen in this run.")
-        if st.session_state.get("polling") and (not runner.alive or _slow(runner) != slow):
+        if st.session_state.get("polling") and _pace(runner) != every:
             st.session_state.polling = False
             st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
 
     refresh()
 
 
-def _slow(runner: Runner) -> bool:
-    """Whether the page should poll slowly: paused, or waiting in the queue for a slot."""
-    return runner.pause_requested or runner.snapshot(max_points=2).state == "queued"
+def _pace(runner: Runner) -> float | None:
+    """Seconds between redraws: fast while training, slow while paused or queued (4 Hz reruns of
+    many queued pages starve the server), none once the run has ended."""
+    if not runner.alive:
+        return None
+    if runner.pause_requested:
+        return PAUSED_REFRESH
+    return QUEUED_REFRESH if runner.snapshot(max_points=2).state == "queued" else REFRESH
 
 
 def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
@@ -120,8 +123,8 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
         st.caption("Press ▶ Start (or Step) and the curves appear here.")
         return
     pictures(snap, target)
-    df = charts.history_frame(snap.rows)
-    if df.empty:
+    df = charts.history_frame(snap.rows) if snap.rows else None
+    if df is None or df.empty:  # not started, or queued: the cheapest redraw (no frame, no chart)
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
     version = f"{snap.run_id}-{snap.n_rows}"
