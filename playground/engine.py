@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from playground import sprites
 from playground.config import RunConfig
+from playground.history_rows import HistoryRows
 from playground.losses import LOSSES
 from playground.models import make_model
 from playground.optim import make_optimizer
@@ -155,7 +156,7 @@ class Trainer:
         self._epoch_len = len(self.b.loader)
         self._in_epoch = 0
         self.per_epoch = SCHEDULES[cfg.schedule].per_epoch
-        self.rows: list[tuple] = []
+        self.rows = HistoryRows()  # packed: 56 bytes a row instead of ~250 as tuples
         self.events: list[tuple[int, str, float]] = []  # (step, kind, value), e.g. live LR changes
         self.step_count, self.epoch, self.seconds = 0, 0, 0.0
         self.status, self.reason, self.diverged_at = "ready", "", None
@@ -420,7 +421,11 @@ class Trainer:
 
     def history(self) -> pd.DataFrame:
         """Every step so far as a DataFrame."""
-        return pd.DataFrame(self.rows, columns=[*COLUMNS, *self.b.extra_columns])
+        columns = [*COLUMNS, *self.b.extra_columns]
+        if not self.rows:
+            return pd.DataFrame(self.rows[:], columns=columns)
+        df = pd.DataFrame(self.rows.array().copy(), columns=columns)
+        return df.astype({"step": "int64", "epoch": "int64"})
 
     def result(self) -> TrainResult:
         """Package the run for callers of `train()`."""

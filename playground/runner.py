@@ -19,6 +19,7 @@ import numpy as np
 from playground import sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
+from playground.history_rows import HistoryRows
 from playground.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Runner:
         self._run_id = 0
         self._state = "idle"
         self._message = ""
-        self._rows: list[tuple] = []
+        self._rows = HistoryRows()
         self._image: np.ndarray | None = None
         self._view: dict = {}
         self._gif: list[tuple[int, np.ndarray]] = []
@@ -153,7 +154,7 @@ class Runner:
         with self._cond:
             self._run_id += 1
             self._trainer, self._state, self._message = trainer, "ready", ""
-            self._rows, self._image, self._view = [], image, view
+            self._rows, self._image, self._view = HistoryRows(), image, view
             self._film = [(0, image)] if image is not None else []
             self._gif = list(self._film)
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
@@ -464,7 +465,7 @@ def thin(rows: list[tuple], max_points: int) -> list[tuple]:
     if n <= max_points:
         return list(rows)
     stride = -(-n // (max_points - 1))
-    out = rows[::stride]
-    if out[-1] is not rows[-1]:
+    out = list(rows[::stride])
+    if (n - 1) % stride:
         out.append(rows[-1])
     return out
