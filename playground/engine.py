@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,13 @@ class Built:
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch validation
     view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
     extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
+
+
+def _data_tensors(loader: Any) -> tuple:
+    """The training data behind our Loader or a torch DataLoader over a TensorDataset."""
+    if isinstance(loader, Loader):
+        return loader.inputs, loader.targets
+    return tuple(getattr(getattr(loader, "dataset", None), "tensors", ()))
 
 
 def target_array(cfg: RunConfig) -> np.ndarray:
@@ -166,6 +173,7 @@ class Trainer:
         self._best_epoch, self._bad_epochs = math.inf, 0
         self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
         self._explode_at = math.inf
+        self.released = False  # True once release() dropped the weights (see Runner's memory budget)
 
     # The loop -------------------------------------------------------------------------------
     @property
@@ -400,9 +408,48 @@ class Trainer:
         """The lesson's extra picture data (confusion matrix, fitted line), from current weights."""
         return self.b.view(self.b.model) if self.b.view is not None else {}
 
+    def tensors(self) -> list[Tensor]:
+        """Every tensor this run holds: weights, gradients, optimizer state, best copy, data."""
+        found = [*self.params, *(p.grad for p in self.params if p.grad is not None)]
+        found += [v for state in self.b.optimizer.state.values() for v in state.values()
+                  if isinstance(v, Tensor)]
+        found += [*(self.best_params or []), *(self._spare or [])]
+        found += [t for t in (*_data_tensors(self.b.loader), self.b.target) if isinstance(t, Tensor)]
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of tensor storage this run holds (each storage counted once)."""
+        if self.released:
+            return 0
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in self.tensors()}
+        return sum(storages.values())
+
+    @property
+    def expected_nbytes(self) -> int:
+        """What the run will hold once stepping: the weights six times over (gradients, best copy,
+        scratch, two optimizer moments) plus the data; 0 once released."""
+        if self.released:
+            return 0
+        weights = sum(p.untyped_storage().nbytes() for p in self.params)
+        data = sum(t.untyped_storage().nbytes() for t in _data_tensors(self.b.loader)
+                   if isinstance(t, Tensor))
+        return max(self.nbytes, 6 * weights + data)
+
+    def release(self) -> None:
+        """Drop the weights, optimizer and data of an ended run; its history and events stay, so
+        its curve can still be drawn (a busy server frees old runs' memory this way)."""
+        if not self.done:
+            self.stop()
+        self.released = True
+        self.b = replace(self.b, model=nn.Module(), loader=None, optimizer=None, scheduler=None,
+                         target=None, evaluate=None, view=None)
+        self.params, self._weights, self._spare, self.best_params = [], [], None, None
+        self._batches = iter(())
+
     def restore_best(self) -> bool:
         """Load the best weights kept so far (the best checkpoint); False if there are none."""
-        if self.best_params is None:
+        if self.best_params is None or self.released:
             return False
         with torch.no_grad():
             torch._foreach_copy_(self.params, self.best_params)

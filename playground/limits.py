@@ -35,6 +35,8 @@ class Limits:
     max_runs: int = 12  # finished runs kept per session for comparison (oldest dropped)
     max_page_runs: int = 2  # sessions running page code at once (full runs and live redraws)
     turn_seconds: float = 10.0  # a run holding a slot this long makes way when another is queued
+    max_run_mb: float = 256.0  # tensor memory one run may hold (weights, grads, optimizer, data)
+    max_models_mb: float = 1536.0  # tensor memory all runs together may hold; ended runs free theirs
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -48,4 +50,6 @@ class Limits:
             max_runs=_env_int("PLAYGROUND_MAX_RUNS", cls.max_runs),
             max_page_runs=_env_int("PLAYGROUND_MAX_PAGE_RUNS", cls.max_page_runs),
             turn_seconds=_env_float("PLAYGROUND_TURN_SECONDS", cls.turn_seconds),
+            max_run_mb=_env_float("PLAYGROUND_MAX_RUN_MB", cls.max_run_mb),
+            max_models_mb=_env_float("PLAYGROUND_MAX_MODELS_MB", cls.max_models_mb),
         )

@@ -12,6 +12,7 @@ import itertools
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,8 @@ IMAGE_EVERY = 0.1  # seconds between published images (the page polls a few time
 FILM_STEPS = [0] + [m * 10**e for e in range(7) for m in (1, 3)]  # log-spaced filmstrip moments
 FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
 GIF_STEPS = sorted({round(1.25 ** k) for k in range(80)})  # ~60 log-spaced frames for the GIF
+RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
+            "and picture stay. Press ▶ Start to train again.")
 
 
 class Slots:
@@ -88,8 +91,49 @@ class Slots:
             return len(self._queue)
 
 
+class RunRefused(Exception):
+    """A run this server cannot hold in memory; the message says what to do instead."""
+
+
+class MemoryBudget:
+    """A process-wide cap on the tensor memory runs hold. A new run first takes memory back from
+    ended runs, oldest first (their curves and pictures stay); if that is not enough it is refused."""
+
+    def __init__(self, per_run_mb: float, total_mb: float) -> None:
+        self.per_run, self.total = per_run_mb * MB, total_mb * MB
+        self._runners: weakref.WeakSet[Runner] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def admit(self, runner: Runner, trainer: Trainer) -> None:
+        """Make room for this runner's new trainer, or raise RunRefused."""
+        need = trainer.expected_nbytes
+        if need > self.per_run:
+            raise RunRefused(f"This model needs {need / MB:,.0f} MB; this server allows "
+                             f"{self.per_run / MB:,.0f} MB per run. Choose a smaller size or model.")
+        with self._lock:
+            others = [r for r in self._runners if r is not runner]
+            held = sum(r.held_bytes() for r in others)
+            for old in sorted((r for r in others if r.releasable()), key=lambda r: r.ended_at):
+                if held + need <= self.total:
+                    break
+                held -= old.release_weights()
+            if held + need > self.total:
+                raise RunRefused(f"The server is busy: other sessions' runs hold {held / MB:,.0f} MB "
+                                 f"of its {self.total / MB:,.0f} MB for models. Try a smaller model, "
+                                 "or again when some runs have ended.")
+            self._runners.add(runner)
+
+    @property
+    def held(self) -> int:
+        """Bytes held by every run now."""
+        with self._lock:
+            return sum(r.held_bytes() for r in self._runners)
+
+
+MB = 2**20
 LIMITS = Limits.from_env()
 SLOTS = Slots(LIMITS.max_trainings)
+MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)
 _ids = itertools.count(1)
 
 
@@ -122,9 +166,12 @@ class Snapshot:
 class Runner:
     """One session's training run in a background thread."""
 
-    def __init__(self, limits: Limits | None = None, slots: Slots | None = None) -> None:
+    def __init__(self, limits: Limits | None = None, slots: Slots | None = None,
+                 memory: MemoryBudget | None = None) -> None:
         self.limits = limits or LIMITS
         self.slots = slots or SLOTS
+        self.memory = memory or MEMORY
+        self.ended_at = 0.0  # when the last run ended (the memory budget frees the oldest first)
         self.id = next(_ids)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -150,6 +197,7 @@ class Runner:
         """Stop any run and build fresh weights from the config's seed, ready to start."""
         self.stop(wait=True)
         trainer = Trainer(cfg, build(cfg, target))
+        self.memory.admit(self, trainer)  # may raise RunRefused: nothing new is published
         image, view = trainer.image(), trainer.view()
         with self._cond:
             self._run_id += 1
@@ -167,7 +215,8 @@ class Runner:
         with self._cond:
             if self.alive:
                 return False
-            reuse = self._state == "ready" and self._trainer and self._trainer.cfg == cfg
+            reuse = (self._state == "ready" and self._trainer and self._trainer.cfg == cfg
+                     and not self._trainer.released)
         if not reuse:
             self.reset(cfg, target)
         with self._cond:
@@ -278,12 +327,16 @@ class Runner:
 
         with self._cond:
             trainer = None if self.alive else self._trainer
-        return export.checkpoint_bytes(trainer) if trainer is not None else None
+        if trainer is None or trainer.released:
+            return None
+        return export.checkpoint_bytes(trainer)
 
     def restore_best(self) -> bool:
         """Load the best checkpoint into a finished run's model and show it (False if none)."""
         with self._cond:
             trainer = None if self.alive else self._trainer
+            if trainer is not None and trainer.released:
+                self._message = RELEASED
         if trainer is None or not trainer.restore_best():
             return False
         image, view = trainer.image(), trainer.view()
@@ -294,6 +347,28 @@ class Runner:
             where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
             self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
         return True
+
+    def held_bytes(self) -> int:
+        """Tensor memory this session's run holds now."""
+        trainer = self._trainer
+        return trainer.expected_nbytes if trainer is not None else 0
+
+    def releasable(self) -> bool:
+        """An ended (or never started) run whose weights could be freed for someone else's."""
+        trainer = self._trainer
+        return (not self.alive and trainer is not None and not trainer.released
+                and self._state in (*FINISHED, "ready"))
+
+    def release_weights(self) -> int:
+        """Free this run's weights, optimizer and data (curve and picture stay); bytes freed."""
+        with self._cond:
+            trainer = self._trainer
+            if self.alive or trainer is None:
+                return 0
+            freed = trainer.expected_nbytes
+            trainer.release()
+        log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)
+        return freed
 
     def rows_since(self, cursor: int) -> list[tuple]:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
@@ -439,6 +514,7 @@ class Runner:
             except Exception:
                 log.exception("could not render the final image of run %s", self.id)
         with self._cond:
+            self.ended_at = time.monotonic()
             if run_id != self._run_id:
                 return
             if self._state != "error":

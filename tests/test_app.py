@@ -120,6 +120,17 @@ def test_start_twice_keeps_one_worker(app: AppTest) -> None:
     assert len(workers) == 1
 
 
+def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, monkeypatch) -> None:
+    from playground import runner as runner_module
+
+    monkeypatch.setattr(runner_module.MEMORY, "per_run", 1024)  # a server allowing 1 KB per run
+    open_page(app)
+    app.button(key="start").click().run()
+    errors = " ".join(e.value for e in app.error)
+    assert "this server allows 0 MB per run" in errors and "Choose a smaller size" in errors
+    assert not app.session_state["runner"].alive and not app.exception
+
+
 def test_bad_upload_shows_a_message_and_keeps_the_target(app: AppTest) -> None:
     open_page(app)
     app.file_uploader(key="upload").set_value(("sprite.png", b"this is text", "image/png")).run()

@@ -8,7 +8,7 @@ import pytest
 
 from playground import RunConfig
 from playground.limits import Limits
-from playground.runner import Runner, Slots, thin
+from playground.runner import MemoryBudget, Runner, RunRefused, Slots, thin
 from tests.helpers import stays, wait_until
 
 LONG = RunConfig(epochs=1_000_000, size=8)
@@ -222,3 +222,46 @@ def test_restore_best_checkpoint_of_a_finished_classifier() -> None:
     snap = r.snapshot()
     assert "Restored the best checkpoint of epoch" in snap.message
     assert snap.view["confusion"].sum() == 12
+
+
+SMALL = RunConfig(epochs=30, size=8)  # about 0.1 MB of tensors; ends in well under a second
+
+
+def test_a_run_over_the_per_run_memory_cap_is_refused_with_a_reason() -> None:
+    r = Runner(Limits(), Slots(2), MemoryBudget(per_run_mb=0.001, total_mb=100))
+    with pytest.raises(RunRefused, match=r"this server allows 0 MB per run\. Choose a smaller"):
+        r.start(SMALL)
+    assert not r.alive and r.snapshot().state == "idle"
+
+
+def test_a_new_run_frees_the_weights_of_the_oldest_ended_run() -> None:
+    probe = Runner(Limits(), Slots(2), MemoryBudget(100, 100))
+    probe.reset(SMALL)
+    one = probe.held_bytes() / 2**20
+    budget = MemoryBudget(per_run_mb=100, total_mb=1.5 * one)  # room for one run, not two
+    a, b = Runner(Limits(), Slots(2), budget), Runner(Limits(), Slots(2), budget)
+    a.start(SMALL)
+    assert a.join(10) and a.snapshot().state == "completed" and a.checkpoint()
+    b.start(SMALL)  # takes a's memory: a ended, so its weights go, its curve and picture stay
+    assert b.join(10) and a.held_bytes() == 0 and b.held_bytes() > 0
+    snap = a.snapshot()
+    assert snap.n_rows == SMALL.total_steps and snap.image is not None and snap.state == "completed"
+    assert a.checkpoint() is None and not a.restore_best()
+    assert "weights were freed to make room" in a.snapshot().message
+    a.start(SMALL)  # training again rebuilds a's weights (and frees b's)
+    assert a.join(10) and a.snapshot().state == "completed" and b.held_bytes() == 0
+
+
+def test_a_run_is_refused_while_live_runs_hold_the_memory() -> None:
+    probe = Runner(Limits(), Slots(2), MemoryBudget(100, 100))
+    probe.reset(LONG)
+    budget = MemoryBudget(per_run_mb=100, total_mb=1.5 * probe.held_bytes() / 2**20)
+    a, b = Runner(Limits(), Slots(2), budget), Runner(Limits(), Slots(2), budget)
+    try:
+        a.start(LONG)
+        wait_until(lambda: a.snapshot().n_rows > 0)
+        with pytest.raises(RunRefused, match="The server is busy: other sessions' runs hold"):
+            b.start(LONG)
+        assert a.alive and a.held_bytes() > 0 and not b.alive
+    finally:
+        a.stop(wait=True)

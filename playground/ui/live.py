@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import streamlit as st
 
 from playground import charts, export
 from playground.config import RunConfig
-from playground.runner import FINISHED, Runner, Snapshot
+from playground.runner import FINISHED, Runner, RunRefused, Snapshot
 from playground.ui import history, lessons
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
@@ -29,6 +30,8 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     """Start, Pause/Resume, Step, Stop and Reset. Callbacks act before the page redraws, so every
     button's enabled state already reflects the click."""
     cols = st.columns(5, gap="small")
+    if refused := st.session_state.pop("refused", None):
+        st.error(refused, icon="🧱")
     cols[0].button("▶ Start", key="start", type="primary", width="stretch", on_click=_start,
                    args=(runner, cfg, target),
                    help="Train from fresh weights (same seed, same start) in the background.")
@@ -37,20 +40,33 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     cols[1].button("Resume" if paused else "Pause", key="pause", width="stretch",
                    disabled=not alive, on_click=runner.resume if paused else runner.pause,
                    help="Hold the run; Resume carries on from the same step.")
-    cols[2].button("Step", key="step", width="stretch", on_click=runner.step_once,
+    cols[2].button("Step", key="step", width="stretch", on_click=_refusable(runner.step_once),
                    args=(cfg, target), disabled=snap.state in FINISHED,
                    help="One optimizer step (zero_grad, forward, loss, backward, step), then pause.")
     cols[3].button("Stop", key="stop", width="stretch", disabled=not alive,
                    on_click=runner.stop, kwargs={"wait": True},
                    help="End the run and keep its curve and picture.")
-    cols[4].button("Reset", key="reset", width="stretch", on_click=runner.reset,
+    cols[4].button("Reset", key="reset", width="stretch", on_click=_refusable(runner.reset),
                    args=(cfg, target), help="Fresh weights from the seed; applies every changed setting.")
 
 
 def _start(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     """Start a run unless one is going (Start twice never makes two workers)."""
-    if not runner.start(cfg, target):
-        st.toast("Already training: use Pause, Step or Stop.")
+    try:
+        if not runner.start(cfg, target):
+            st.toast("Already training: use Pause, Step or Stop.")
+    except RunRefused as exc:
+        st.session_state.refused = str(exc)
+
+
+def _refusable(action: Callable[..., object]) -> Callable[..., None]:
+    """A button callback that turns a refused run (too big for this server) into a message."""
+    def call(*args: object) -> None:
+        try:
+            action(*args)
+        except RunRefused as exc:
+            st.session_state.refused = str(exc)
+    return call
 
 
 def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
