@@ -34,7 +34,7 @@ class HistoryRows:
         if i == 0:
             self._chunks.append(np.empty((CHUNK, self._width), dtype=np.float64))
         self._chunks[-1][i] = row
-        self._n += 1
+        self._n += 1  # last: a reader in another thread never sees a row before it is written
 
     def __len__(self) -> int:
         return self._n

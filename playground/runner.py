@@ -202,7 +202,9 @@ class Runner:
         with self._cond:
             self._run_id += 1
             self._trainer, self._state, self._message = trainer, "ready", ""
-            self._rows, self._image, self._view = HistoryRows(), image, view
+            # one history, shared: the worker's trainer appends, pages read (one writer; a row
+            # becomes visible only once written, see HistoryRows.append)
+            self._rows, self._image, self._view = trainer.rows, image, view
             self._film = [(0, image)] if image is not None else []
             self._gif = list(self._film)
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
@@ -472,7 +474,6 @@ class Runner:
         with self._cond:
             self._state = "paused" if self._paused else "running"
             if row is not None:
-                self._rows.append(row)
                 self._rate.append((now, row[0]))
             if view is not None:
                 self._view = view
