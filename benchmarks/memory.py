@@ -47,11 +47,13 @@ from benchmarks.common import command, load, machine, markdown_table, write_sect
 from playground import sprites  # noqa: E402
 from playground.config import RunConfig, task_defaults  # noqa: E402
 from playground.engine import Trainer, configure_torch, warm_up  # noqa: E402
-from playground.runner import FINISHED, LIMITS, Runner, thin  # noqa: E402
+from playground.runner import FINISHED, LIMITS, MemoryBudget, Runner, thin  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no bare-mode warnings from the ui imports, no run logs
 from playground.ui import live, session  # noqa: E402, F401  (the app's modules count in the baseline)
 from playground.ui.history import POINTS, ArchivedRun  # noqa: E402
+
+UNBOUNDED = MemoryBudget(math.inf, math.inf)
 
 MB = 1e6
 SESSIONS = 50
@@ -234,7 +236,7 @@ def runner_rows(runner: object) -> int:
 def finished(cfg: RunConfig | None) -> Callable[[], Runner]:
     """A Runner as a session holds it: idle (cfg None), or after one run of cfg to its end."""
     def make() -> Runner:
-        runner = Runner()
+        runner = Runner(memory=UNBOUNDED)  # what a session holds without the server's budget
         if cfg is not None:
             runner.start(cfg)
             if not runner.join(timeout=600):
@@ -311,18 +313,10 @@ def per_row(a: Case, b: Case, attr: str) -> float | None:
     return (vb - va) / (b.rows - a.rows)
 
 
-def sizeof_row(rows: list[tuple]) -> float:
-    """Bytes per row by `sys.getsizeof`: the tuple, each object in it not seen before (shared NaN and
-    small ints once), and the two list slots that point at it (the runner's and the trainer's)."""
-    seen: set[int] = set()
-    total = 0
-    for row in rows:
-        total += sys.getsizeof(row) + 2 * 8
-        for v in row:
-            if id(v) not in seen:
-                seen.add(id(v))
-                total += sys.getsizeof(v)
-    return total / len(rows)
+def packed_row(runner: Runner) -> float:
+    """Bytes per row of the packed history (HistoryRows' float64 chunks, one copy per run)."""
+    rows = runner._rows
+    return rows.nbytes / len(rows)
 
 
 def breakdown(cases: Sequence[Case]) -> str:
@@ -341,7 +335,12 @@ def scenarios(cases: dict[str, Case], row_bytes: float, largest: list[Case],
     fixed = max(cases[k].total for k in ("generate", "classify", "line"))
     shapes = [(f"default run's trainer + history at the cap ({cap:,} rows) + "
                f"{LIMITS.max_runs} archived runs", fixed + cap * row_bytes + runs)]
-    shapes += [(f"{c.name} + {LIMITS.max_runs} archived runs", c.total + runs) for c in largest]
+    shapes += [(f"{c.name} + {LIMITS.max_runs} archived runs (without the memory budget)",
+                c.total + runs) for c in largest]
+    budget = LIMITS.max_models_mb * MB / SESSIONS  # the budget caps all runs' tensors together
+    shapes.append((f"history at the cap + {LIMITS.max_runs} archived runs + an equal share of "
+                   f"`PLAYGROUND_MAX_MODELS_MB` ({LIMITS.max_models_mb:,.0f} MB for all runs' "
+                   f"tensors): the bound with the budget", budget + cap * row_bytes + runs))
     out = []
     for what, per_session in shapes:
         total = base_mb + SESSIONS * per_session / MB
@@ -372,17 +371,17 @@ def reading(cases: dict[str, Case], row: dict[str, float | None], table: list[tu
         f"a finished trainer being kept until the next Start (for Restore best and the checkpoint "
         f"download). What grows without a model behind it is the "
         f"history: **{py_row:.0f} bytes per row** by tracemalloc (the slope between "
-        f"{cases['hist_a'].rows:,} and {cases['hist_b'].rows:,} rows; {est_row:.0f} B/row by "
-        f"`sys.getsizeof` of the tuple, its new numbers and two list slots; {rss_text}), so "
+        f"{cases['hist_a'].rows:,} and {cases['hist_b'].rows:,} rows; {rss_text}), so "
         f"**{cap * py_row / MB:.0f} MB at the cap** of {cap:,} rows. {LIMITS.max_runs} archived runs "
         f"thinned to {POINTS} points cost {arch.total / MB:.2f} MB together and do not matter. "
         f"At 50 sessions the history-cap shape comes to **{history[3]:,.0f} MB** with the server's "
         f"{SERVER_BASELINE_MB} MB baseline, "
         f"{'under' if history[3] <= GOAL_MB else 'over'} the {GOAL_MB / 1e3:g} GB goal "
-        f"({history[2]:,.0f} MB for the sessions). docs/reliability.md estimated 184 B/row, 37 MB per "
-        f"session and 2.3 GB in all; the measured row is {py_row / 184:.2f}x that, a gap of "
-        f"{py_row - 184:.0f} B, about what two int objects (step and epoch, 28 B each past 256) and "
-        f"the trainer's second list slot (8 B) come to.",
+        f"({history[2]:,.0f} MB for the sessions). The rows are packed as float64 chunks of "
+        f"4,096 rows (`playground/history_rows.py`), one copy shared by the trainer and the runner: "
+        f"{est_row:.0f} B/row of storage here (7 numbers x 8 B, plus the unused tail of the last "
+        f"chunk). As Python tuples, before this was changed, the same slope measured 252 B/row, "
+        f"held twice by reference: 50 MB per session at the cap and 3.2 GB for 50 sessions.",
     ]
     if rss_row is not None and rss_row > 1.5 * py_row:
         lines.append(
@@ -402,10 +401,15 @@ def reading(cases: dict[str, Case], row: dict[str, float | None], table: list[tu
             f"with its session. Measured at the ranges' maxima: {each}. Adam holds about 5x the "
             f"weights on top of them (gradients, two moments, the best copy, the ratio scratch), and "
             f"the classify data set grows with samples x size\u00b2. 50 sessions that each finished "
-            f"the largest run would need about {worst[3] / 1e3:,.1f} GB. `PLAYGROUND_MAX_TRAININGS` "
-            f"bounds how many runs train at once, not how many finished trainers are kept, and no "
-            f"limit caps a model's or a data set's size below those maxima: the {GOAL_MB / 1e3:g} GB "
-            f"goal holds at 50 sessions only for small models.")
+            f"the largest run would need about {worst[3] / 1e3:,.1f} GB without a limit, which is why "
+            f"the server has a memory budget (`MemoryBudget` in playground/runner.py): a run over "
+            f"`PLAYGROUND_MAX_RUN_MB` ({LIMITS.max_run_mb:,.0f} MB, counted as its weights six "
+            f"times over plus its data) is refused with a message, and all runs together keep at "
+            f"most `PLAYGROUND_MAX_MODELS_MB` ({LIMITS.max_models_mb:,.0f} MB): a new run first "
+            f"frees ended runs' weights, oldest first. The last row of the table is that bound: "
+            f"**{table[-1][3]:,.0f} MB** for 50 sessions, "
+            f"{'under' if table[-1][3] <= GOAL_MB else 'over'} the goal. The cases above are "
+            f"measured with the budget off, to show what one session would hold.")
     lines.append(
         f"Not counted: what the page keeps in `st.session_state` besides these objects (the load runs "
         f"measured an idle session at 0.4-0.5 MB of RSS), compare jobs, Streamlit's per-session "
@@ -481,10 +485,9 @@ def main(argv: list[str] | None = None) -> int:
         run_case(cfg, "largest ", keep) for cfg in LARGEST]
     for i, c in enumerate(largest):
         cases[f"largest_{i}"] = c
-    hist_rows = source.rows_since(0)
     row = {"python": per_row(cases["hist_a"], cases["hist_b"], "python"),
            "rss": per_row(cases["hist_a"], cases["hist_b"], "rss"),
-           "sizeof": sizeof_row(hist_rows)}
+           "sizeof": packed_row(source)}
     assert row["python"] is not None
     table = scenarios(cases, row["python"], largest, SERVER_BASELINE_MB)
     text = section(cases, table, row, base_here, before, quick)
