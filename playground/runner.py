@@ -104,8 +104,10 @@ class MemoryBudget:
         self._runners: weakref.WeakSet[Runner] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def admit(self, runner: Runner, trainer: Trainer) -> None:
-        """Make room for this runner's new trainer, or raise RunRefused."""
+    def admit(self, runner: Runner, trainer: Trainer) -> int:
+        """Make room for this runner's new trainer (not yet stepping), or raise RunRefused; returns
+        the bytes it was admitted with. Other runs are never inspected: their workers may be
+        stepping, and reading a tensor's storage while another thread frees it crashes torch."""
         need = trainer.expected_nbytes
         if need > self.per_run:
             raise RunRefused(f"This model needs {need / MB:,.0f} MB; this server allows "
@@ -122,6 +124,7 @@ class MemoryBudget:
                                  f"of its {self.total / MB:,.0f} MB for models. Try a smaller model, "
                                  "or again when some runs have ended.")
             self._runners.add(runner)
+        return need
 
     @property
     def held(self) -> int:
@@ -172,6 +175,7 @@ class Runner:
         self.slots = slots or SLOTS
         self.memory = memory or MEMORY
         self.ended_at = 0.0  # when the last run ended (the memory budget frees the oldest first)
+        self._held = 0  # tensor bytes the current trainer was admitted with
         self.id = next(_ids)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -197,10 +201,11 @@ class Runner:
         """Stop any run and build fresh weights from the config's seed, ready to start."""
         self.stop(wait=True)
         trainer = Trainer(cfg, build(cfg, target))
-        self.memory.admit(self, trainer)  # may raise RunRefused: nothing new is published
+        held = self.memory.admit(self, trainer)  # may raise RunRefused: nothing new is published
         image, view = trainer.image(), trainer.view()
         with self._cond:
             self._run_id += 1
+            self._held = held
             self._trainer, self._state, self._message = trainer, "ready", ""
             # one history, shared: the worker's trainer appends, pages read (one writer; a row
             # becomes visible only once written, see HistoryRows.append)
@@ -351,9 +356,9 @@ class Runner:
         return True
 
     def held_bytes(self) -> int:
-        """Tensor memory this session's run holds now."""
+        """Tensor memory this session's run was admitted with (0 once its weights are freed)."""
         trainer = self._trainer
-        return trainer.expected_nbytes if trainer is not None else 0
+        return self._held if trainer is not None and not trainer.released else 0
 
     def releasable(self) -> bool:
         """An ended (or never started) run whose weights could be freed for someone else's."""
@@ -367,7 +372,7 @@ class Runner:
             trainer = self._trainer
             if self.alive or trainer is None:
                 return 0
-            freed = trainer.expected_nbytes
+            freed = self.held_bytes()
             trainer.release()
         log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)
         return freed
