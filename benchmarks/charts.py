@@ -1,9 +1,10 @@
 """What does one live refresh's charts cost, against history length? The app's path vs the naive one.
 
 Per refresh the live page (playground/ui/live.py) (a) thins the history to CHART_POINTS rows
-(`runner.thin`, inside `Runner.snapshot`), (b) builds the frame and the EMA (`history_frame`,
-`loss_frame`), (c) takes the cached loss and LR specs and adds the fresh data (`loss_spec`,
-`lr_spec`, `with_data`) and (d) `st.vega_lite_chart` marshals each chart: the spec as JSON, the data
+(`runner.thin` over the packed `HistoryRows`, inside `Runner.snapshot`), (b) builds the frame
+and the EMA (`history_frame`, `loss_frame`), (c) takes the cached loss and LR specs and adds the
+fresh data (`loss_spec`, `lr_spec`, `with_data`) and (d) `st.vega_lite_chart` marshals each
+chart: the spec as JSON, the data
 as Arrow IPC bytes, in a `VegaLiteChart` proto (Streamlit's own functions are called for that, so
 the bytes are what the page sends, less the message envelope). The naive path hands every row to
 Altair charts built from scratch (`charts.loss_chart`, `charts.lr_chart`) and marshals them as
@@ -43,6 +44,7 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 from playground import charts  # noqa: E402
+from playground.history_rows import HistoryRows  # noqa: E402
 from playground.limits import Limits  # noqa: E402
 from playground.runner import thin  # noqa: E402
 from playground.ui.live import CHART_POINTS  # noqa: E402
@@ -74,7 +76,7 @@ def marshal(spec: dict) -> bytes:
     return proto.SerializeToString()
 
 
-def app(rows: list[tuple], clock: Callable[[], float], stages: list[list[float]],
+def app(rows: HistoryRows, clock: Callable[[], float], stages: list[list[float]],
         sent: list[int]) -> Callable[[], None]:
     """One live refresh as live.draw does it, each stage's seconds appended to `stages`."""
     def run() -> None:
@@ -121,7 +123,10 @@ def row(n: int, rounds: int, clock: Callable[[], float], json_cap: int) -> tuple
     stages: list[list[float]] = []
     app_sent: list[int] = []
     naive_sent: list[int] = []
-    runs = {"app": app(rows, clock, stages, app_sent), "naive": naive(rows, naive_sent)}
+    packed = HistoryRows()  # what the app thins: the runner's packed history
+    for r in rows:
+        packed.append(r)
+    runs = {"app": app(packed, clock, stages, app_sent), "naive": naive(rows, naive_sent)}
     for fn in runs.values():  # warm-up: fills the spec caches, imports, first-call costs
         fn()
     stages.clear()
