@@ -7,6 +7,7 @@ rows back gives the same tuples (step and epoch as ints, the rest as floats, NaN
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import overload
 
@@ -78,9 +79,16 @@ class HistoryRows:
 
 
 def _tuples(block: np.ndarray) -> list[tuple]:
-    """Rows of a float block as tuples with the integer columns back as ints."""
-    out = []
-    for values in block.tolist():
-        values[:INT_COLUMNS] = [int(v) for v in values[:INT_COLUMNS]]
-        out.append(tuple(values))
-    return out
+    """Rows of a float block as tuples with the integer columns back as ints (a structured array's
+    tolist() builds the tuples in C: a live refresh converts 1,000 rows 4 times a second)."""
+    width = block.shape[1]
+    record = np.empty(len(block), dtype=_record_dtype(width))
+    for i in range(width):
+        record[f"c{i}"] = block[:, i]
+    return record.tolist()
+
+
+@functools.cache
+def _record_dtype(width: int) -> np.dtype:
+    """int64 for the integer columns, float64 for the rest."""
+    return np.dtype([(f"c{i}", np.int64 if i < INT_COLUMNS else np.float64) for i in range(width)])
