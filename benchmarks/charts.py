@@ -35,11 +35,13 @@ from streamlit.proto.VegaLiteChart_pb2 import VegaLiteChart  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     CLOCKS,
+    bench_parser,
     command,
     interleaved,
     load,
     machine,
     markdown_table,
+    parse_checked,
     timed,
     write_section,
 )
@@ -189,16 +191,11 @@ def section(rows: Sequence[tuple], rounds: int, clock: str, before: str, quick: 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="small sizes, two rounds: a smoke test")
-    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    p = bench_parser(__doc__, "small sizes, two rounds: a smoke test")
     p.add_argument("--rounds", type=int, default=9, help="interleaved rounds per size")
     p.add_argument("--clock", choices=list(CLOCKS), default="cpu",
                    help="cpu (default: robust on a shared machine) or wall")
-    args = p.parse_args(argv)
-    if args.quick and args.write:
-        p.error("--quick numbers are meaningless; refusing to --write them")
-    return args
+    return parse_checked(p, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ Each benchmark owns one section of docs/benchmarks.md between `<!-- NAME:start -
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -122,3 +123,19 @@ def write_section(name: str, body: str, path: Path = DOC) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def bench_parser(doc: str | None, quick_help: str) -> argparse.ArgumentParser:
+    """The flags every benchmark shares: --quick (a smoke run) and --write (update the docs)."""
+    p = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    return p
+
+
+def parse_checked(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, refusing to write a smoke run's numbers into the docs."""
+    args = p.parse_args(argv)
+    if args.quick and args.write:
+        p.error("--quick numbers are meaningless; refusing to --write them")
+    return args

@@ -26,12 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from benchmarks.common import (  # noqa: E402
     CLOCKS,
+    bench_parser,
     command,
     interleaved,
     load,
     machine,
     markdown_table,
     median_rate,
+    parse_checked,
     timed,
     write_section,
 )
@@ -257,18 +259,13 @@ JOBS = {
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a few steps, one round: a smoke test")
-    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    p = bench_parser(__doc__, "a few steps, one round: a smoke test")
     p.add_argument("--only", choices=list(JOBS), help="run just one of the two tables")
     p.add_argument("--clock", choices=list(CLOCKS), default="cpu",
                    help="cpu (default: robust on a shared machine) or wall")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds per case")
     p.add_argument("--target", type=float, default=0.3, help="seconds one timed run should last")
-    args = p.parse_args(argv)
-    if args.quick and args.write:
-        p.error("--quick numbers are meaningless; refusing to --write them")
-    return args
+    return parse_checked(p, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,15 @@ import numpy as np  # noqa: E402
 import streamlit.logger  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks.common import command, load, machine, markdown_table, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    bench_parser,
+    command,
+    load,
+    machine,
+    markdown_table,
+    parse_checked,
+    write_section,
+)
 from playground import sprites  # noqa: E402
 from playground.config import RunConfig, task_defaults  # noqa: E402
 from playground.engine import Trainer, configure_torch, warm_up  # noqa: E402
@@ -449,13 +457,8 @@ def section(cases: dict[str, Case], table: list[tuple], row: dict[str, float | N
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="short runs, no largest models: a smoke test")
-    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
-    args = p.parse_args(argv)
-    if args.quick and args.write:
-        p.error("--quick numbers are meaningless; refusing to --write them")
-    return args
+    p = bench_parser(__doc__, "short runs, no largest models: a smoke test")
+    return parse_checked(p, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,10 +30,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.common import (  # noqa: E402
+    bench_parser,
     command,
     machine,
     markdown_table,
     median_rate,
+    parse_checked,
     write_section,
 )
 from playground import RunConfig, configure_torch, train  # noqa: E402
@@ -188,9 +190,7 @@ def section(body: str, plan: Plan) -> str:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="a few steps, one round: a smoke test")
-    p.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    p = bench_parser(__doc__, "a few steps, one round: a smoke test")
     p.add_argument("--only", choices=sorted({m for m, _ in CASES}), help="one model only")
     p.add_argument("--rounds", type=int, default=FULL.rounds, help="interleaved rounds per row")
     p.add_argument("--seconds", type=float, default=FULL.target_s,
@@ -198,10 +198,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
                    help="cpu: this process's CPU seconds (robust on a shared machine; one torch "
                         "thread, so equal to wall time when idle); wall: perf_counter")
-    args = p.parse_args(argv)
-    if args.quick and args.write:
-        p.error("--quick numbers are meaningless; refusing to --write them")
-    return args
+    return parse_checked(p, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
