@@ -110,8 +110,8 @@ class MemoryBudget:
         stepping, and reading a tensor's storage while another thread frees it crashes torch."""
         need = trainer.expected_nbytes
         if need > self.per_run:
-            raise RunRefused(f"This model needs {need / MB:,.0f} MB; this server allows "
-                             f"{self.per_run / MB:,.0f} MB per run. Choose a smaller size or model.")
+            raise RunRefused(f"This model needs {_mb(need)}; this server allows {_mb(self.per_run)} "
+                             "per run. Choose a smaller size or model.")
         with self._lock:
             others = [r for r in self._runners if r is not runner]
             held = sum(r.held_bytes() for r in others)
@@ -120,8 +120,8 @@ class MemoryBudget:
                     break
                 held -= old.release_weights()
             if held + need > self.total:
-                raise RunRefused(f"The server is busy: other sessions' runs hold {held / MB:,.0f} MB "
-                                 f"of its {self.total / MB:,.0f} MB for models. Try a smaller model, "
+                raise RunRefused(f"The server is busy: other sessions' runs hold {_mb(held)} of its "
+                                 f"{_mb(self.total)} for models. Try a smaller model, "
                                  "or again when some runs have ended.")
             self._runners.add(runner)
         return need
@@ -134,6 +134,11 @@ class MemoryBudget:
 
 
 MB = 2**20
+
+
+def _mb(n: float) -> str:
+    """Bytes as MB a person reads: one decimal below 10 MB, whole numbers above."""
+    return f"{n / MB:,.1f} MB" if n < 10 * MB else f"{n / MB:,.0f} MB"
 LIMITS = Limits.from_env()
 SLOTS = Slots(LIMITS.max_trainings)
 MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)

@@ -123,11 +123,11 @@ def test_start_twice_keeps_one_worker(app: AppTest) -> None:
 def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, monkeypatch) -> None:
     from playground import runner as runner_module
 
-    monkeypatch.setattr(runner_module.MEMORY, "per_run", 1024)  # a server allowing 1 KB per run
+    monkeypatch.setattr(runner_module.MEMORY, "per_run", 0.5 * 2**20)  # a server allowing 0.5 MB
     open_page(app)
     app.button(key="start").click().run()
     errors = " ".join(e.value for e in app.error)
-    assert "this server allows 0 MB per run" in errors and "Choose a smaller size" in errors
+    assert "this server allows 0.5 MB per run" in errors and "Choose a smaller size" in errors
     assert not app.session_state["runner"].alive and not app.exception
 
 

@@ -228,8 +228,8 @@ SMALL = RunConfig(epochs=30, size=8)  # about 0.1 MB of tensors; ends in well un
 
 
 def test_a_run_over_the_per_run_memory_cap_is_refused_with_a_reason() -> None:
-    r = Runner(Limits(), Slots(2), MemoryBudget(per_run_mb=0.001, total_mb=100))
-    with pytest.raises(RunRefused, match=r"this server allows 0 MB per run\. Choose a smaller"):
+    r = Runner(Limits(), Slots(2), MemoryBudget(per_run_mb=0.2, total_mb=100))
+    with pytest.raises(RunRefused, match=r"needs \d\.\d MB; this server allows 0\.2 MB per run\. Choose"):
         r.start(SMALL)
     assert not r.alive and r.snapshot().state == "idle"
 
