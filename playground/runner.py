@@ -407,10 +407,12 @@ class Runner:
                     holding = False
                     continue
                 if not holding:
-                    holding = self._queue_for_slot()
+                    holding = self._queue_for_slot(one=command == "one")
                     if not holding:
                         continue
                     turn_ends = time.monotonic() + self.limits.turn_seconds
+                    if command == "step" and self._paused:
+                        continue  # paused while it waited for the slot: step only if asked to
                 self._step(trainer)
                 if trainer.done or self._over_budget(trainer):
                     break
@@ -431,7 +433,8 @@ class Runner:
             log.info("run %s ended: %s after %s steps", self.id, trainer.status, trainer.step_count)
 
     def _wait_for_work(self, holding: bool) -> str:
-        """Block while paused; returns 'step', 'stop' or 'release' (free the slot while paused)."""
+        """Block while paused; returns 'step', 'one' (a Step while paused), 'stop' or 'release'
+        (free the slot while paused)."""
         with self._cond:
             while True:
                 if self._stop or self._expired():
@@ -443,7 +446,7 @@ class Runner:
                     return "step"
                 if self._step_requests:
                     self._step_requests -= 1
-                    return "step"
+                    return "one"
                 if holding:
                     return "release"
                 self._state = "paused"
@@ -457,8 +460,9 @@ class Runner:
             return True
         return False
 
-    def _queue_for_slot(self) -> bool:
-        """Wait for a training slot, showing 'queued' meanwhile; False if told to stop or pause."""
+    def _queue_for_slot(self, one: bool = False) -> bool:
+        """Wait for a training slot, showing 'queued' meanwhile; False if told to stop, or to pause
+        unless the slot is for one requested Step."""
         wait = 0.0  # first a look: a run without a slot shows "queued" at once
         while True:
             if self.slots.acquire(self.id, timeout=wait):
@@ -468,7 +472,8 @@ class Runner:
             wait = 0.2
             with self._cond:
                 self._state = "queued"
-                if self._stop or self._expired() or (self._paused and not self._step_requests):
+                paused = self._paused and not one and not self._step_requests
+                if self._stop or self._expired() or paused:
                     self.slots.release(self.id)
                     return False
 

@@ -165,6 +165,27 @@ def test_long_runs_take_turns_so_no_queued_run_starves() -> None:
             r.stop(wait=True)
 
 
+def test_a_run_paused_while_taking_turns_steps_only_when_asked() -> None:
+    slots, limits = Slots(1), Limits(turn_seconds=0.05)
+    a, b = Runner(limits, slots), Runner(limits, slots)
+    try:
+        a.start(LONG)
+        wait_until(lambda: a.snapshot().n_rows > 0)
+        b.start(LONG)  # the two now swap the one slot every 0.05 s
+        wait_until(lambda: b.snapshot().n_rows > 0, what="b's turn")
+        a.pause()
+        b.stop(wait=True)  # the slot comes free while a is paused
+        wait_until(lambda: a.snapshot().state == "paused", what="a paused")
+        n = a.snapshot().n_rows
+        assert stays(lambda: a.snapshot().n_rows == n, 0.3), "a paused run stepped"
+        a.step_once()
+        wait_until(lambda: a.snapshot().n_rows == n + 1, what="exactly one Step")
+        assert stays(lambda: a.snapshot().n_rows == n + 1, 0.3)
+    finally:
+        a.stop(wait=True)
+        b.stop(wait=True)
+
+
 def test_with_nobody_waiting_a_run_keeps_its_slot_past_its_turn() -> None:
     r = Runner(Limits(turn_seconds=0.01), Slots(1))
     try:
