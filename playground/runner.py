@@ -91,6 +91,14 @@ class Slots:
             return len(self._queue)
 
 
+MB = 2**20
+
+
+def _mb(n: float) -> str:
+    """Bytes as MB a person reads: one decimal below 10 MB, whole numbers above."""
+    return f"{n / MB:,.1f} MB" if n < 10 * MB else f"{n / MB:,.0f} MB"
+
+
 class RunRefused(Exception):
     """A run this server cannot hold in memory; the message says what to do instead."""
 
@@ -126,19 +134,7 @@ class MemoryBudget:
             self._runners.add(runner)
         return need
 
-    @property
-    def held(self) -> int:
-        """Bytes held by every run now."""
-        with self._lock:
-            return sum(r.held_bytes() for r in self._runners)
 
-
-MB = 2**20
-
-
-def _mb(n: float) -> str:
-    """Bytes as MB a person reads: one decimal below 10 MB, whole numbers above."""
-    return f"{n / MB:,.1f} MB" if n < 10 * MB else f"{n / MB:,.0f} MB"
 LIMITS = Limits.from_env()
 SLOTS = Slots(LIMITS.max_trainings)
 MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)
