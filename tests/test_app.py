@@ -89,7 +89,7 @@ def test_pause_holds_the_step_count_and_step_adds_one(app: AppTest) -> None:
         assert step_of(status(app)) == held
     app.button(key="step").click().run()
     poll(app, lambda s: step_of(s) == held + 1, "one more step")
-    assert app.button(key="pause").label == "Resume"
+    assert app.button(key="resume").label == "Resume"
 
 
 def test_live_lr_change_applies_without_reset(app: AppTest) -> None:

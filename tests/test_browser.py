@@ -203,8 +203,10 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
     wait_for(lambda: status(page)[0] == "paused", UI_MS, "the paused state")
     held = step_now(page)
     assert held is not None and held >= later
-    assert holds(lambda: status(page)[:2] == ("paused", held), 1.0), "the step counter moved while paused"
-    expect(button(page, "pause")).to_have_text("Resume", timeout=UI_MS)
+    seen: list[tuple] = []
+    assert holds(lambda: seen.append(status(page)) or seen[-1][:2] == ("paused", held), 1.0), \
+        f"the step counter moved while paused: held {held}, then {seen[-1]}"
+    expect(button(page, "resume")).to_have_text("Resume", timeout=UI_MS)
     shot(page, "03_paused")
 
     button(page, "step").click()

@@ -37,9 +37,14 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
                    help="Train from fresh weights (same seed, same start) in the background.")
     snap = runner.snapshot(max_points=2)
     alive, paused = runner.alive, runner.pause_requested or snap.state == "paused"
-    cols[1].button("Resume" if paused else "Pause", key="pause", width="stretch",
-                   disabled=not alive, on_click=runner.resume if paused else runner.pause,
-                   help="Hold the run; Resume carries on from the same step.")
+    # two keys, not one toggling button: Streamlit replays a click whose run was interrupted, and
+    # a replayed Pause must not land on a button that has meanwhile become Resume
+    if paused:
+        cols[1].button("Resume", key="resume", width="stretch", disabled=not alive,
+                       on_click=runner.resume, help="Carry on from the same step.")
+    else:
+        cols[1].button("Pause", key="pause", width="stretch", disabled=not alive,
+                       on_click=runner.pause, help="Hold the run; Resume carries on from the same step.")
     cols[2].button("Step", key="step", width="stretch", on_click=_refusable(runner.step_once),
                    args=(cfg, target), disabled=snap.state in FINISHED,
                    help="One optimizer step (zero_grad, forward, loss, backward, step), then pause.")
