@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Limits for a shared server (playground/limits.py); override with `docker run -e NAME=value`.
+# Limits for a shared server (playground/serve/limits.py); override with `docker run -e NAME=value`.
 ENV PLAYGROUND_MAX_TRAININGS=2 \
     PLAYGROUND_MAX_STEPS=200000 \
     PLAYGROUND_MAX_SECONDS=600 \

@@ -83,5 +83,5 @@ def main() -> None:
         compare.compare_tab(cfg, picked)
 
 
-with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/gate.py
+with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/serve/admission.py
     main()

@@ -45,10 +45,10 @@ from benchmarks.common import (  # noqa: E402
     timed,
     write_section,
 )
-from playground import charts  # noqa: E402
-from playground.history_rows import HistoryRows  # noqa: E402
-from playground.limits import Limits  # noqa: E402
-from playground.runner import thin  # noqa: E402
+from playground.charts import run as charts  # noqa: E402
+from playground.history import HistoryRows  # noqa: E402
+from playground.serve.limits import Limits  # noqa: E402
+from playground.serve.runner import thin  # noqa: E402
 from playground.ui.live import CHART_POINTS  # noqa: E402
 
 SIZES = (100, 1_000, 10_000, 50_000, 100_000, Limits().max_history)

@@ -55,7 +55,7 @@ from benchmarks.common import (  # noqa: E402
 from playground import sprites  # noqa: E402
 from playground.config import RunConfig, task_defaults  # noqa: E402
 from playground.engine import Trainer, configure_torch, warm_up  # noqa: E402
-from playground.runner import FINISHED, LIMITS, MemoryBudget, Runner, thin  # noqa: E402
+from playground.serve.runner import FINISHED, LIMITS, MemoryBudget, Runner, thin  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no bare-mode warnings from the ui imports, no run logs
 from playground.ui import live, session  # noqa: E402, F401  (the app's modules count in the baseline)
@@ -386,7 +386,7 @@ def reading(cases: dict[str, Case], row: dict[str, float | None], table: list[tu
         f"{SERVER_BASELINE_MB} MB baseline, "
         f"{'under' if history[3] <= GOAL_MB else 'over'} the {GOAL_MB / 1e3:g} GB goal "
         f"({history[2]:,.0f} MB for the sessions). The rows are packed as float64 chunks of "
-        f"4,096 rows (`playground/history_rows.py`), one copy shared by the trainer and the runner: "
+        f"4,096 rows (`playground/history.py`), one copy shared by the trainer and the runner: "
         f"{est_row:.0f} B/row of storage here (7 numbers x 8 B, plus the unused tail of the last "
         f"chunk). As Python tuples, before this was changed, the same slope measured 252 B/row, "
         f"held twice by reference: 50 MB per session at the cap and 3.2 GB for 50 sessions.",
@@ -410,7 +410,7 @@ def reading(cases: dict[str, Case], row: dict[str, float | None], table: list[tu
             f"weights on top of them (gradients, two moments, the best copy, the ratio scratch), and "
             f"the classify data set grows with samples x size\u00b2. 50 sessions that each finished "
             f"the largest run would need about {worst[3] / 1e3:,.1f} GB without a limit, which is why "
-            f"the server has a memory budget (`MemoryBudget` in playground/runner.py): a run over "
+            f"the server has a memory budget (`MemoryBudget` in playground/serve/runner.py): a run over "
             f"`PLAYGROUND_MAX_RUN_MB` ({LIMITS.max_run_mb:,.0f} MB, counted as its weights six "
             f"times over plus its data) is refused with a message, and all runs together keep at "
             f"most `PLAYGROUND_MAX_MODELS_MB` ({LIMITS.max_models_mb:,.0f} MB): a new run first "

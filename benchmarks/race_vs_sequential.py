@@ -39,7 +39,7 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 from playground import RunConfig, configure_torch, train  # noqa: E402
-from playground.race import CHUNK, STACKED_MODELS, Race, race  # noqa: E402
+from playground.compare.race import CHUNK, STACKED_MODELS, Race, race  # noqa: E402
 
 K = 8
 SIZE = 16

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from playground import sprites
 from playground.config import RunConfig
-from playground.history_rows import HistoryRows
+from playground.history import HistoryRows
 from playground.losses import LOSSES
 from playground.models import make_model
 from playground.optim import make_optimizer
@@ -87,7 +87,7 @@ def target_array(cfg: RunConfig) -> np.ndarray:
 def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
     """Build model, data, loss, optimizer and scheduler deterministically from `cfg.seed`."""
     if cfg.task != "generate":
-        from playground.lessons import build_lesson
+        from playground.lessons.build import build_lesson
 
         return build_lesson(cfg)
     arr = target_array(cfg) if target is None else target

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from playground import classify, linefit, losses, models
+from playground import losses, models
+from playground.lessons import classify, linefit
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def test_start_twice_keeps_one_worker(app: AppTest) -> None:
 
 
 def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, monkeypatch) -> None:
-    from playground import runner as runner_module
+    from playground.serve import runner as runner_module
 
     monkeypatch.setattr(runner_module.MEMORY, "per_run", 0.5 * 2**20)  # a server allowing 0.5 MB
     open_page(app)

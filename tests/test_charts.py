@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from playground import charts
+from playground.charts import run as charts
 
 ROWS = [(i, (i - 1) // 4 + 1, 1.0 / i, 0.01, 0.5, math.nan, i * 1e-3) for i in range(1, 41)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.limits import Limits
+from playground.serve.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -63,8 +63,8 @@ def requirement_pin(name: str) -> str:
 
 
 def limit_env_names() -> list[str]:
-    """Every PLAYGROUND_* variable playground/limits.py reads."""
-    names = re.findall(r'"(PLAYGROUND_[A-Z_]+)"', (ROOT / "playground" / "limits.py").read_text())
+    """Every PLAYGROUND_* variable playground/serve/limits.py reads."""
+    names = re.findall(r'"(PLAYGROUND_[A-Z_]+)"', (ROOT / "playground" / "serve" / "limits.py").read_text())
     assert len(names) >= 5
     return names
 
@@ -164,7 +164,7 @@ def test_env_defaults_for_every_limit_match_limits_py(monkeypatch: pytest.Monkey
     assert not missing, f"Dockerfile has no default for {missing}"
     for name in names:
         monkeypatch.setenv(name, env[name])
-    assert Limits.from_env() == Limits(), "the image's defaults differ from playground/limits.py"
+    assert Limits.from_env() == Limits(), "the image's defaults differ from playground/serve/limits.py"
 
 
 # The public server's config ---------------------------------------------------------------------

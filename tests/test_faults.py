@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from playground import RunConfig, sprites
 from playground.cli import main
-from playground.limits import Limits
-from playground.runner import Runner, Slots
+from playground.serve.limits import Limits
+from playground.serve.runner import Runner, Slots
 from tests.helpers import wait_until
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real_images"

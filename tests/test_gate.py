@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from playground.gate import Gate
+from playground.serve.admission import Gate
 from tests.helpers import wait_until
 
 

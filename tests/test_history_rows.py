@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from playground.history_rows import CHUNK, HistoryRows
-from playground.runner import thin
+from playground.history import CHUNK, HistoryRows
+from playground.serve.runner import thin
 
 
 def sample_rows(n: int) -> list[tuple]:

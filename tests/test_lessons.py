@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from playground import RunConfig, train
-from playground.classify import PRESETS, make_dataset
 from playground.cli import main
 from playground.engine import Trainer, build
-from playground.linefit import closed_form, house_points
+from playground.lessons.classify import PRESETS, make_dataset
+from playground.lessons.linefit import closed_form, house_points
 from playground.tasks import TASKS
 
 

@@ -12,9 +12,9 @@ import torch
 
 from playground import RunConfig, train
 from playground.cli import main
+from playground.compare.lr_finder import lr_find, steepest, sweep_lrs, valley_lr
 from playground.config import ConfigError
 from playground.engine import Trainer
-from playground.lr_finder import lr_find, steepest, sweep_lrs, valley_lr
 
 # Learnable pixels + SGD + MSE is a quadratic: loss = mean((p - y)^2) over N = 4 * size^2 values,
 # so one step multiplies the error by (1 - 2 lr / N): lr = N / 2 lands in one step and lr > N

@@ -13,9 +13,7 @@ from PIL import Image
 
 from playground import RunConfig, build, train
 from playground.cli import main
-from playground.config import FIELDS, ConfigError
-from playground.engine import COLUMNS, TrainResult
-from playground.race import (
+from playground.compare.race import (
     CHUNK,
     SHARED,
     VARYING,
@@ -27,6 +25,8 @@ from playground.race import (
     steps_to_threshold,
     variants,
 )
+from playground.config import FIELDS, ConfigError
+from playground.engine import COLUMNS, TrainResult
 
 
 def mix(base: RunConfig) -> list[RunConfig]:

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from playground import RunConfig
-from playground.limits import Limits
-from playground.runner import MemoryBudget, Runner, RunRefused, Slots, thin
+from playground.serve.limits import Limits
+from playground.serve.runner import MemoryBudget, Runner, RunRefused, Slots, thin
 from tests.helpers import stays, wait_until
 
 LONG = RunConfig(epochs=1_000_000, size=8)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from playground import RunConfig, train
+from playground.compare.stability import COLUMNS, cache_key, cell_config, log_lrs, stability_map
 from playground.config import ConfigError
-from playground.stability import COLUMNS, cache_key, cell_config, log_lrs, stability_map
 
 BASE = RunConfig(model="pixels", size=8, optimizer="rmsprop", lr=0.5)  # the map sets both
 LRS = [0.01, 0.3, 10.0, 1000.0]

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground import compare_charts
-from playground.charts import format_lr, with_data
+from playground.charts import compare as compare_charts
+from playground.charts.run import format_lr, with_data
+from playground.compare.lr_finder import lr_find
+from playground.compare.race import MAX_CONTENDERS, Race, contender_names
+from playground.compare.stability import cache_key, log_lrs, stability_map
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.jobs import Cancelled, Job
-from playground.lr_finder import lr_find
-from playground.race import MAX_CONTENDERS, Race, contender_names
-from playground.runner import thin
-from playground.stability import cache_key, log_lrs, stability_map
+from playground.serve.jobs import Cancelled, Job
+from playground.serve.runner import thin
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE, track_job

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground import charts
-from playground.runner import FINISHED, LIMITS, Snapshot, thin
+from playground.charts import run as charts
+from playground.serve.runner import FINISHED, LIMITS, Snapshot, thin
 
 POINTS = 600  # history points kept per archived run (the full CSV is downloadable while it runs)
 

@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from playground import charts, classify, lesson_charts, linefit
-from playground.charts import with_data
+from playground.charts import lessons as lesson_charts
+from playground.charts import run as charts
+from playground.charts.run import with_data
 from playground.config import RunConfig
-from playground.runner import Snapshot
+from playground.lessons import classify, linefit
+from playground.serve.runner import Snapshot
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18
@@ -92,7 +94,7 @@ def draw(snap: Snapshot) -> None:
 def _frame(rows: list[tuple], cfg: RunConfig) -> pd.DataFrame:
     """History rows with the lesson's extra columns."""
     from playground.engine import COLUMNS
-    from playground.lessons import CLASSIFY_COLUMNS
+    from playground.lessons.build import CLASSIFY_COLUMNS
 
     extra = list(CLASSIFY_COLUMNS) if cfg.task == "classify" else []
     df = pd.DataFrame(rows, columns=[*COLUMNS, *extra]).astype(float)

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from playground import charts, export
+from playground import export
+from playground.charts import run as charts
 from playground.config import RunConfig
-from playground.runner import FINISHED, Runner, RunRefused, Snapshot
+from playground.serve.runner import FINISHED, Runner, RunRefused, Snapshot
 from playground.ui import history, lessons
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
@@ -259,7 +260,7 @@ def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
 
 def _columns(cfg: RunConfig) -> list[str]:
     """History columns of this run's lesson."""
-    from playground.lessons import CLASSIFY_COLUMNS
+    from playground.lessons.build import CLASSIFY_COLUMNS
 
     return [*charts.COLUMNS, *(CLASSIFY_COLUMNS if cfg.task == "classify" else ())]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import streamlit as st
 
-from playground import charts
-from playground.classify import CLASSIFIERS
+from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
+from playground.lessons.classify import CLASSIFIERS
 from playground.losses import LOSSES
 from playground.models import DESCRIPTIONS
 from playground.optim import OPTIMIZERS

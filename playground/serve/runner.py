@@ -20,8 +20,8 @@ import numpy as np
 from playground import sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
-from playground.history_rows import HistoryRows
-from playground.limits import Limits
+from playground.history import HistoryRows
+from playground.serve.limits import Limits
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts import MIN_POSITIVE, _spec_without_main_data, format_lr
+from playground.charts.run import MIN_POSITIVE, _spec_without_main_data, format_lr
 
 
 def race_frame(names: list[str], curves: list[list[tuple]]) -> pd.DataFrame:

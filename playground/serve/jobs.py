@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from playground.limits import Limits
-from playground.runner import LIMITS, SLOTS, Slots, _ids
+from playground.serve.limits import Limits
+from playground.serve.runner import LIMITS, SLOTS, Slots, _ids
 
 log = logging.getLogger(__name__)
 

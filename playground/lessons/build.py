@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground import classify, linefit
 from playground.config import RunConfig
 from playground.engine import Built, Loader
+from playground.lessons import classify, linefit
 from playground.losses import LOSSES
 from playground.optim import make_optimizer
 from playground.schedules import make_scheduler

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts import _spec_without_main_data
+from playground.charts.run import _spec_without_main_data
 
 SERIES = ["batch loss", "train (epoch mean)", "validation"]
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from playground.compare.race import CHUNK, MAX_CONTENDERS, Race
 from playground.config import ConfigError, RunConfig
 from playground.engine import TrainResult, train
-from playground.race import CHUNK, MAX_CONTENDERS, Race
 
 COLUMNS = ["optimizer", "lr", "status", "final_loss", "best_loss", "diverged", "diverged_at",
            "steps"]
