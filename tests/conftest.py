@@ -26,7 +26,7 @@ import torch
 torch.set_num_threads(1)  # one torch thread per training, as the app and CLI run (2 thrash here)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"  # git-ignored screenshots
@@ -139,23 +139,82 @@ def serve_streamlit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeF
             _stop(proc)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Headless Chromium through Playwright, shared by a module's tests (each opens its own context).
+class Browsers:
+    """One Playwright instance and the Chromium its tests share, launched again when it is gone.
 
-    Module scope on purpose: Playwright's sync API allows one instance per thread at a time, so
-    the browser is gone before another module's test starts its own `sync_playwright()`.
+    A browser killed by the watchdog (or that crashed) must cost only its own test: `live()` asks
+    the current browser process for its version over the DevTools pipe and, when it does not
+    answer, closes what is left and launches a fresh one. (`Browser.is_connected()` alone is not
+    enough: the sync API learns that the pipe closed only during its next call to the driver.)
+    """
+
+    def __init__(self, playwright: Playwright) -> None:
+        self._playwright = playwright
+        self._browser: Browser | None = None
+        self.launches = 0
+
+    def live(self) -> Browser:
+        """The shared browser if it still answers, else a freshly launched one."""
+        if self._browser is None or not _answers(self._browser):
+            self.close()
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM,
+                                                             args=CHROMIUM_ARGS)
+            self.launches += 1
+        return self._browser
+
+    def close(self) -> None:
+        """Close the current browser, if any (a dead one closes without complaint)."""
+        from playwright.sync_api import Error
+
+        browser, self._browser = self._browser, None
+        if browser is not None:
+            with suppress(Error):
+                browser.close()
+
+
+def _answers(browser: Browser) -> bool:
+    """True if the browser process answers a DevTools call (a round trip through the driver)."""
+    from playwright.sync_api import Error
+
+    if not browser.is_connected():
+        return False
+    try:
+        session = browser.new_browser_cdp_session()
+        try:
+            session.send("Browser.getVersion")
+        finally:
+            session.detach()
+    except Error:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def browsers() -> Iterator[Browsers]:
+    """The module's Playwright instance and its (re)launchable Chromium.
+
+    Module scope on purpose: Playwright's sync API allows one instance per thread at a time, and
+    between its calls it marks an event loop as running in this thread; so the instance is gone
+    before another module's tests (which may run asyncio code of their own) start.
     """
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        keeper = Browsers(p)
         try:
-            yield browser
+            yield keeper
         finally:
-            browser.close()
+            keeper.close()
+
+
+@pytest.fixture
+def chromium(browser_watchdog: None, browsers: Browsers) -> Browser:
+    """A live headless Chromium for this test (each test opens its own context in it): the
+    module's shared one, or a fresh one if an earlier test's browser was killed or crashed.
+    Every test that uses it runs under the watchdog."""
+    return browsers.live()
 
 
 def _chromium_descendants() -> list[int]:
@@ -175,30 +234,47 @@ def _chromium_descendants() -> list[int]:
     return found
 
 
-@pytest.fixture
-def browser_watchdog() -> Iterator[None]:
-    """Fail a browser test that hangs instead of letting it hang the run.
+def kill_chromium() -> list[int]:
+    """SIGKILL every Chromium process under this test process; returns their pids."""
+    pids = _chromium_descendants()
+    for pid in pids:
+        with suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+class Watchdog:
+    """Kills this process's Chromium once `deadline_s` passes, unless stopped first.
 
     Playwright's timeouts are enforced by asking the page; a renderer whose main thread is frozen
-    never answers, and the call then waits forever (microsoft/playwright#19374). Past the deadline
-    this kills the Chromium processes, so the stuck call fails ("browser has been closed") and the
-    teardown says why.
+    never answers, and the call then waits forever (microsoft/playwright#19374). Killing the
+    browser makes the stuck call fail ("browser has been closed").
     """
-    fired = threading.Event()
 
-    def kill() -> None:
-        fired.set()
-        for pid in _chromium_descendants():
-            with suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+    def __init__(self, deadline_s: float) -> None:
+        self.fired = threading.Event()
+        self._timer = threading.Timer(deadline_s, self._kill)
+        self._timer.daemon = True
 
-    timer = threading.Timer(BROWSER_TEST_DEADLINE, kill)
-    timer.daemon = True
-    timer.start()
-    try:
+    def _kill(self) -> None:
+        self.fired.set()
+        kill_chromium()
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+@pytest.fixture
+def browser_watchdog() -> Iterator[None]:
+    """Fail a browser test that hangs instead of letting it hang the run: past the deadline its
+    browser is killed, the stuck call fails, and the teardown says why. The next test's `chromium`
+    launches a fresh browser, so only this test fails."""
+    with Watchdog(BROWSER_TEST_DEADLINE) as dog:
         yield
-    finally:
-        timer.cancel()
-    if fired.is_set():
+    if dog.fired.is_set():
         pytest.fail(f"the test was still running after {BROWSER_TEST_DEADLINE:g} s, so its browser "
                     "was killed (a frozen page never answers Playwright)", pytrace=False)

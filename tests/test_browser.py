@@ -70,8 +70,6 @@ def app(serve_streamlit: Callable[..., Server]) -> Server:
 @pytest.fixture
 def page(chromium: Browser, app: Server) -> Iterator[Page]:
     """A fresh tab in its own context (its own session); closed afterwards, which ends its run."""
-    if not chromium.is_connected():
-        pytest.fail("the browser is gone (killed by the watchdog in an earlier test?)")
     context = chromium.new_context(viewport=VIEWPORT)
     try:
         yield context.new_page()

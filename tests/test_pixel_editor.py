@@ -33,16 +33,12 @@ from playground.ui.pixel_editor import (
     parse_edit,
     sprite_colours,
 )
-from tests.conftest import require_chromium
+from tests.conftest import ARTIFACTS, require_chromium
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def random_sprite(size: int = 8, seed: int = 0) -> np.ndarray:
@@ -386,18 +382,15 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     return f"http://127.0.0.1:{port}/"
 
 
+# Last in the module on purpose: the module's Playwright instance (the `browsers` fixture) lives
+# until the module ends, and the AppTest tests above must run before it marks an event loop running.
 @pytest.mark.browser
-def test_browser_click_drag_fill_erase_clear_and_reload(demo_url: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 900})
-            _drive_editor(page, demo_url)
-        finally:
-            browser.close()
+def test_browser_click_drag_fill_erase_clear_and_reload(demo_url: str, chromium: Browser) -> None:
+    context = chromium.new_context(viewport={"width": 1000, "height": 900})
+    try:
+        _drive_editor(context.new_page(), demo_url)
+    finally:
+        context.close()
 
 
 def _drive_editor(page: Page, url: str) -> None:
