@@ -7,12 +7,14 @@ always cleans up: the server is terminated (then killed) and the browser closed,
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
@@ -247,17 +249,27 @@ class Watchdog:
     """Kills this process's Chromium once `deadline_s` passes, unless stopped first.
 
     Playwright's timeouts are enforced by asking the page; a renderer whose main thread is frozen
-    never answers, and the call then waits forever (microsoft/playwright#19374). Killing the
-    browser makes the stuck call fail ("browser has been closed").
+    never answers, and the call then waits forever (microsoft/playwright#19374). Measured with this
+    Playwright against a page in a JavaScript busy loop: `expect(...)` (the driver runs its first
+    check without a timeout), `count()`, `mouse.move()` and `title()` hang past any timeout, while
+    `inner_text`, `click`, `get_attribute`, `wait_for` and `screenshot` time out. Killing the
+    browser makes the stuck call fail ("browser has been closed"). Before the kill, `report`
+    records where the test was stuck and which Chromium process was using the CPU, so a hang in CI
+    leaves evidence.
     """
 
     def __init__(self, deadline_s: float) -> None:
         self.fired = threading.Event()
+        self.report = ""
+        self._thread = threading.get_ident()  # the test's thread and greenlet: where it is stuck
+        self._greenlet = _current_greenlet()
         self._timer = threading.Timer(deadline_s, self._kill)
         self._timer.daemon = True
 
     def _kill(self) -> None:
         self.fired.set()
+        with suppress(Exception):  # evidence is a bonus: the kill must happen whatever it costs
+            self.report = f"stuck at {_stuck_at(self._thread, self._greenlet)}; {_chromium_cpu()}"
         kill_chromium()
 
     def __enter__(self) -> Watchdog:
@@ -266,6 +278,57 @@ class Watchdog:
 
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
+        self._timer.join()  # a kill under way ends here, not in the next test's browser
+
+
+def _current_greenlet() -> object | None:
+    """The running greenlet: Playwright's sync API suspends it while a call waits."""
+    try:
+        import greenlet
+    except ImportError:
+        return None
+    return greenlet.getcurrent()
+
+
+def _stuck_at(thread_id: int, glet: object | None) -> str:
+    """Where the watched test is now: its frames from the test function on, and the Playwright
+    call it waits in (if any)."""
+    frame = getattr(glet, "gr_frame", None)  # suspended in a Playwright call: its own frames
+    if frame is None:
+        frame = sys._current_frames().get(thread_id)
+    if frame is None:
+        return "an unknown place (the test's thread is gone)"
+    stack = traceback.extract_stack(frame)
+    api = next((i for i, f in enumerate(stack) if f"{os.sep}playwright{os.sep}" in f.filename), None)
+    ours = stack[:api]
+    first = next((i for i, f in enumerate(ours) if f.name.startswith("test_")), max(len(ours) - 1, 0))
+    where = " > ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in ours[first:])
+    if ours:
+        where += f" ({ours[-1].line})"
+    return where + (f", waiting in Playwright's {stack[api].name}()" if api is not None
+                    else ", not in a Playwright call")
+
+
+def _chromium_cpu(interval_s: float = 1.0) -> str:
+    """CPU share of each of this process's Chromium processes over `interval_s`, busiest first."""
+    def sample() -> dict[int, tuple[str, str, int]]:
+        found = {}
+        for pid in _chromium_descendants():
+            with suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                kind = re.search(rb"--type=([\w-]+)", Path(f"/proc/{pid}/cmdline").read_bytes())
+                found[pid] = (kind.group(1).decode() if kind else "browser", fields[0],
+                              int(fields[11]) + int(fields[12]))
+        return found
+
+    before, start = sample(), time.monotonic()
+    _tick.wait(interval_s)
+    after, seconds = sample(), time.monotonic() - start
+    hz = os.sysconf("SC_CLK_TCK")
+    rows = sorted(((ticks - before[pid][2]) / hz / seconds, kind, pid, state)
+                  for pid, (kind, state, ticks) in after.items() if pid in before)
+    shown = ", ".join(f"{kind} {pid} ({state}) {share:.0%}" for share, kind, pid, state in rows[::-1][:4])
+    return f"Chromium CPU over the last {interval_s:g} s: {shown or 'no Chromium process found'}"
 
 
 @pytest.fixture
@@ -277,4 +340,5 @@ def browser_watchdog() -> Iterator[None]:
         yield
     if dog.fired.is_set():
         pytest.fail(f"the test was still running after {BROWSER_TEST_DEADLINE:g} s, so its browser "
-                    "was killed (a frozen page never answers Playwright)", pytrace=False)
+                    f"was killed (a frozen page never answers Playwright); {dog.report}",
+                    pytrace=False)

@@ -9,6 +9,7 @@ itself is the synchronisation, and the short deadline only decides when the kill
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,10 @@ def test_after_the_watchdog_kills_a_frozen_page_the_next_step_gets_a_fresh_brows
     with Watchdog(0.5) as dog, pytest.raises(Error):
         page.evaluate(FREEZE)  # returns only by failing, once the watchdog killed the browser
     assert dog.fired.is_set()
+    # the evidence it leaves: the stuck line and call, and the renderer spinning in its loop
+    assert re.match(r"stuck at test_browser_recovery\.py:\d+ test_after_the_watchdog\w+ "
+                    r"\(page\.evaluate\(FREEZE\).*\), waiting in Playwright's evaluate\(\); "
+                    r"Chromium CPU over the last 1 s: renderer \d+ \(\w\) \d+%", dog.report), dog.report
 
     second = browsers.live()  # what the next test's `chromium` fixture does
     assert second is not first and browsers.launches == launches + 1
@@ -82,5 +87,7 @@ def test_a_killed_browser_fails_only_its_own_test(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA",
                                            "--rootdir", str(pytester.path), timeout=120)
     result.assert_outcomes(passed=1, failed=1, errors=1)
-    result.stdout.fnmatch_lines(["*the test was still running after 2 s, so its browser was killed*",
+    result.stdout.fnmatch_lines(["*the test was still running after 2 s, so its browser was killed*"
+                                 "stuck at test_inner.py:3 test_freezes (page.evaluate(*)), "
+                                 "waiting in Playwright's evaluate(); Chromium CPU*renderer*",
                                  "PASSED test_inner.py::test_after_it"])
