@@ -6,6 +6,7 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
+from playground.tasks import TASKS
 from playground.ui import compare, history, lessons, live, setup, share, target
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
@@ -74,7 +75,7 @@ def main() -> None:
     server_warm_up()
     cfg, error = settings()
     header(error)
-    sprites = cfg.task == "generate"
+    sprites = TASKS[cfg.task].sprite
     picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
     train, race = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
     with train:

@@ -230,12 +230,10 @@ class RunConfig:
 
     @property
     def train_examples(self) -> int:
-        """How many examples one epoch passes over."""
-        if self.task == "classify":
-            return self.samples - max(1, int(round(self.samples * self.val_split)))
-        if self.task == "line":
-            return len(self.houses.split(",")) if self.houses else self.samples
-        return self.size * self.size if self.model == "coord" else self.batch_size
+        """How many examples one epoch passes over (each task's registry entry knows)."""
+        from playground.tasks import TASKS
+
+        return TASKS[self.task].examples(self)
 
     @property
     def total_steps(self) -> int:

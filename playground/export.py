@@ -28,14 +28,14 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from playground import engine, models, sprites
+from playground import ingredients, models, sprites
 from playground.config import FIELDS, RunConfig
-from playground.engine import COLUMNS
+from playground.history import COLUMNS, Table
 from playground.losses import LOSSES
 from playground.optim import make_optimizer
 
 Frames = Sequence[tuple[int, np.ndarray]]
-Rows = pd.DataFrame | Sequence[Sequence[Any]]
+Rows = Table | pd.DataFrame | Sequence[Sequence[Any]]
 
 GIF_FRAME_MS = 120  # each frame of the forming animation
 GIF_FINAL_MS = 2000  # the finished sprite stays up longer before the loop restarts
@@ -55,6 +55,8 @@ def history_frame(rows_or_df: Rows, columns: Sequence[str] = COLUMNS) -> pd.Data
     """History rows (tuples as the trainer and runner keep them) as a DataFrame."""
     if isinstance(rows_or_df, pd.DataFrame):
         return rows_or_df
+    if isinstance(rows_or_df, Table):
+        return rows_or_df.frame()
     return pd.DataFrame(list(rows_or_df), columns=list(columns))
 
 
@@ -153,7 +155,7 @@ def checkpoint_bytes(source: Any, optimizer: torch.optim.Optimizer | None = None
 def _checkpoint_parts(source: Any, optimizer: Any, config: Any) -> tuple[nn.Module, Any, Any]:
     """Unpack a Trainer (`.b`, `.cfg`), a Built (`.model`, `.optimizer`, `.config`) or a model."""
     built = getattr(source, "b", source)
-    if isinstance(built, engine.Built):
+    if isinstance(built, ingredients.Built):
         return built.model, optimizer or built.optimizer, config or built.config
     if isinstance(source, nn.Module):
         return source, optimizer, config
@@ -242,6 +244,8 @@ def _last_step(rows: Rows) -> int:
     """The step of the newest history row (0 before any step)."""
     if isinstance(rows, pd.DataFrame):
         return int(rows["step"].iloc[-1]) if len(rows) else 0
+    if isinstance(rows, Table):
+        return int(rows["step"][-1]) if len(rows) else 0
     return int(rows[-1][0]) if len(rows) else 0
 
 
@@ -321,7 +325,7 @@ def train_script(cfg: RunConfig, target: np.ndarray) -> str:
     if target.dtype != np.uint8 or target.shape != (cfg.size, cfg.size, 4):
         raise ValueError(f"target must be uint8 ({cfg.size}, {cfg.size}, 4) like the run's sprite, "
                          f"got {target.dtype} {target.shape}")
-    body = "\n\n\n".join([_model_code(cfg), _LOADER_INTRO + _source(engine.Loader), _HELPERS,
+    body = "\n\n\n".join([_model_code(cfg), _LOADER_INTRO + _source(ingredients.Loader), _HELPERS,
                           _main_code(cfg)])
     referenced = set(re.findall(r"\bcfg\.(\w+)", body))
     used = [name for name in FIELDS if name in referenced]
@@ -340,7 +344,7 @@ def _header(cfg: RunConfig) -> str:
     return f'''#!/usr/bin/env python3
 """Pixel Playground, as plain PyTorch: the code behind the run you just watched.
 
-{models.DESCRIPTIONS[cfg.model]}
+{models.MODELS[cfg.model].doc}
 It learns a {cfg.size}x{cfg.size} sprite with {cfg.optimizer} (lr={cfg.lr:g}), {cfg.loss} loss and \
 a {cfg.schedule} schedule for {cfg.epochs} epochs.
 The same seed, weights, data order, optimizer and schedule as the app, so on the same kind of
@@ -451,7 +455,7 @@ def _source(obj: Any) -> str:
 
 def _model_code(cfg: RunConfig) -> str:
     """The model class from playground/models.py and every helper it needs, verbatim."""
-    cls = models.MODELS[cfg.model]
+    cls = models.MODELS[cfg.model].make
     names = _model_dependencies(cls.__name__)
     order = sorted(names, key=_definition_line)
     blocks = [_constant_code(n) if n in _HELPER_CONSTANTS else _source(getattr(models, n))
@@ -502,7 +506,7 @@ def _class_ref(cls: type) -> str:
     return cls.__name__
 
 
-_LOADER_INTRO = """# The data loader (copied from playground/engine.py) -----------------------------
+_LOADER_INTRO = """# The data loader (copied from playground/ingredients.py) -----------------------------
 # torch.utils.data.DataLoader(TensorDataset(inputs, targets), shuffle=True) does the same job; this
 # small loader keeps the app's exact batch order (its own generator, one randperm per epoch).
 """
@@ -565,7 +569,7 @@ def _main_code(cfg: RunConfig) -> str:
         data = "inputs, targets = model.z, image.unsqueeze(0)  # one sample: latent -> sprite"
     lbfgs = cfg.optimizer == "lbfgs"
     return _MAIN.format(
-        model_cls=models.MODELS[cfg.model].__name__, data=data, criterion=_criterion_code(cfg),
+        model_cls=models.MODELS[cfg.model].make.__name__, data=data, criterion=_criterion_code(cfg),
         optimizer=_optimizer_code(cfg), scheduler=_indent(_scheduler_code(cfg), 4),
         to_pixels="torch.sigmoid(model.image())  # BCE: the model emits logits, not pixels"
         if cfg.loss == "bce" else "model.image().clamp(0.0, 1.0)",

@@ -9,17 +9,17 @@ import torch
 from torch import Tensor, nn
 
 
+def _clamp(t: Tensor) -> Tensor:
+    return t.clamp(0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class LossSpec:
     """One loss: its torch module, how outputs map to [0, 1] pixels, and a line that teaches it."""
 
     make: Callable[[], nn.Module]
-    to_pixels: Callable[[Tensor], Tensor]
-    doc: str
-
-
-def _clamp(t: Tensor) -> Tensor:
-    return t.clamp(0.0, 1.0)
+    to_pixels: Callable[[Tensor], Tensor] = _clamp
+    doc: str = ""
 
 
 LOSSES: dict[str, LossSpec] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -58,6 +59,10 @@ class Pixels(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.canvas.expand(z.shape[0], -1, -1, -1)
 
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the placeholder input and the whole sprite."""
+        return self.z, image.unsqueeze(0)
+
     def image(self) -> Tensor:
         return self.canvas[0]
 
@@ -74,6 +79,10 @@ class LatentMLP(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(-1, CHANNELS, self.size, self.size)
+
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the fixed latent and the whole sprite."""
+        return self.z, image.unsqueeze(0)
 
     def image(self) -> Tensor:
         return self.forward(self.z)[0]
@@ -102,6 +111,10 @@ class CoordMLP(nn.Module):
     def image(self) -> Tensor:
         return self.forward(self.grid).T.reshape(CHANNELS, self.size, self.size)
 
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per pixel: its coordinates and its RGBA (batches are sets of pixels)."""
+        return self.grid, image.reshape(CHANNELS, -1).T.contiguous()
+
 
 class ConvDecoder(nn.Module):
     """A small conv decoder: latent -> 1/4-size feature map -> two upsampling conv blocks."""
@@ -126,6 +139,10 @@ class ConvDecoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.body(self.fc(z).view(-1, self.ch, self.base, self.base))
 
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the fixed latent and the whole sprite."""
+        return self.z, image.unsqueeze(0)
+
     def image(self) -> Tensor:
         return self.forward(self.z)[0]
 
@@ -147,25 +164,33 @@ def _siren_init(net: nn.Sequential) -> None:
             first = False
 
 
-MODELS: dict[str, type[nn.Module]] = {
-    "pixels": Pixels,
-    "mlp": LatentMLP,
-    "coord": CoordMLP,
-    "conv": ConvDecoder,
-}
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: how to make it from a config, the line that describes it, and the settings it
+    reads (the sidebar shows exactly these under "Model details")."""
 
-DESCRIPTIONS: dict[str, str] = {
-    "pixels": "Learnable pixels: each pixel is a weight (no network at all).",
-    "mlp": "MLP generator: a fixed random latent through hidden layers to every pixel at once.",
-    "coord": "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are sets of pixels.",
-    "conv": "Conv decoder: a latent upsampled by convolutions, like a tiny GAN generator.",
+    make: Callable[[RunConfig], nn.Module]
+    doc: str
+    uses: tuple[str, ...] = ()
+
+
+MODELS: dict[str, ModelSpec] = {
+    "pixels": ModelSpec(Pixels, "Learnable pixels: each pixel is a weight (no network at all).",
+                        ("size",)),
+    "mlp": ModelSpec(LatentMLP, "MLP generator: a fixed random latent through hidden layers to every "
+                     "pixel at once.", ("size", "hidden", "depth", "latent")),
+    "coord": ModelSpec(CoordMLP, "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are "
+                       "sets of pixels.", ("size", "hidden", "depth", "activation", "fourier",
+                                           "fourier_scale", "batch_size")),
+    "conv": ModelSpec(ConvDecoder, "Conv decoder: a latent upsampled by convolutions, like a tiny GAN "
+                      "generator.", ("size", "hidden", "latent")),
 }
 
 
 def make_model(cfg: RunConfig) -> nn.Module:
     """Build the configured model with weights drawn from the config's seed."""
     torch.manual_seed(cfg.seed)
-    return MODELS[cfg.model](cfg)
+    return MODELS[cfg.model].make(cfg)
 
 
 def num_parameters(model: nn.Module) -> int:

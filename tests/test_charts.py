@@ -9,20 +9,26 @@ import numpy as np
 import pandas as pd
 
 from playground.charts import run as charts
+from playground.history import COLUMNS, Table
 
 ROWS = [(i, (i - 1) // 4 + 1, 1.0 / i, 0.01, 0.5, math.nan, i * 1e-3) for i in range(1, 41)]
+
+
+def table(rows: list[tuple]) -> Table:
+    """History rows as the runner's snapshots carry them."""
+    return Table(COLUMNS, np.array(rows, dtype=float).reshape(-1, len(COLUMNS)))
 
 
 def test_history_frame_drops_non_finite_losses() -> None:
     rows = [*ROWS, (41, 11, math.inf, 0.01, 0.5, math.nan, 0.05), (42, 11, math.nan, 0.01, 0.1,
                                                                         math.nan, 0.06)]
-    df = charts.history_frame(rows)
+    df = charts.history_frame(table(rows))
     assert len(df) == 40 and np.isfinite(df["loss"]).all()
-    assert charts.history_frame([]).empty
+    assert charts.history_frame(table([])).empty
 
 
 def test_loss_frame_floors_zero_for_log_scale_and_smooths() -> None:
-    df = charts.history_frame([*ROWS, (41, 11, 0.0, 0.01, 0.0, math.nan, 0.05)])
+    df = charts.history_frame(table([*ROWS, (41, 11, 0.0, 0.01, 0.0, math.nan, 0.05)]))
     frame = charts.loss_frame(df, 0.9)
     assert frame["loss"].min() == charts.MIN_POSITIVE
     assert frame["smoothed"].iloc[5] > frame["loss"].iloc[5]  # EMA lags a falling curve
@@ -40,16 +46,16 @@ def test_loss_spec_is_cached_and_has_no_main_data() -> None:
 
 
 def test_with_data_names_the_dataset() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     spec = charts.with_data(charts.lr_spec(False), df[["step", "lr"]], "lr-1-40")
     assert spec["data"] == {"name": "lr-1-40"}
     assert spec["datasets"]["lr-1-40"] is not None
 
 
 def test_epoch_starts_only_when_epochs_span_steps() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     assert charts.epoch_starts(df) == [4, 8, 12, 16, 20, 24, 28, 32, 36]
-    one_per_step = charts.history_frame([(i, i, 1.0, 0.1, 0.1, math.nan, 0.0) for i in range(1, 9)])
+    one_per_step = charts.history_frame(table([(i, i, 1.0, 0.1, 0.1, math.nan, 0.0) for i in range(1, 9)]))
     assert charts.epoch_starts(one_per_step) == []
 
 
@@ -63,7 +69,7 @@ def test_error_map_is_dark_when_right_and_bright_when_wrong() -> None:
 
 
 def test_altair_charts_build() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     assert charts.loss_chart(df, events=[(5, "lr", 0.1)]).to_dict()["layer"]
     assert charts.lr_chart(df).to_dict()["mark"]["type"] == "line"
     assert charts.schedule_chart([(1, 0.1), (2, 0.05)]).to_dict()

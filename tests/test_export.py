@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from playground import RunConfig, build, sprites, train
-from playground.engine import COLUMNS, Trainer, target_array
+from playground.engine import Trainer
 from playground.export import (
     GIF_MAX_FRAMES,
     animation_gif,
@@ -35,6 +35,8 @@ from playground.export import (
     tensorboard_zip,
     train_script,
 )
+from playground.history import COLUMNS
+from playground.lessons.generate import target_array
 from playground.losses import LOSSES
 from playground.models import MODELS
 from playground.optim import OPTIMIZERS
@@ -76,7 +78,7 @@ def test_history_csv_round_trips_rows_and_dataframes_exactly() -> None:
     from_rows = history_csv(list(result.history.itertuples(index=False, name=None)))
     assert from_df == from_rows
     back = pd.read_csv(io.BytesIO(from_df))
-    assert list(back.columns) == COLUMNS
+    assert tuple(back.columns) == COLUMNS
     assert back["step"].tolist() == list(range(1, 13))
     np.testing.assert_array_equal(back["loss"].to_numpy(), result.history["loss"].to_numpy())
     assert back["update_ratio"].isna().sum() == 11  # measured every 10th step only
@@ -280,7 +282,7 @@ def test_train_script_needs_only_torch_and_the_standard_library(cfg: RunConfig) 
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
     assert "playground" not in imported and "numpy" not in imported
-    assert f"model = {MODELS[cfg.model].__name__}(cfg)" in code
+    assert f"model = {MODELS[cfg.model].make.__name__}(cfg)" in code
     for word in ("optimizer.zero_grad", "loss.backward()", "optimizer.step(", "for epoch in range",
                  "for x, y in loader:", "progress_bar(", "losses.csv", "final.png"):
         assert word in code, word

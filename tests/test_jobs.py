@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from playground.serve import Slots
 from playground.serve.jobs import Job
 from playground.serve.limits import Limits
-from playground.serve.runner import Slots
 from tests.helpers import wait_until
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from playground import RunConfig, build, train
 from playground.cli import main
-from playground.compare.race import (
+from playground.compare import (
     CHUNK,
     SHARED,
     VARYING,
@@ -26,7 +26,8 @@ from playground.compare.race import (
     variants,
 )
 from playground.config import FIELDS, ConfigError
-from playground.engine import COLUMNS, TrainResult
+from playground.engine import TrainResult
+from playground.history import COLUMNS, Table
 
 
 def mix(base: RunConfig) -> list[RunConfig]:
@@ -231,13 +232,13 @@ def test_names_vary_and_variants() -> None:
 
 def test_leaderboard_ranks_and_counts_steps_to_threshold() -> None:
     def result(losses: list[float], status: str, diverged_at: int | None = None) -> TrainResult:
-        hist = pd.DataFrame({"step": range(1, len(losses) + 1), "loss": losses})
+        hist = Table(("step", "loss"), np.array([range(1, len(losses) + 1), losses], float).T)
         return TrainResult(RunConfig(), status, hist, None, None, min(losses), diverged_at, "", 1.0)
 
     runs = [result([1.0, 0.5, 0.2, 0.05], "completed"), result([1.0, 0.09, 0.01], "completed"),
             result([1.0, 50.0], "diverged", 3), result([1.0, 0.95], "completed")]
-    assert steps_to_threshold(runs[0].history) == 4  # first loss below 10% of the first loss
-    assert steps_to_threshold(runs[0].history, threshold=0.3) == 3
+    assert steps_to_threshold(runs[0].rows) == 4  # first loss below 10% of the first loss
+    assert steps_to_threshold(runs[0].rows, threshold=0.3) == 3
     board = leaderboard(runs, ["a", "b", "c", "d"])
     assert list(board["name"]) == ["b", "a", "d", "c"]
     assert board["steps_to_threshold"].tolist() == [2, 4, pd.NA, pd.NA]
@@ -260,7 +261,7 @@ def test_cli_race_writes_histories_images_and_leaderboard(tmp_path: Path, capsys
     assert board["status"].tolist()[-2:] == ["diverged", "diverged"]
     for name in ("sgd_lr=0.01", "adam_lr=1000.0"):
         hist = pd.read_csv(out / name / "history.csv")
-        assert list(hist.columns) == COLUMNS and len(hist) >= 1
+        assert tuple(hist.columns) == COLUMNS and len(hist) >= 1
         assert Image.open(out / name / "final.png").size == (8, 8)
         assert RunConfig.from_json((out / name / "config.json").read_text()).size == 8
     assert "adam lr=0.01" in capsys.readouterr().out

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from playground import RunConfig
+from playground.history import Table, thin
+from playground.serve import MemoryBudget, Runner, RunRefused, Slots
 from playground.serve.limits import Limits
-from playground.serve.runner import MemoryBudget, Runner, RunRefused, Slots, thin
 from tests.helpers import stays, wait_until
 
 LONG = RunConfig(epochs=1_000_000, size=8)
@@ -30,7 +32,7 @@ def test_start_produces_history_and_image(runner: Runner) -> None:
     assert runner.start(LONG)
     snap = wait_until(lambda: (s := runner.snapshot()).n_rows >= 20 and s, what="20 steps")
     assert snap.state == "running" and snap.image.shape == (8, 8, 4)
-    assert snap.rows[0][0] == 1 and snap.config == LONG
+    assert snap.rows["step"][0] == 1 and snap.config == LONG
     assert wait_until(lambda: runner.snapshot().steps_per_second > 0)
 
 
@@ -66,7 +68,7 @@ def test_live_lr_change_is_applied_and_marked(runner: Runner) -> None:
     runner.start(LONG)
     wait_until(lambda: runner.snapshot().n_rows > 5)
     runner.set_lr(0.001)
-    snap = wait_until(lambda: (s := runner.snapshot()).rows[-1][3] == pytest.approx(0.001) and s)
+    snap = wait_until(lambda: (s := runner.snapshot()).last.lr == pytest.approx(0.001) and s)
     assert snap.events and snap.events[0][1:] == ("lr", 0.001)
     assert snap.base_lr == 0.001
 
@@ -94,7 +96,7 @@ def test_divergence_stops_and_explains(runner: Runner) -> None:
     runner.start(RunConfig(model="mlp", optimizer="sgd", lr=1000.0, epochs=500, size=8))
     snap = wait_until(lambda: (s := runner.snapshot()).state == "diverged" and s)
     assert snap.message.startswith("diverged at step") and "10x lower" in snap.message
-    assert snap.image is not None and all(r[2] == r[2] for r in snap.rows)  # no NaN rows
+    assert snap.image is not None and np.isfinite(snap.rows["loss"]).all()  # no NaN rows
 
 
 def test_completed_run_leaves_no_thread(runner: Runner) -> None:
@@ -226,10 +228,10 @@ def test_a_failing_worker_reports_a_message_not_a_traceback(runner: Runner, monk
 
 
 def test_thin_keeps_the_last_row_and_bounds_the_count() -> None:
-    rows = [(i,) for i in range(100_000)]
+    rows = Table(("step",), np.arange(100_000, dtype=float).reshape(-1, 1))
     out = thin(rows, 2000)
-    assert len(out) <= 2000 and out[0] == (0,) and out[-1] == (99_999,)
-    assert thin(rows[:10], 2000) == rows[:10]
+    assert len(out) <= 2000 and out["step"][0] == 0 and out.last.step == 99_999
+    assert thin(rows.where(rows["step"] < 10), 2000) == rows.where(rows["step"] < 10)
 
 
 def test_restore_best_checkpoint_of_a_finished_classifier() -> None:

@@ -9,13 +9,14 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.run import MIN_POSITIVE, _spec_without_main_data, format_lr
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data
+from playground.history import Table
 
 
-def race_frame(names: list[str], curves: list[list[tuple]]) -> pd.DataFrame:
+def race_frame(names: list[str], curves: list[Table]) -> pd.DataFrame:
     """Every contender's (step, loss) in long format, finite losses only."""
-    frames = [pd.DataFrame({"step": [r[0] for r in rows], "loss": [r[2] for r in rows],
-                            "contender": name}) for name, rows in zip(names, curves, strict=True)]
+    frames = [pd.DataFrame({"step": rows["step"], "loss": rows["loss"], "contender": name})
+              for name, rows in zip(names, curves, strict=True)]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["step", "loss", "contender"])
     data = data[np.isfinite(data["loss"].astype(float))]
@@ -34,7 +35,7 @@ def race_spec(names: tuple[str, ...], height: int = 300) -> str:
                         legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)),
         tooltip=["contender:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
     ).properties(height=height).interactive(bind_y=False)
-    return _spec_without_main_data(chart)
+    return spec_without_main_data(chart)
 
 
 def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float) -> alt.LayerChart:

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import functools
-import json
-import math
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.engine import COLUMNS
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data, with_data
+from playground.history import COLUMNS, Table
 
-MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
 INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
                    dtype=np.float32)
 
 
-def history_frame(rows: list[tuple]) -> pd.DataFrame:
-    """History rows as a DataFrame with only finite losses (no NaN ever reaches a chart).
-
-    Built through one float array: a page refresh does this 4 times a second while a training
-    thread competes for the GIL, and pandas' row-by-row constructor costs several times more.
-    """
-    if not rows:  # queued pages redraw often: one empty array, not a Series per column
-        return pd.DataFrame(np.empty((0, len(COLUMNS))), columns=COLUMNS)
-    arr = np.asarray(rows, dtype=np.float64)
-    arr = arr[np.isfinite(arr[:, 2])]
-    return pd.DataFrame(arr[:, :len(COLUMNS)], columns=COLUMNS)
+def history_frame(rows: Table) -> pd.DataFrame:
+    """The step columns of a history with only finite losses (no NaN ever reaches a chart)."""
+    finite = rows.finite("loss")
+    return pd.DataFrame(finite.data[:, :len(COLUMNS)], columns=list(COLUMNS))
 
 
 def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
@@ -68,28 +59,8 @@ def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height:
     training thread at several refreshes a second; the page sends this cached spec plus fresh data.
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
-    return _spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
+    return spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
                                                 height, points))
-
-
-def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
-    """A cached spec plus fresh data as a named dataset.
-
-    A new name per update makes the browser replace the data: Streamlit's front end otherwise
-    tries to treat new data as rows appended to the old, which thinned histories are not.
-    """
-    spec = json.loads(spec_json)
-    spec["data"] = {"name": name}
-    spec.setdefault("datasets", {})[name] = frame
-    return spec
-
-
-def _spec_without_main_data(chart: alt.TopLevelMixin) -> str:
-    """Drop the chart's top-level dataset so the caller can pass live data for it."""
-    spec = chart.to_dict()
-    main = spec.pop("data")["name"]
-    spec.get("datasets", {}).pop(main, None)
-    return json.dumps(spec)
 
 
 def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
@@ -147,7 +118,7 @@ def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
 @functools.lru_cache(maxsize=8)
 def lr_spec(log: bool, height: int = 170) -> str:
     """The LR chart's spec without data (see loss_spec for why)."""
-    return _spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
+    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
 
 
 def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
@@ -188,8 +159,4 @@ def error_map(target: np.ndarray, image: np.ndarray) -> np.ndarray:
     return rgb.round().astype(np.uint8)
 
 
-def format_lr(lr: float) -> str:
-    """Learning rates read best in scientific form below 0.01."""
-    if lr == 0 or not math.isfinite(lr):
-        return str(lr)
-    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.4g}"
+__all__ = ["MIN_POSITIVE", "format_lr", "with_data"]

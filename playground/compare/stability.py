@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from playground.compare.race import CHUNK, MAX_CONTENDERS, Race
+from playground.compare import MAX_CONTENDERS, race
 from playground.config import ConfigError, RunConfig
 from playground.engine import TrainResult, train
 
@@ -100,16 +100,11 @@ def _run(group: list[RunConfig], progress: _Progress,
          should_stop: Callable[[], bool] | None) -> list[TrainResult | None]:
     """Race the group (or train a lone cell); a cancelled cell comes back as None."""
     if len(group) == 1:
-        result = train(group[0], on_step=lambda t, row: progress.add(1), should_stop=should_stop)
-        return [None if result.status == "stopped" else result]
-    contest = Race(group)
-    while not contest.done:
-        if should_stop is not None and should_stop():
-            contest.stop()
-            break
-        for rows in contest.advance(CHUNK):
-            progress.add(sum(r is not None for r in rows))
-    return [None if r.status == "stopped" else r for r in contest.results()]
+        results = [train(group[0], on_step=lambda t, row: progress.add(1), should_stop=should_stop)]
+    else:
+        results = race(group, on_step=lambda contest, rows: progress.add(sum(r is not None for r in rows)),
+                       should_stop=should_stop)
+    return [None if r.status == "stopped" else r for r in results]
 
 
 def _row(cfg: RunConfig, result: TrainResult | None) -> tuple:

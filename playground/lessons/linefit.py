@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from playground.models import ModelSpec
+
 if TYPE_CHECKING:
     from playground.config import RunConfig
 
@@ -87,4 +89,4 @@ class Line(nn.Module):
         return self.fc(x)
 
 
-LINE_MODELS = {"linear": Line}
+LINE_MODELS = {"linear": ModelSpec(Line, "Linear: price = weight x size + bias.", ("batch_size",))}

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from playground.serve.admission import LIMITS, SLOTS, Slots, next_id
 from playground.serve.limits import Limits
-from playground.serve.runner import LIMITS, SLOTS, Slots, _ids
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class Job:
                  slots: Slots | None = None) -> None:
         self.name, self.work = name, work
         self.limits, self.slots = limits or LIMITS, slots or SLOTS
-        self.id = next(_ids)
+        self.id = next_id()
         self._lock = threading.Lock()
         self._state: dict[str, Any] = {"status": "queued", "progress": 0.0, "message": ""}
         self._cancel = threading.Event()

@@ -8,19 +8,19 @@ The worker is the only thread that steps the model; it never calls Streamlit.
 from __future__ import annotations
 
 import collections
-import itertools
 import logging
 import threading
 import time
-import weakref
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from playground import sprites
+from playground import export, sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
-from playground.history import HistoryRows
+from playground.history import HistoryRows, Table
+from playground.serve.admission import LIMITS, MB, MEMORY, SLOTS, MemoryBudget, Slots, next_id
 from playground.serve.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -33,121 +33,13 @@ RELEASED = ("This run's weights were freed to make room for other runs on this s
             "and picture stay. Press ▶ Start to train again.")
 
 
-class Slots:
-    """A process-wide cap on trainings that step at once; the rest wait in arrival order."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._cond = threading.Condition()
-        self._holders: set[int] = set()
-        self._queue: collections.deque[int] = collections.deque()
-
-    def acquire(self, who: int, timeout: float) -> bool:
-        """Wait up to `timeout` for a slot; stays queued (keeps its place) when it times out."""
-        with self._cond:
-            if who in self._holders:
-                return True
-            if who not in self._queue:
-                self._queue.append(who)
-            deadline = time.monotonic() + timeout
-            while not self._my_turn(who):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            self._queue.remove(who)
-            self._holders.add(who)
-            return True
-
-    def _my_turn(self, who: int) -> bool:
-        free = self.capacity - len(self._holders)
-        return free > 0 and who in itertools.islice(self._queue, free)
-
-    def release(self, who: int) -> None:
-        """Give the slot (or the place in the queue) back."""
-        with self._cond:
-            self._holders.discard(who)
-            if who in self._queue:
-                self._queue.remove(who)
-            self._cond.notify_all()
-
-    def position(self, who: int) -> int:
-        """0 while holding a slot, else 1-based place in the queue (0 if not waiting)."""
-        with self._cond:
-            if who in self._holders or who not in self._queue:
-                return 0
-            return self._queue.index(who) + 1
-
-    @property
-    def busy(self) -> int:
-        """Trainings holding a slot now."""
-        with self._cond:
-            return len(self._holders)
-
-    @property
-    def waiting(self) -> int:
-        """Trainings queued for a slot now."""
-        with self._cond:
-            return len(self._queue)
-
-
-MB = 2**20
-
-
-def _mb(n: float) -> str:
-    """Bytes as MB a person reads: one decimal below 10 MB, whole numbers above."""
-    return f"{n / MB:,.1f} MB" if n < 10 * MB else f"{n / MB:,.0f} MB"
-
-
-class RunRefused(Exception):
-    """A run this server cannot hold in memory; the message says what to do instead."""
-
-
-class MemoryBudget:
-    """A process-wide cap on the tensor memory runs hold. A new run first takes memory back from
-    ended runs, oldest first (their curves and pictures stay); if that is not enough it is refused."""
-
-    def __init__(self, per_run_mb: float, total_mb: float) -> None:
-        self.per_run, self.total = per_run_mb * MB, total_mb * MB
-        self._runners: weakref.WeakSet[Runner] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def admit(self, runner: Runner, trainer: Trainer) -> int:
-        """Make room for this runner's new trainer (not yet stepping), or raise RunRefused; returns
-        the bytes it was admitted with. Other runs are never inspected: their workers may be
-        stepping, and reading a tensor's storage while another thread frees it crashes torch."""
-        need = trainer.expected_nbytes
-        if need > self.per_run:
-            raise RunRefused(f"This model needs {_mb(need)}; this server allows {_mb(self.per_run)} "
-                             "per run. Choose a smaller size or model.")
-        with self._lock:
-            others = [r for r in self._runners if r is not runner]
-            held = sum(r.held_bytes() for r in others)
-            for old in sorted((r for r in others if r.releasable()), key=lambda r: r.ended_at):
-                if held + need <= self.total:
-                    break
-                held -= old.release_weights()
-            if held + need > self.total:
-                raise RunRefused(f"The server is busy: other sessions' runs hold {_mb(held)} of its "
-                                 f"{_mb(self.total)} for models. Try a smaller model, "
-                                 "or again when some runs have ended.")
-            self._runners.add(runner)
-        return need
-
-
-LIMITS = Limits.from_env()
-SLOTS = Slots(LIMITS.max_trainings)
-MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)
-_ids = itertools.count(1)
-
-
 @dataclass
 class Snapshot:
     """A consistent copy of a run's published state: what one page refresh draws."""
 
     run_id: int
     state: str  # idle, ready, starting, queued, running, paused, or one of FINISHED
-    rows: list[tuple]  # history rows (step, epoch, loss, lr, grad_norm, update_ratio, seconds)
+    rows: Table  # the history thinned for the chart, read by column name
     n_rows: int
     image: np.ndarray | None
     filmstrip: list[tuple[int, np.ndarray]]
@@ -162,9 +54,9 @@ class Snapshot:
     view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
 
     @property
-    def last(self) -> tuple | None:
-        """The newest history row, if any."""
-        return self.rows[-1] if self.rows else None
+    def last(self) -> Any | None:
+        """The newest history row (a named tuple), if any."""
+        return self.rows.last
 
 
 class Runner:
@@ -177,7 +69,7 @@ class Runner:
         self.memory = memory or MEMORY
         self.ended_at = 0.0  # when the last run ended (the memory budget frees the oldest first)
         self._held = 0  # tensor bytes the current trainer was admitted with
-        self.id = next(_ids)
+        self.id = next_id()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._trainer: Trainer | None = None
@@ -312,7 +204,7 @@ class Runner:
         """A copy of the published state with the history thinned to at most `max_points` rows."""
         with self._cond:
             self._deadline = None  # a poll proves the page is alive
-            rows = thin(self._rows, max_points)
+            rows = self._rows.thin(max_points)
             trainer = self._trainer
             return Snapshot(
                 run_id=self._run_id, state=self._state, rows=rows, n_rows=len(self._rows),
@@ -331,8 +223,6 @@ class Runner:
 
     def checkpoint(self) -> bytes | None:
         """The weights as a safe checkpoint; None while a worker may be stepping (they'd tear)."""
-        from playground import export
-
         with self._cond:
             trainer = None if self.alive else self._trainer
         if trainer is None or trainer.released:
@@ -378,10 +268,10 @@ class Runner:
         log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)
         return freed
 
-    def rows_since(self, cursor: int) -> list[tuple]:
+    def rows_since(self, cursor: int) -> Table:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
         with self._cond:
-            return self._rows[cursor:]
+            return self._rows.since(cursor)
 
     def _steps_per_second(self) -> float:
         if len(self._rate) < 2:
@@ -478,22 +368,22 @@ class Runner:
         row = trainer.step()
         now = time.monotonic()
         image = view = None
-        if row is not None and (row[0] in GIF_SET or now - self._last_image() >= IMAGE_EVERY
+        if row is not None and (row.step in GIF_SET or now - self._last_image() >= IMAGE_EVERY
                                 or self._paused or trainer.done):
             image, view = trainer.image(), trainer.view()
             self._image_time = now
         with self._cond:
             self._state = "paused" if self._paused else "running"
             if row is not None:
-                self._rate.append((now, row[0]))
+                self._rate.append((now, row.step))
             if view is not None:
                 self._view = view
             if image is not None:
                 self._image = image
-                if row[0] in FILM_SET:
-                    self._film.append((row[0], image))
-                if row[0] in GIF_SET:
-                    self._gif.append((row[0], image))
+                if row.step in FILM_SET:
+                    self._film.append((row.step, image))
+                if row.step in GIF_SET:
+                    self._gif.append((row.step, image))
 
     def _last_image(self) -> float:
         return getattr(self, "_image_time", 0.0)
@@ -544,16 +434,3 @@ class Runner:
 
 FILM_SET = set(FILM_STEPS[1:])
 GIF_SET = set(GIF_STEPS[1:])
-
-
-def thin(rows: list[tuple], max_points: int) -> list[tuple]:
-    """Every k-th row (and always the last) so a chart never gets more than max_points."""
-    n = len(rows)
-    max_points = max(2, max_points)
-    if n <= max_points:
-        return list(rows)
-    stride = -(-n // (max_points - 1))
-    out = list(rows[::stride])
-    if (n - 1) % stride:
-        out.append(rows[-1])
-    return out

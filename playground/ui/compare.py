@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -10,20 +9,17 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import compare as compare_charts
-from playground.charts.run import format_lr, with_data
+from playground.charts.common import format_lr, with_data
+from playground.compare import MAX_CONTENDERS, contender_names
 from playground.compare.lr_finder import lr_find
-from playground.compare.race import MAX_CONTENDERS, Race, contender_names
-from playground.compare.stability import cache_key, log_lrs, stability_map
+from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.serve.jobs import Cancelled, Job
-from playground.serve.runner import thin
+from playground.serve import Job, work
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE, track_job
 
 REFRESH = 0.25
-PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
-CURVE_POINTS = 800  # per contender on the chart
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 
 
@@ -47,7 +43,7 @@ def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
         "Adam family": [{"optimizer": o, "lr": adam} for o in ("adam", "adamw", "nadam", "radam",
                                                                "adamax")],
     }
-    if cfg.task == "generate":
+    if TASKS[cfg.task].sprite:
         out["MSE vs L1 vs Huber"] = [{"loss": name, "lr": lr} for name in ("mse", "l1", "huber")]
     return out
 
@@ -80,44 +76,6 @@ def configs_from_table(cfg: RunConfig, table: pd.DataFrame) -> tuple[list[RunCon
 
 
 # The race -------------------------------------------------------------------------------------
-def race_work(configs: list[RunConfig], names: list[str], target: np.ndarray | None):
-    """The worker: step the race in lockstep and publish thinned curves and images."""
-    def work(job: Job) -> None:
-        contest = Race(configs, names, target)
-        curves: list[list[tuple]] = [[] for _ in configs]
-        last = 0.0
-        try:
-            while not contest.done:
-                job.check()
-                for i, r in enumerate(contest.step()):
-                    if r is not None:
-                        curves[i].append(r)
-                if contest.step_count >= job.limits.max_steps:
-                    job.publish(message=f"Stopped at this server's limit of "
-                                        f"{job.limits.max_steps:,} steps per run.")
-                    contest.stop()
-                if time.monotonic() - last > PUBLISH_EVERY or contest.done:
-                    _publish(job, contest, curves)
-                    last = time.monotonic()
-        except Cancelled:
-            contest.stop()
-            _publish(job, contest, curves, final=True)
-            raise
-        _publish(job, contest, curves, final=True)
-    return work
-
-
-def _publish(job: Job, contest: Race, curves: list[list[tuple]], final: bool = False) -> None:
-    """Copies for the page: thinned curves, images, statuses (and the leaderboard at the end)."""
-    state = {"progress": contest.step_count / max(1, contest.total_steps),
-             "curves": [thin(c, CURVE_POINTS) for c in curves], "images": contest.images(),
-             "statuses": list(contest.statuses), "reasons": list(contest.reasons),
-             "step": contest.step_count}
-    if final:
-        state["leaderboard"] = contest.leaderboard()
-    job.publish(**state)
-
-
 def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     """Pick contenders, start the race, watch it."""
     st.markdown("**Race** — contenders start from the *same* weights and see the *same* batches.")
@@ -141,7 +99,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
                 bool(job and job.alive)):
         names = contender_names(configs)
-        job = track_job(Job("Race", race_work(configs, names, target)).start())
+        job = track_job(Job("Race", work.race_work(configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
     if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
@@ -242,23 +200,6 @@ def lr_find_section(cfg: RunConfig) -> None:
 
 
 # Stability map ------------------------------------------------------------------------------
-def stability_work(cfg: RunConfig, lrs: list[float], optimizers: list[str], steps: int):
-    def work(job: Job) -> pd.DataFrame:
-        return stability_map(cfg, lrs, optimizers, steps,
-                             on_progress=lambda done, total: job.publish(progress=done / total),
-                             should_stop=lambda: job.cancelled or _checked(job))
-    return work
-
-
-def _checked(job: Job) -> bool:
-    """Time and session limits, as a should_stop answer."""
-    try:
-        job.check()
-    except Cancelled:
-        return True
-    return False
-
-
 def _load_cell(optimizer: str, lr: float) -> None:
     from playground.ui.setup import key, nearest_stop
 
@@ -283,8 +224,8 @@ def stability_section(cfg: RunConfig) -> None:
     x, y, _ = st.columns([1, 1, 3])
     if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
                 bool(job and job.alive)):
-        job = track_job(Job("Stability map", stability_work(cfg, lrs, optimizers,
-                                                            int(steps))).start())
+        job = track_job(Job("Stability map", work.stability_work(cfg, lrs, optimizers,
+                                                                 int(steps))).start())
         st.session_state.map_job, st.session_state.map_key = job, key
     if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
         job.cancel()

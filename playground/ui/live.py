@@ -11,7 +11,8 @@ import streamlit as st
 from playground import export
 from playground.charts import run as charts
 from playground.config import RunConfig
-from playground.serve.runner import FINISHED, Runner, RunRefused, Snapshot
+from playground.serve import FINISHED, Runner, RunRefused, Snapshot
+from playground.tasks import TASKS
 from playground.ui import history, lessons
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
@@ -138,14 +139,14 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     """Status line, pictures, charts and filmstrip for one snapshot."""
     status_line(snap)
     message(snap)
-    if snap.config is not None and snap.config.task != "generate":
+    if snap.config is not None and not TASKS[snap.config.task].sprite:
         lessons.draw(snap)
         return
     if target is None:
         st.caption("Press ▶ Start (or Step) and the curves appear here.")
         return
     pictures(snap, target)
-    df = charts.history_frame(snap.rows) if snap.rows else None
+    df = charts.history_frame(snap.rows) if len(snap.rows) else None
     if df is None or df.empty:  # not started, or queued: the cheapest redraw (no frame, no chart)
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
@@ -169,9 +170,8 @@ def status_line(snap: Snapshot) -> None:
         what = "taking turns with other sessions" if last is not None else "waiting for a free training slot"
         parts.append(f"{what} (position {snap.queue_position})")
     if last is not None:
-        step, epoch, loss, lr = last[:4]
-        parts += [f"step {step:,} / {snap.total_steps:,}", f"epoch {epoch:,}", f"loss {loss:.4g}",
-                  f"lr {charts.format_lr(lr)}"]
+        parts += [f"step {last.step:,} / {snap.total_steps:,}", f"epoch {last.epoch:,}",
+                  f"loss {last.loss:.4g}", f"lr {charts.format_lr(last.lr)}"]
     if snap.state == "running" and snap.steps_per_second:
         parts.append(f"{snap.steps_per_second:,.0f} steps/s")
     st.markdown(" · ".join(parts))
@@ -215,15 +215,14 @@ def downloads(runner: Runner) -> None:
         return
     cfg = snap.config
     with st.expander("⬇️ Download this run"):
-        if cfg.task == "generate" and snap.image is not None:
+        if TASKS[cfg.task].sprite and snap.image is not None:
             st.download_button("Download all (zip)", lambda: _bundle(runner),
                                f"pixel-playground-{cfg.sprite}.zip", "application/zip",
                                key="dl_all", type="primary",
                                help="History, config, pictures, the GIF, the checkpoint and a "
                                     "train.py that replays this run in plain PyTorch.")
         a, b, c, d = st.columns(4)
-        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0),
-                                                                     _columns(cfg)),
+        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0).frame()),
                           "history.csv", "text/csv", key="dl_csv")
         a.download_button("config.json", export.config_json(cfg), "config.json",
                           "application/json", key="dl_json")
@@ -231,11 +230,11 @@ def downloads(runner: Runner) -> None:
                           "application/octet-stream", key="dl_ckpt", disabled=runner.alive,
                           help="Weights and optimizer state (state dicts only). Stop the run, or "
                                "let it finish, to save it.")
-        if cfg.task == "generate" and snap.image is not None:
+        if TASKS[cfg.task].sprite and snap.image is not None:
             _sprite_downloads(runner, snap, b, c)
         if export.tensorboard_available():
             d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
-                runner.rows_since(0), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
+                runner.rows_since(0).frame(), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
                 key="dl_tb")
         else:
             d.caption(export.TENSORBOARD_HINT)
@@ -258,17 +257,10 @@ def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
         st.caption("train.py replays the settings, not the learning-rate changes made mid-run.")
 
 
-def _columns(cfg: RunConfig) -> list[str]:
-    """History columns of this run's lesson."""
-    from playground.lessons.build import CLASSIFY_COLUMNS
-
-    return [*charts.COLUMNS, *(CLASSIFY_COLUMNS if cfg.task == "classify" else ())]
-
-
 def _bundle(runner: Runner) -> bytes:
     """The "Download all" zip."""
-    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0)
+    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0).frame()
     summary = {"status": snap.state, "steps": snap.n_rows,
-               "final_loss": rows[-1][2] if rows else None}
+               "final_loss": float(rows["loss"].iloc[-1]) if len(rows) else None}
     return export.run_bundle(snap.config, snap.target, rows, snap.image,
                              runner.frames() or snap.filmstrip, runner.checkpoint(), summary)

@@ -9,9 +9,7 @@ import streamlit as st
 from streamlit.logger import get_logger
 
 from playground.engine import configure_torch, warm_up
-from playground.serve.admission import Gate
-from playground.serve.jobs import Job
-from playground.serve.runner import LIMITS, Runner
+from playground.serve import LIMITS, Gate, Job, Runner
 
 log = logging.getLogger(__name__)
 get_logger("playground")  # Streamlit's handler and --logger.level for the core's run/session logs
