@@ -147,7 +147,7 @@ def _check_cell_px(cell_px: int | None, size: int) -> int:
     return cell_px
 
 
-def _check_key(key: str) -> str:
+def check_key(key: str) -> str:
     """Streamlit's component ids reserve '__'; say so here instead of failing deep inside it."""
     if not isinstance(key, str) or not key or "__" in key:
         raise ValueError(f"key must be a non-empty str without '__', got {key!r}")
@@ -213,7 +213,7 @@ def pixel_editor(
     where alpha is 0. It stays the same until the next stroke; when `pixels` changes (other than by
     feeding the result back in), the editor shows the new sprite and returns None again.
     """
-    grid, key = check_sprite(pixels), _check_key(key)
+    grid, key = check_sprite(pixels), check_key(key)
     size = grid.shape[0]
     cell, colours = _check_cell_px(cell_px, size), build_palette(grid, palette)
     version = _version(key, grid)
