@@ -1,7 +1,7 @@
-"""Downloads of a run as bytes: CSV, JSON, PNG, GIF, checkpoint, TensorBoard log, train.py, one zip.
+"""train.py: a standalone plain-PyTorch script that replays a run, generated from its config.
 
-Pure functions of a config, history rows, images and (for the checkpoint) a model, so the app, the
-CLI and the tests share them. Nothing here imports Streamlit; nothing here reads a user's file.
+The model and data loader are copied verbatim from playground/models.py and engine.py; the rest is
+written here so the script needs nothing but torch (tqdm optional).
 """
 
 from __future__ import annotations
@@ -9,282 +9,21 @@ from __future__ import annotations
 import ast
 import base64
 import functools
-import importlib.util
 import inspect
-import io
 import json
 import re
-import tempfile
-import uuid
-import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from playground import engine, models, sprites
+from playground import engine, models
 from playground.config import FIELDS, RunConfig
-from playground.engine import COLUMNS
 from playground.losses import LOSSES
 from playground.optim import make_optimizer
 
-Frames = Sequence[tuple[int, np.ndarray]]
-Rows = pd.DataFrame | Sequence[Sequence[Any]]
-
-GIF_FRAME_MS = 120  # each frame of the forming animation
-GIF_FINAL_MS = 2000  # the finished sprite stays up longer before the loop restarts
-GIF_MAX_FRAMES = 120  # more frames are thinned evenly (the first and last are kept)
-TENSORBOARD_HINT = ("TensorBoard logs need the optional `tensorboard` package: "
-                    "`pip install tensorboard`, then unzip and run `tensorboard --logdir <folder>`.")
-_ZIP_TIME = (2024, 1, 1, 0, 0, 0)  # fixed timestamps: the same run gives the same zip bytes
-
-
-# Tables and pictures --------------------------------------------------------------------------
-def history_csv(rows_or_df: Rows, columns: Sequence[str] = COLUMNS) -> bytes:
-    """Every history row as CSV (step, epoch, loss, lr, grad_norm, update_ratio, seconds)."""
-    return history_frame(rows_or_df, columns).to_csv(index=False).encode("utf-8")
-
-
-def history_frame(rows_or_df: Rows, columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
-    """History rows (tuples as the trainer and runner keep them) as a DataFrame."""
-    if isinstance(rows_or_df, pd.DataFrame):
-        return rows_or_df
-    return pd.DataFrame(list(rows_or_df), columns=list(columns))
-
-
-def config_json(cfg: RunConfig) -> bytes:
-    """The config as JSON, re-loadable with `RunConfig.from_json` or `--config`."""
-    return (cfg.to_json() + "\n").encode("utf-8")
-
-
-def sprite_png(arr: np.ndarray, scale: int = 1) -> bytes:
-    """Exact-pixel PNG; scale > 1 enlarges with nearest neighbour so pixel art stays crisp."""
-    return sprites.to_png_bytes(sprites.upscale(np.asarray(arr), scale))
-
-
-def animation_gif(frames: Frames, scale: int = 8, frame_ms: int = GIF_FRAME_MS,
-                  final_ms: int = GIF_FINAL_MS, label: bool = True) -> bytes:
-    """The sprite forming, frame by frame over a light checkerboard, looping forever."""
-    frames = _gif_frames(frames)
-    pictures = [_gif_picture(arr, step, scale, label) for step, arr in frames]
-    durations = [frame_ms] * (len(pictures) - 1) + [final_ms]
-    buf = io.BytesIO()
-    pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=durations, loop=0, disposal=1)
-    return buf.getvalue()
-
-
-def _gif_frames(frames: Frames) -> list[tuple[int, np.ndarray]]:
-    """Frames of the last frame's shape, in step order, thinned evenly to GIF_MAX_FRAMES."""
-    frames = sorted(((int(s), np.asarray(a)) for s, a in frames), key=lambda f: f[0])
-    if not frames:
-        raise ValueError("an animation needs at least one frame")
-    shape = frames[-1][1].shape
-    frames = [f for f in frames if f[1].shape == shape]
-    if len(frames) > GIF_MAX_FRAMES:
-        keep = np.unique(np.linspace(0, len(frames) - 1, GIF_MAX_FRAMES).round().astype(int))
-        frames = [frames[i] for i in keep]
-    return frames
-
-
-def _gif_picture(arr: np.ndarray, step: int, scale: int, label: bool) -> Image.Image:
-    """One frame: the sprite on a checkerboard (one square per pixel), upscaled, a step caption.
-
-    The palette is found at the sprite's own size and only the indices are upscaled, which keeps a
-    long animation of a 64-pixel sprite fast."""
-    small = sprites.checkerboard_composite(arr, cell=1)
-    index, palette = _palette(small, reserve=2 if label else 0)
-    index = sprites.upscale(index, scale)
-    if label:
-        ink = _caption(f"step {step:,}", index.shape[1])
-        palette = np.concatenate([palette, [_PAPER, _INK]]).astype(np.uint8)
-        index = np.concatenate([index, np.where(ink, len(palette) - 1, len(palette) - 2)], axis=0)
-    img = Image.fromarray(index.astype(np.uint8), mode="P")
-    img.putpalette(palette.tobytes())
-    return img
-
-
-_PAPER, _INK = (255, 255, 255), (40, 40, 40)  # the caption's two colours
-
-
-def _palette(rgb: np.ndarray, reserve: int) -> tuple[np.ndarray, np.ndarray]:
-    """(index, palette) of an RGB image: exact when 256 - reserve colours suffice, else median cut."""
-    keys = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    colours, index = np.unique(keys, return_inverse=True)
-    if len(colours) <= 256 - reserve:
-        palette = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1)
-        return index.reshape(rgb.shape[:2]), palette.astype(np.uint8)
-    quantized = Image.fromarray(rgb).quantize(256 - reserve, method=Image.Quantize.MEDIANCUT,
-                                              dither=Image.Dither.NONE)
-    palette = np.array(quantized.getpalette()[:3 * (256 - reserve)], np.uint8).reshape(-1, 3)
-    return np.asarray(quantized), palette
-
-
-def _caption(text: str, width: int) -> np.ndarray:
-    """Where the caption's un-antialiased text has ink, as a (14, width) boolean mask."""
-    strip = Image.new("L", (width, 14), 255)
-    draw = ImageDraw.Draw(strip)
-    draw.fontmode = "1"
-    draw.text((3, 1), text, fill=0, font=ImageFont.load_default(11))
-    return np.asarray(strip) < 128
-
-
-# Checkpoint and TensorBoard -------------------------------------------------------------------
-def checkpoint_bytes(source: Any, optimizer: torch.optim.Optimizer | None = None,
-                     config: RunConfig | None = None) -> bytes:
-    """State dicts and the config only, so `torch.load(..., weights_only=True)` reads it safely.
-
-    `source` is a Trainer, a Built (from `build`), or a model with `optimizer` and `config` given.
-    """
-    model, optimizer, config = _checkpoint_parts(source, optimizer, config)
-    buf = io.BytesIO()
-    torch.save({"model": model.state_dict(),
-                "optimizer": optimizer.state_dict() if optimizer is not None else None,
-                "config": config.to_dict() if config is not None else None}, buf)
-    return buf.getvalue()
-
-
-def _checkpoint_parts(source: Any, optimizer: Any, config: Any) -> tuple[nn.Module, Any, Any]:
-    """Unpack a Trainer (`.b`, `.cfg`), a Built (`.model`, `.optimizer`, `.config`) or a model."""
-    built = getattr(source, "b", source)
-    if isinstance(built, engine.Built):
-        return built.model, optimizer or built.optimizer, config or built.config
-    if isinstance(source, nn.Module):
-        return source, optimizer, config
-    raise TypeError(f"checkpoint_bytes needs a Trainer, a Built or an nn.Module, "
-                    f"not {type(source).__name__}")
-
-
-def tensorboard_available() -> bool:
-    """Whether the optional `tensorboard` package is installed (checked without importing it)."""
-    try:
-        return importlib.util.find_spec("tensorboard") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def tensorboard_log(rows: Rows, directory: str | Path, columns: Sequence[str] = COLUMNS) -> Path | None:
-    """Write loss, lr and grad_norm per step as a TensorBoard event file; None without tensorboard."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    df = history_frame(rows, columns)
-    suffix = f".{uuid.uuid4().hex[:8]}"
-    writer = SummaryWriter(log_dir=str(directory), filename_suffix=suffix)
-    try:
-        for step, loss, lr, grad_norm in df[["step", "loss", "lr", "grad_norm"]].itertuples(
-                index=False):
-            writer.add_scalar("loss", float(loss), int(step))
-            writer.add_scalar("lr", float(lr), int(step))
-            writer.add_scalar("grad_norm", float(grad_norm), int(step))
-    finally:
-        writer.close()
-    return next(Path(directory).glob(f"events.out.tfevents.*{suffix}"))
-
-
-def tensorboard_zip(rows: Rows, run_name: str = "run") -> bytes | None:
-    """The TensorBoard log as a zip holding `<run_name>/events...`; None without tensorboard."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = tensorboard_log(rows, Path(tmp) / run_name)
-        if path is None:
-            return None
-        return bundle_zip({f"{run_name}/{path.name}": path.read_bytes()})
-
-
-# The zip --------------------------------------------------------------------------------------
-def bundle_zip(parts: Mapping[str, bytes]) -> bytes:
-    """A deflated zip of name -> bytes with fixed timestamps (same parts, same bytes)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in parts.items():
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, data)
-    return buf.getvalue()
-
-
-def run_files(cfg: RunConfig, target: np.ndarray, rows: Rows,
-              final: np.ndarray, frames: Frames = (), checkpoint: bytes | None = None,
-              summary: Mapping[str, Any] | None = None) -> dict[str, bytes]:
-    """Every download of one run by file name: what "Download all" zips."""
-    frames = list(frames) or [(_last_step(rows), final)]
-    parts = {
-        "history.csv": history_csv(rows),
-        "config.json": config_json(cfg),
-        "final.png": sprite_png(final),
-        "final_x8.png": sprite_png(final, 8),
-        "target.png": sprite_png(target),
-        "forming.gif": animation_gif(frames, scale=min(16, max(2, 256 // final.shape[0]))),
-    }
-    if checkpoint is not None:
-        parts["checkpoint.pt"] = checkpoint
-    parts["train.py"] = train_script(cfg, target).encode("utf-8")
-    parts["README.txt"] = readme_text(cfg, parts, summary).encode("utf-8")
-    return parts
-
-
-def run_bundle(cfg: RunConfig, target: np.ndarray, rows: Rows,
-               final: np.ndarray, frames: Frames = (), checkpoint: bytes | None = None,
-               summary: Mapping[str, Any] | None = None) -> bytes:
-    """The "Download all" zip: history, config, pictures, animation, checkpoint, train.py, README."""
-    return bundle_zip(run_files(cfg, target, rows, final, frames, checkpoint, summary))
-
-
-def _last_step(rows: Rows) -> int:
-    """The step of the newest history row (0 before any step)."""
-    if isinstance(rows, pd.DataFrame):
-        return int(rows["step"].iloc[-1]) if len(rows) else 0
-    return int(rows[-1][0]) if len(rows) else 0
-
-
-_FILE_NOTES = {
-    "history.csv": "one row per optimizer step: step, epoch, loss, lr, grad_norm, update_ratio "
-                   "(every 10th step), seconds",
-    "config.json": "every setting of the run; `python -m playground train --config config.json` "
-                   "re-runs it",
-    "final.png": "the learned sprite at its exact pixels",
-    "final_x8.png": "the same, 8x larger (nearest neighbour, no blur)",
-    "target.png": "the sprite the model was trained to reproduce",
-    "forming.gif": "the sprite forming during training (steps in the caption)",
-    "checkpoint.pt": "model and optimizer state dicts plus the config; load with "
-                     "torch.load('checkpoint.pt', weights_only=True)",
-    "train.py": "the same run as a standalone plain-PyTorch script (see below)",
-}
-
-
-def readme_text(cfg: RunConfig, parts: Mapping[str, bytes],
-                summary: Mapping[str, Any] | None = None) -> str:
-    """README.txt of the zip: what each file is and how to run train.py."""
-    lines = ["Pixel Playground run", "====================", "",
-             f"model={cfg.model} loss={cfg.loss} optimizer={cfg.optimizer} lr={cfg.lr:g} "
-             f"schedule={cfg.schedule} epochs={cfg.epochs} seed={cfg.seed} size={cfg.size}"]
-    if summary:
-        lines.append(", ".join(f"{k}: {v}" for k, v in summary.items() if v not in (None, "")))
-    lines += ["", "Files", "-----"]
-    lines += [f"{name:<14} {_FILE_NOTES.get(name, '')}" for name in parts if name in _FILE_NOTES]
-    if "checkpoint.pt" not in parts:
-        lines.append("(no checkpoint.pt: a checkpoint is taken only while the run is not training)")
-    lines += ["", "Running train.py", "----------------",
-              "    pip install torch tqdm        # tqdm is optional",
-              "    python train.py               # the whole run",
-              "    python train.py --steps 100   # only the first 100 optimizer steps",
-              "",
-              "It needs only PyTorch, prints the loss as it goes and writes losses.csv and final.png.",
-              "Same seed, same data order, same optimizer and schedule: on the same kind of machine",
-              "its losses match history.csv step for step (learning-rate changes made by hand",
-              "during the run are not replayed).", ""]
-    return "\n".join(lines)
-
-
-# train.py -------------------------------------------------------------------------------------
 _SPRITE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _HELPER_CONSTANTS = ("CHANNELS", "ACTIVATIONS")
 
