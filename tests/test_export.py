@@ -35,7 +35,7 @@ from playground.export import (
     tensorboard_zip,
     train_script,
 )
-from playground.history import COLUMNS
+from playground.history import COLUMNS, Table
 from playground.lessons.generate import target_array
 from playground.losses import LOSSES
 from playground.models import MODELS
@@ -72,17 +72,17 @@ def expected_frame(arr: np.ndarray, scale: int) -> np.ndarray:
 
 
 # CSV, JSON, PNG -------------------------------------------------------------------------------
-def test_history_csv_round_trips_rows_and_dataframes_exactly() -> None:
+def test_history_csv_round_trips_tables_and_dataframes_exactly() -> None:
     result = train(RunConfig(epochs=12, **SMALL))
     from_df = history_csv(result.history)
-    from_rows = history_csv(list(result.history.itertuples(index=False, name=None)))
+    from_rows = history_csv(result.rows)
     assert from_df == from_rows
     back = pd.read_csv(io.BytesIO(from_df))
     assert tuple(back.columns) == COLUMNS
     assert back["step"].tolist() == list(range(1, 13))
     np.testing.assert_array_equal(back["loss"].to_numpy(), result.history["loss"].to_numpy())
     assert back["update_ratio"].isna().sum() == 11  # measured every 10th step only
-    assert history_csv([]).decode().strip() == ",".join(COLUMNS)
+    assert history_csv(Table(COLUMNS)).decode().strip() == ",".join(COLUMNS)
 
 
 def test_config_json_reloads_to_the_same_config_custom_sprite_included() -> None:

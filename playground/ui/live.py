@@ -222,7 +222,7 @@ def downloads(runner: Runner) -> None:
                                help="History, config, pictures, the GIF, the checkpoint and a "
                                     "train.py that replays this run in plain PyTorch.")
         a, b, c, d = st.columns(4)
-        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0).frame()),
+        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0)),
                           "history.csv", "text/csv", key="dl_csv")
         a.download_button("config.json", export.config_json(cfg), "config.json",
                           "application/json", key="dl_json")
@@ -234,7 +234,7 @@ def downloads(runner: Runner) -> None:
             _sprite_downloads(runner, snap, b, c)
         if export.tensorboard_available():
             d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
-                runner.rows_since(0).frame(), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
+                runner.rows_since(0), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
                 key="dl_tb")
         else:
             d.caption(export.TENSORBOARD_HINT)
@@ -259,8 +259,8 @@ def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
 
 def _bundle(runner: Runner) -> bytes:
     """The "Download all" zip."""
-    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0).frame()
+    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0)
     summary = {"status": snap.state, "steps": snap.n_rows,
-               "final_loss": float(rows["loss"].iloc[-1]) if len(rows) else None}
+               "final_loss": float(rows["loss"][-1]) if len(rows) else None}
     return export.run_bundle(snap.config, snap.target, rows, snap.image,
                              runner.frames() or snap.filmstrip, runner.checkpoint(), summary)
