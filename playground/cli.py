@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The `pixel-playground` console script: `python -m playground` under its own name."""
+    sys.exit(main())
+
+
 def _parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     p = argparse.ArgumentParser(prog="python -m playground",

@@ -1,0 +1,89 @@
+"""Charts for the compare tools: race curves, the LR range test, the stability map (pure functions)."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data
+from playground.history import Table
+
+
+def race_frame(names: list[str], curves: list[Table]) -> pd.DataFrame:
+    """Every contender's (step, loss) in long format, finite losses only."""
+    frames = [pd.DataFrame({"step": rows["step"], "loss": rows["loss"], "contender": name})
+              for name, rows in zip(names, curves, strict=True)]
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["step", "loss", "contender"])
+    data = data[np.isfinite(data["loss"].astype(float))]
+    data["loss"] = data["loss"].astype(float).clip(lower=MIN_POSITIVE)
+    return data
+
+
+@functools.lru_cache(maxsize=32)
+def race_spec(names: tuple[str, ...], height: int = 300) -> str:
+    """Overlaid loss curves, one colour per contender, log-y, hover for values."""
+    sample = pd.DataFrame({"step": [1], "loss": [1.0], "contender": [names[0]]})
+    chart = alt.Chart(sample).mark_line().encode(
+        x=alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False)),
+        y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
+        color=alt.Color("contender:N", scale=alt.Scale(domain=list(names)),
+                        legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)),
+        tooltip=["contender:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
+    ).properties(height=height).interactive(bind_y=False)
+    return spec_without_main_data(chart)
+
+
+def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float) -> alt.LayerChart:
+    """Loss against learning rate on log-x: raw points, the smoothed curve, the suggestion and
+    the user's current LR."""
+    data = frame.copy()
+    data["loss"] = data["loss"].clip(lower=MIN_POSITIVE)
+    data["smoothed"] = data["smoothed"].clip(lower=MIN_POSITIVE)
+    x = alt.X("lr:Q", scale=alt.Scale(type="log"), title="learning rate",
+              axis=alt.Axis(format=".0e"))
+    y_scale = alt.Scale(type="log")
+    raw = alt.Chart(data).mark_circle(size=12, opacity=0.3).encode(
+        x=x, y=alt.Y("loss:Q", scale=y_scale))
+    line = alt.Chart(data).mark_line(strokeWidth=2).encode(
+        x=x, y=alt.Y("smoothed:Q", scale=y_scale, title="loss"),
+        tooltip=[alt.Tooltip("lr:Q", format=".2e"), alt.Tooltip("smoothed:Q", format=".4g")])
+    marks = [("your LR", current, "#888888")]
+    if suggestion is not None:
+        marks.append((f"suggested {format_lr(suggestion)}", suggestion, "#2ca02c"))
+    frame_marks = pd.DataFrame(marks, columns=["label", "lr", "color"])
+    rules = alt.Chart(frame_marks).mark_rule(strokeWidth=2, strokeDash=[5, 3]).encode(
+        x="lr:Q", color=alt.Color("color:N", scale=None))
+    text = alt.Chart(frame_marks).mark_text(align="left", dx=4, dy=-6, fontSize=12).encode(
+        x="lr:Q", y=alt.value(12), text="label:N", color=alt.Color("color:N", scale=None))
+    return alt.layer(raw, line, rules, text).properties(height=280)
+
+
+def stability_chart(frame: pd.DataFrame, optimizer: str, lr: float) -> alt.LayerChart:
+    """Final loss per (optimizer, LR) cell; ✕ marks divergence, a black frame the current config.
+    Clicking a cell selects it (the page loads that config)."""
+    data = frame.copy()
+    data["lr_label"] = [format_lr(v) for v in data["lr"]]
+    data["loss"] = [v if math.isfinite(v) and v > 0 else None for v in data["final_loss"]]
+    data["mark"] = ["✕" if d else ("…" if s == "not_run" else "") for d, s in
+                    zip(data["diverged"], data["status"], strict=True)]
+    nearest = min(data["lr"], key=lambda v: abs(math.log10(v) - math.log10(lr))) if len(data) else lr
+    data["current"] = (data["optimizer"] == optimizer) & (data["lr"] == nearest)
+    order = list(dict.fromkeys(data["lr_label"]))
+    pick = alt.selection_point(fields=["optimizer", "lr"], name="cell", on="click")
+    base = alt.Chart(data).encode(x=alt.X("lr_label:O", sort=order, title="learning rate"),
+                                  y=alt.Y("optimizer:N", title=None))
+    rect = base.mark_rect().encode(
+        color=alt.Color("loss:Q", scale=alt.Scale(type="log", scheme="viridis", reverse=True),
+                        title="final loss"),
+        stroke=alt.condition(alt.datum.current, alt.value("black"), alt.value(None)),
+        strokeWidth=alt.condition(alt.datum.current, alt.value(3), alt.value(0)),
+        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".2e"), "status:N",
+                 alt.Tooltip("final_loss:Q", format=".4g"), "diverged_at:Q"],
+    ).add_params(pick)
+    text = base.mark_text(fontSize=16, color="#d62728").encode(text="mark:N")
+    return alt.layer(rect, text).properties(height=40 * max(1, data["optimizer"].nunique()) + 60)

@@ -1,0 +1,140 @@
+"""Charts for the classify and line lessons: long-format frames plus cached Altair specs (see
+charts.loss_spec for why the spec is cached and the data sent fresh)."""
+
+from __future__ import annotations
+
+import functools
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from playground.charts.common import spec_without_main_data
+
+SERIES = ["batch loss", "train (epoch mean)", "validation"]
+
+
+def epoch_loss_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Per-batch losses as points, per-epoch train and validation losses as lines (long format)."""
+    batch = pd.DataFrame({"step": df["step"], "epoch": df["epoch"], "loss": df["loss"],
+                          "series": "batch loss"})
+    ends = df.dropna(subset=["val_loss"])
+    train = pd.DataFrame({"step": ends["step"], "epoch": ends["epoch"], "loss": ends["epoch_loss"],
+                          "series": "train (epoch mean)"})
+    val = pd.DataFrame({"step": ends["step"], "epoch": ends["epoch"], "loss": ends["val_loss"],
+                        "series": "validation"})
+    return pd.concat([batch, train, val], ignore_index=True)
+
+
+def accuracy_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Train and validation accuracy per epoch (long format)."""
+    ends = df.dropna(subset=["val_accuracy"])
+    return pd.concat([
+        pd.DataFrame({"epoch": ends["epoch"], "accuracy": ends["train_accuracy"], "series": "train"}),
+        pd.DataFrame({"epoch": ends["epoch"], "accuracy": ends["val_accuracy"],
+                      "series": "validation"})], ignore_index=True)
+
+
+@functools.lru_cache(maxsize=64)
+def epoch_loss_spec(marks: tuple = (), epoch_rules: tuple = (), height: int = 280) -> str:
+    """Faint batch points, bold epoch lines, epoch boundaries and LR-cut / early-stop marks."""
+    sample = pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "series": ["batch loss"]})
+    color = alt.Color("series:N", scale=alt.Scale(domain=SERIES,
+                                                  range=["#9ecae1", "#1f77b4", "#ff7f0e"]),
+                      legend=alt.Legend(orient="top", title=None))
+    x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="loss")
+    tip = [alt.Tooltip("series:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g")]
+    points = alt.Chart().mark_circle(size=10, opacity=0.35).encode(x=x, y=y, color=color,
+                                                                   tooltip=tip).transform_filter(
+        alt.datum.series == "batch loss")
+    lines = alt.Chart().mark_line(point=True, strokeWidth=2).encode(
+        x=x, y=y, color=color, tooltip=tip).transform_filter(alt.datum.series != "batch loss")
+    layers = [points, lines]
+    if epoch_rules:
+        layers.append(alt.Chart(pd.DataFrame({"step": list(epoch_rules)})).mark_rule(
+            color="#cccccc", strokeDash=[2, 4]).encode(x="step:Q"))
+    if marks:
+        frame = pd.DataFrame(list(marks), columns=["step", "label"])
+        frame["y"] = [12 + 13 * (i % 3) for i in range(len(frame))]
+        layers.append(alt.Chart(frame).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
+            x="step:Q"))
+        layers.append(alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728").encode(
+            x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N"))
+    chart = alt.layer(*layers, data=sample).properties(height=height).interactive(bind_y=False)
+    return spec_without_main_data(chart)
+
+
+@functools.lru_cache(maxsize=4)
+def accuracy_spec(height: int = 200) -> str:
+    """Accuracy per epoch, train vs validation: the gap between them is overfitting."""
+    sample = pd.DataFrame({"epoch": [1], "accuracy": [0.5], "series": ["train"]})
+    chart = alt.Chart(sample).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("series:N", scale=alt.Scale(domain=["train", "validation"],
+                                                    range=["#1f77b4", "#ff7f0e"]),
+                        legend=alt.Legend(orient="top", title=None)),
+        tooltip=["series:N", "epoch:Q", alt.Tooltip("accuracy:Q", format=".1%")],
+    ).properties(height=height)
+    return spec_without_main_data(chart)
+
+
+def confusion_frame(matrix: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """A confusion matrix in long format (truth, predicted, count)."""
+    return pd.DataFrame([(classes[i], classes[j], int(matrix[i, j]))
+                         for i in range(len(classes)) for j in range(len(classes))],
+                        columns=["truth", "predicted", "count"])
+
+
+@functools.lru_cache(maxsize=8)
+def confusion_spec(classes: tuple[str, ...], height: int = 240) -> str:
+    """Rows are the truth, columns the prediction: everything off the diagonal is a mistake."""
+    sample = confusion_frame(np.eye(len(classes), dtype=int), list(classes))
+    order = list(classes)
+    base = alt.Chart().encode(x=alt.X("predicted:N", sort=order),
+                              y=alt.Y("truth:N", sort=order))
+    rect = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"),
+                                                   legend=None),
+                                   tooltip=["truth:N", "predicted:N", "count:Q"])
+    text = base.mark_text(fontSize=13).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.count > 0, alt.value("black"), alt.value("#bbbbbb")))
+    return spec_without_main_data(alt.layer(rect, text, data=sample).properties(height=height))
+
+
+def line_frame(view: dict) -> pd.DataFrame:
+    """House points, the model's current line and the least-squares line (long format)."""
+    pts = view["points"]
+    xs = np.array([pts[:, 0].min(), pts[:, 0].max()]) if len(pts) else np.array([0.0, 1.0])
+    frames = [pd.DataFrame({"size": pts[:, 0], "price": pts[:, 1], "series": "houses"})]
+    lo, hi = (pts[:, 1].min(), pts[:, 1].max()) if len(pts) else (0.0, 1.0)
+    span = max(hi - lo, 1.0)
+    model = np.clip(view["slope"] * xs + view["intercept"], lo - 2 * span, hi + 2 * span)
+    frames.append(pd.DataFrame({"size": xs, "price": model, "series": "model"}))
+    if view.get("closed_form"):
+        slope, intercept = view["closed_form"]
+        frames.append(pd.DataFrame({"size": xs, "price": slope * xs + intercept,
+                                    "series": "least squares"}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@functools.lru_cache(maxsize=4)
+def line_spec(height: int = 300) -> str:
+    """Points, the line being learned, and the exact answer it should reach (dashed)."""
+    sample = pd.DataFrame({"size": [1.0], "price": [1.0], "series": ["houses"]})
+    color = alt.Color("series:N", scale=alt.Scale(domain=["houses", "model", "least squares"],
+                                                  range=["#555555", "#d62728", "#2ca02c"]),
+                      legend=alt.Legend(orient="top", title=None))
+    x = alt.X("size:Q", title="size (m²)", scale=alt.Scale(zero=False))
+    y = alt.Y("price:Q", title="price (k)", scale=alt.Scale(zero=False))
+    points = alt.Chart().mark_circle(size=40).encode(x=x, y=y, color=color,
+                                                     tooltip=["size:Q", "price:Q"]
+                                                     ).transform_filter(alt.datum.series == "houses")
+    model = alt.Chart().mark_line(strokeWidth=3).encode(x=x, y=y, color=color).transform_filter(
+        alt.datum.series == "model")
+    exact = alt.Chart().mark_line(strokeDash=[6, 4]).encode(x=x, y=y, color=color
+                                                            ).transform_filter(
+        alt.datum.series == "least squares")
+    return spec_without_main_data(alt.layer(points, exact, model, data=sample)
+                                   .properties(height=height))

@@ -1,0 +1,162 @@
+"""Chart and picture builders for the page: pure functions of history rows and arrays (no Streamlit)."""
+
+from __future__ import annotations
+
+import functools
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data, with_data
+from playground.history import COLUMNS, Table
+
+INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
+                   dtype=np.float32)
+
+
+def history_frame(rows: Table) -> pd.DataFrame:
+    """The step columns of a history with only finite losses (no NaN ever reaches a chart)."""
+    finite = rows.finite("loss")
+    return pd.DataFrame(finite.data[:, :len(COLUMNS)], columns=list(COLUMNS))
+
+
+def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
+    """TensorBoard-style debiased exponential moving average (0 = raw, 0.99 = very smooth)."""
+    x = np.asarray(values, dtype=np.float64)
+    if smoothing <= 0 or x.size == 0:
+        return x
+    out = np.empty_like(x)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(x.tolist()):  # plain floats: ~0.3 ms for 2,000 points
+        acc = smoothing * acc + v
+        norm = smoothing * norm + 1.0
+        out[i] = acc / norm
+    return out
+
+
+def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
+    """The columns the loss chart draws: raw and smoothed loss, floored for the log scale."""
+    loss = np.maximum(df["loss"].to_numpy(dtype=np.float64), MIN_POSITIVE)
+    return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
+                         "loss": loss, "lr": df["lr"].to_numpy(),
+                         "smoothed": np.maximum(smooth(loss, smoothing), MIN_POSITIVE)})
+
+
+def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
+               events: list[tuple[int, str, float]] = (), epoch_starts: list[int] = (),
+               height: int = 260) -> alt.LayerChart:
+    """Loss against step: faint raw line, smoothed line, hover tooltips, LR-change and epoch marks."""
+    return _loss_layers(loss_frame(df, smoothing), log_y, list(events), list(epoch_starts), height)
+
+
+@functools.lru_cache(maxsize=128)
+def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300,
+              points: bool = False) -> str:
+    """The loss chart's Vega-Lite spec without its data, built by Altair once per look.
+
+    Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
+    training thread at several refreshes a second; the page sends this cached spec plus fresh data.
+    """
+    sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
+    return spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
+                                                height, points))
+
+
+def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
+                 height: int, points: bool = False) -> alt.LayerChart:
+    """The loss chart's layers over one top-level dataset."""
+    y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
+    x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
+    base = alt.Chart().encode(x=x)
+    raw = base.mark_line(opacity=0.25, color="#1f77b4").encode(
+        y=alt.Y("loss:Q", scale=y_scale, title="loss"))
+    line = base.mark_line(color="#1f77b4", strokeWidth=2, point=points).encode(
+        y=alt.Y("smoothed:Q", scale=y_scale))
+    hover = alt.selection_point(fields=["step"], nearest=True, on="pointerover", empty=False)
+    points = base.mark_point(opacity=0, size=60).encode(
+        y=alt.Y("loss:Q", scale=y_scale),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g"),
+                 alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
+    ).add_params(hover)
+    layers = [raw, line, points]
+    layers += _event_layers(events, data)
+    if epoch_starts:
+        layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
+    return alt.layer(*layers, data=data).properties(height=height).interactive(bind_y=False)
+
+
+def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
+    """A labelled vertical rule at every live LR change (labels staggered so they don't overlap)."""
+    marks = [(step, f"lr → {value:.3g}", 10 + 13 * (i % 3))
+             for i, (step, kind, value) in enumerate(e for e in events if e[1] == "lr")]
+    if not marks or data.empty:
+        return []
+    frame = pd.DataFrame(marks, columns=["step", "label", "y"])
+    rule = _rules(frame, "#d62728", dash=[4, 3])
+    text = alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728", fontSize=11).encode(
+        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N")
+    return [rule, text]
+
+
+def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
+    """Vertical rules at the frame's steps."""
+    return alt.Chart(frame).mark_rule(color=color, strokeDash=dash).encode(x="step:Q")
+
+
+def lr_log_scale(df: pd.DataFrame) -> bool:
+    """Log-y for the LR chart when the LR spans more than 10x."""
+    lrs = df["lr"][df["lr"] > 0]
+    return bool(len(lrs) > 0 and lrs.max() / lrs.min() > 10)
+
+
+def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
+    """The learning rate actually used at each step (log-y when it spans more than 10x)."""
+    return _lr_chart(df[["step", "lr"]], lr_log_scale(df), height)
+
+
+@functools.lru_cache(maxsize=8)
+def lr_spec(log: bool, height: int = 170) -> str:
+    """The LR chart's spec without data (see loss_spec for why)."""
+    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
+
+
+def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
+    """The LR line; labels in scientific form because learning rates are small numbers."""
+    scale = alt.Scale(type="log" if log else "linear", zero=False)
+    return alt.Chart(data).mark_line(color="#ff7f0e", interpolate="step-after").encode(
+        x=alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False)),
+        y=alt.Y("lr:Q", title="learning rate", scale=scale,
+                axis=alt.Axis(format=".1e", tickCount=3)),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
+    ).properties(height=height)
+
+
+def schedule_chart(curve: list[tuple[int, float]], height: int = 140) -> alt.Chart:
+    """A small preview of the schedule's LR over the run, before it starts."""
+    data = pd.DataFrame(curve, columns=["step", "lr"])
+    return alt.Chart(data).mark_line(color="#ff7f0e").encode(
+        x=alt.X("step:Q", title=None), y=alt.Y("lr:Q", title=None, axis=alt.Axis(format=".1e")),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
+    ).properties(height=height)
+
+
+def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:
+    """Steps where a new epoch begins, when epochs span several steps and are few enough to draw."""
+    if df.empty or df["epoch"].iloc[-1] == df["step"].iloc[-1]:
+        return []  # one step per epoch: every step would be a mark
+    firsts = df.loc[df["epoch"].diff().fillna(1) != 0, "step"]
+    return [] if len(firsts) > limit else [int(s) - 1 for s in firsts if s > 1]
+
+
+def error_map(target: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """Per-pixel error (mean |difference| over RGBA) as an inferno-coloured RGB picture."""
+    err = np.abs(target.astype(np.float32) - image.astype(np.float32)).mean(axis=2) / 255.0
+    pos = np.clip(err, 0, 1) * (len(INFERNO) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(INFERNO) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = INFERNO[lo] * (1 - frac) + INFERNO[lo + 1] * frac
+    return rgb.round().astype(np.uint8)
+
+
+__all__ = ["MIN_POSITIVE", "format_lr", "with_data"]

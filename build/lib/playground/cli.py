@@ -1,0 +1,274 @@
+"""Command line: `python -m playground sprites | train`, the same core the app uses, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from playground import export, sprites
+from playground.config import ConfigError, RunConfig, parse_assignments
+from playground.engine import Trainer, TrainResult, build, configure_torch
+from playground.models import num_parameters
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for a bad config or image)."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, sprites.SpriteError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run() -> None:
+    """The `pixel-playground` console script: `python -m playground` under its own name."""
+    sys.exit(main())
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser with its sub-commands."""
+    p = argparse.ArgumentParser(prog="python -m playground",
+                                description="Train a model to reproduce a pixel-art sprite.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sprites", help="list the built-in sprite gallery")
+    s.set_defaults(func=cmd_sprites)
+    t = sub.add_parser("train", help="train one run and write its results to --out")
+    add_config_args(t)
+    t.add_argument("--out", type=Path, required=True, help="folder for config, history, images")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+    _add_race(sub)
+    _add_lr_find(sub)
+    return p
+
+
+def _add_race(sub: argparse._SubParsersAction) -> None:
+    """`race`: 2 to 8 variants of one config from the same weights, with a leaderboard."""
+    r = sub.add_parser("race", help="race 2 to 8 variants of one config from the same weights")
+    add_config_args(r)
+    r.add_argument("--vary", action="append", default=[], required=True,
+                   metavar="KEY=V1,V2,...", help="values to race (repeatable: the cartesian "
+                   "product, at most 8); betas pairs are separated by ';'")
+    r.add_argument("--out", type=Path, required=True, help="folder for histories and leaderboard")
+    r.add_argument("--threshold", type=float, default=None,
+                   help="loss for steps_to_threshold (default: 10%% of each contender's first loss)")
+    r.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=cmd_race)
+
+
+def _add_lr_find(sub: argparse._SubParsersAction) -> None:
+    """`lr-find`: the learning-rate range test on a config."""
+    f = sub.add_parser("lr-find", help="learning-rate range test: suggest a learning rate")
+    add_config_args(f)
+    f.add_argument("--start", type=float, default=1e-6, help="first learning rate of the sweep")
+    f.add_argument("--end", type=float, default=10.0, help="last learning rate of the sweep")
+    f.add_argument("--steps", type=int, default=150, help="optimizer steps (one per LR)")
+    f.add_argument("--out", type=Path, default=Path("."), help="folder for lr_find.csv")
+    f.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    f.set_defaults(func=cmd_lr_find)
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """The options every command that builds a config shares."""
+    p.add_argument("--config", type=Path, help="a config.json (e.g. from an earlier run)")
+    p.add_argument("--url", help="a share link from the app; its settings are replayed")
+    p.add_argument("--image", type=Path, help="train on your own image file (PNG, JPEG, GIF, "
+                   "WEBP, BMP)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set lr=0.01 (repeatable)")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Layer defaults < --config < --url < --image < --set into one validated config."""
+    data: dict[str, Any] = {}
+    if args.config:
+        try:
+            data.update(RunConfig.from_json(args.config.read_text()).to_dict())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {args.config}: {exc.strerror}") from None
+    if args.url:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(args.url).query)
+        cfg, problems = RunConfig.from_query(query)
+        for problem in problems:
+            print(f"warning: share link: {problem}", file=sys.stderr)
+        data.update(cfg.to_query())
+    data.update(parse_assignments(args.set))
+    if args.image:
+        size = int(data.get("size", RunConfig().size))
+        arr, notes = sprites.read_image(_read_bytes(args.image), size)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        data.update(sprite="custom", pixels=sprites.encode_sprite(arr))
+    return RunConfig.from_dict(data)
+
+
+def _read_bytes(path: Path) -> bytes:
+    """Read a user's file, refusing huge ones before reading them."""
+    try:
+        if path.stat().st_size > sprites.MAX_UPLOAD_BYTES:
+            raise sprites.SpriteError(f"{path.name} is larger than the "
+                                      f"{sprites.MAX_UPLOAD_BYTES // 2**20} MB limit.")
+        return path.read_bytes()
+    except OSError as exc:
+        raise sprites.SpriteError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def cmd_sprites(args: argparse.Namespace) -> int:
+    """Print the gallery: name, size, colours and a line about each."""
+    for name, sprite in sprites.SPRITES.items():
+        colours = len(sprite.palette)
+        print(f"{name:<12} {sprite.size}x{sprite.size}  {colours} colours  {sprite.description}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one run with a progress bar and write every artefact into --out."""
+    cfg = config_from_args(args)
+    configure_torch(args.threads)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    built = build(cfg)
+    trainer = Trainer(cfg, built)
+    print(f"{cfg.model} model, {num_parameters(built.model):,} parameters, {cfg.optimizer} "
+          f"lr={cfg.lr:g}, {cfg.total_steps:,} steps", file=sys.stderr)
+    save_checkpoint(out / "initial.pt", trainer)
+    result = _run_with_progress(trainer, quiet=args.quiet)
+    write_run(out, result, trainer)
+    s = result.summary()
+    print(f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}, "
+          f"{s['steps_per_second']} steps/s -> {out}", file=sys.stderr)
+    if result.reason:
+        print(result.reason, file=sys.stderr)
+    return 0
+
+
+def _run_with_progress(trainer: Trainer, quiet: bool) -> TrainResult:
+    """Step to the end, showing step, loss, lr and steps/s in a tqdm bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=trainer.cfg.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
+    try:
+        while not trainer.done:
+            row = trainer.step()
+            if row is not None:
+                bar.update(1)
+                if row[0] % 25 == 0 or trainer.done:
+                    bar.set_postfix(loss=f"{row[2]:.4g}", lr=f"{trainer.lr:.3g}", refresh=False)
+    except KeyboardInterrupt:
+        trainer.stop()
+    finally:
+        bar.close()
+    return trainer.result()
+
+
+def save_checkpoint(path: Path, trainer: Trainer) -> None:
+    """State dicts and the config only, so `torch.load(weights_only=True)` can read it safely."""
+    torch.save({"model": trainer.b.model.state_dict(),
+                "optimizer": trainer.b.optimizer.state_dict(),
+                "config": trainer.cfg.to_dict()}, path)
+
+
+def write_run(out: Path, result: TrainResult, trainer: Trainer) -> None:
+    """config.json, history.csv, summary.json, exact and upscaled PNGs, final checkpoint."""
+    (out / "config.json").write_text(result.config.to_json() + "\n")
+    result.history.to_csv(out / "history.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    save_checkpoint(out / "final.pt", trainer)
+    if trainer.b.target is None:
+        write_lesson_view(out, trainer)
+        return
+    target = sprites.from_tensor(trainer.b.target)
+    (out / "target.png").write_bytes(sprites.to_png_bytes(target))
+    (out / "final.png").write_bytes(sprites.to_png_bytes(result.image))
+    factor = max(1, 256 // target.shape[0])
+    pair = np.concatenate([sprites.upscale(target, factor), sprites.upscale(result.image, factor)],
+                          axis=1)
+    (out / "preview.png").write_bytes(sprites.to_png_bytes(pair))
+    (out / "train.py").write_text(export.train_script(result.config, target))
+
+
+def write_lesson_view(out: Path, trainer: Trainer) -> None:
+    """What the classify and line lessons show besides curves: a confusion matrix, a fitted line."""
+    view = trainer.view()
+    if "confusion" in view:
+        names = view["classes"]
+        rows = [",".join(["truth\\predicted", *names])]
+        rows += [",".join([name, *map(str, r)]) for name, r in zip(names, view["confusion"],
+                                                                   strict=True)]
+        (out / "confusion.csv").write_text("\n".join(rows) + "\n")
+    if "slope" in view:
+        line = {k: view[k] for k in ("slope", "intercept", "weight", "bias", "closed_form")}
+        (out / "line.json").write_text(json.dumps(line, indent=2) + "\n")
+
+
+def cmd_race(args: argparse.Namespace) -> int:
+    """Race the --vary product of a config; write each history, final image and a leaderboard."""
+    from playground.compare import Race, leaderboard, parse_vary, variants
+
+    configs = variants(config_from_args(args), parse_vary(args.vary))
+    configure_torch(args.threads)
+    contest = Race(configs)
+    print(f"racing {len(configs)} contenders, {contest.total_steps:,} steps each: "
+          f"{', '.join(contest.names)}", file=sys.stderr)
+    results = _race_with_progress(contest, quiet=args.quiet)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, result in zip(contest.names, results, strict=True):
+        folder = out / _slug(name)
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(result.config.to_json() + "\n")
+        result.history.to_csv(folder / "history.csv", index=False)
+        (folder / "final.png").write_bytes(sprites.to_png_bytes(result.image))
+    board = leaderboard(results, contest.names, args.threshold)
+    board.to_csv(out / "leaderboard.csv", index=False)
+    print(board.to_string(index=False))
+    return 0
+
+
+def _race_with_progress(contest: Any, quiet: bool) -> list[TrainResult]:
+    """Step the race to the end under a tqdm bar (Ctrl-C stops it and keeps what was done)."""
+    from tqdm import tqdm
+
+    from playground.compare import CHUNK
+
+    bar = tqdm(total=contest.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
+    try:
+        while not contest.done:
+            bar.update(len(contest.advance(CHUNK)))
+    except KeyboardInterrupt:
+        contest.stop()
+    finally:
+        bar.close()
+    return contest.results()
+
+
+def _slug(name: str) -> str:
+    """A contender's name as a folder name: 'adam lr=0.01' -> 'adam_lr=0.01'."""
+    return "".join(c if c.isalnum() or c in ".=-," else "_" for c in name)
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    """Run the LR range test, print the suggestion and write lr_find.csv."""
+    from playground.compare.lr_finder import lr_find
+
+    cfg = config_from_args(args)
+    configure_torch(args.threads)
+    result = lr_find(cfg, start=args.start, end=args.end, steps=args.steps)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "lr_find.csv"
+    result.frame.to_csv(path, index=False)
+    shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in result.summary().items()}
+    print(f"suggested lr: {shown['suggestion']} (valley {shown['valley']}, steepest "
+          f"{shown['steep']}; your lr {cfg.lr:g}); {shown['points']} points, sweep ended: "
+          f"{result.stopped} -> {path}")
+    return 0

@@ -1,0 +1,400 @@
+"""RunConfig: the single source of truth for every setting (defaults, ranges, validation, round-trips).
+
+The CLI (`--set key=value`), the share link (URL query) and JSON files all use the same keys. The UI
+reads each widget's range, choices and help text from `FIELDS`, so nothing is repeated elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
+LONG_TEXT = ("pixels", "houses")  # free-text fields allowed up to MAX_CODE characters
+PAGE_KEYS = ("title", "note", "hide")  # share-link keys for the page itself (classroom links)
+
+
+class ConfigError(ValueError):
+    """A setting is unknown or out of range; the message names the field, the value and what is allowed."""
+
+
+def _choices(kind: str) -> tuple[str, ...]:
+    """Registry keys, looked up lazily so the registries can import this module for type hints."""
+    from playground import models, optim, schedules, sprites, tasks
+
+    table = {
+        "task": tasks.TASKS,
+        "model": tasks.model_names(),
+        "loss": tasks.loss_names(),
+        "optimizer": optim.OPTIMIZERS,
+        "schedule": schedules.SCHEDULES,
+        "sprite": {**sprites.SPRITES, "custom": None},
+        "activation": models.ACTIVATIONS,
+    }
+    return tuple(table[kind])
+
+
+def _f(default: Any, help: str, lo: float | None = None, hi: float | None = None, *,
+       choices: str | None = None, log: bool = False, group: str = "run") -> Any:
+    """A dataclass field carrying its range, help text and UI group as metadata."""
+    meta = {"help": help, "min": lo, "max": hi, "choices": choices, "log": log, "group": group}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of one training run. Frozen: change it with `replace(**changes)`."""
+
+    # What is learned.
+    task: str = _f("generate", "The lesson: reproduce a sprite, classify shapes, or fit a line to "
+                   "house prices.", choices="task", group="task")
+    sprite: str = _f("heart", "The target picture: a gallery sprite, or 'custom' for a drawn or "
+                     "uploaded one.", choices="sprite", group="target")
+    pixels: str = _f("", "A custom sprite in the compact share code (used when sprite=custom).",
+                     group="target")
+    size: int = _f(16, "Resolution the sprite is trained at (pixels per side). Bigger is slower.",
+                   4, 64, group="target")
+    # Classification and line-fit data.
+    classes: int = _f(4, "How many shape classes (circle, square, triangle, cross, ring, diamond).",
+                      2, 6, group="data")
+    samples: int = _f(600, "How many examples are generated (train plus validation).", 10, 5000,
+                      group="data")
+    noise: float = _f(0.1, "Pixel noise (classify) or price scatter (line); more is harder.",
+                      0.0, 1.0, group="data")
+    val_split: float = _f(0.2, "Share of the examples held out to validate on.", 0.05, 0.5,
+                          group="data")
+    dropout: float = _f(0.0, "Classifier dropout: zeroes this share of activations in training "
+                        "only; fights overfitting.", 0.0, 0.9, group="data")
+    normalize: bool = _f(False, "Line fit: standardise sizes and prices. Without it, a LR that "
+                         "suits the bias blows up the weight.", group="data")
+    houses: str = _f("", "Line fit: your own points as size:price pairs, e.g. 50:220,80:300 "
+                     "(empty = generated).", group="data")
+    # The model.
+    model: str = _f("mlp", "What learns the picture: free pixels, an MLP from a fixed latent, a "
+                    "coordinate MLP, or a conv decoder.", choices="model", group="model")
+    hidden: int = _f(64, "Width of hidden layers. Wider learns faster per step but costs more.",
+                     4, 512, group="model")
+    depth: int = _f(2, "Number of hidden layers for the MLPs.", 1, 6, group="model")
+    activation: str = _f("relu", "Non-linearity of the coordinate MLP ('sine' = SIREN-style).",
+                         choices="activation", group="model")
+    fourier: int = _f(16, "Fourier features of the coordinate MLP (0 = raw x, y). More captures "
+                      "sharper edges.", 0, 128, group="model")
+    fourier_scale: float = _f(4.0, "Frequency spread of the Fourier features; too high gives noise.",
+                              0.1, 64.0, group="model")
+    latent: int = _f(16, "Size of the fixed random input to the MLP and conv decoder.", 1, 256,
+                     group="model")
+    loss: str = _f("mse", "What 'wrong' means: squared error, absolute error, Huber, or binary "
+                   "cross-entropy.", choices="loss", group="model")
+    # The optimizer.
+    optimizer: str = _f("adam", "The update rule applied to the gradients.", choices="optimizer",
+                        group="optimizer")
+    lr: float = _f(0.01, "Learning rate: the step size. Too small crawls; too large oscillates or "
+                   "diverges.", 1e-6, 1000.0, log=True, group="optimizer")
+    momentum: float = _f(0.0, "Keeps a running direction (SGD, RMSprop). 0.9 is typical; near 1 "
+                         "overshoots.", 0.0, 0.999, group="optimizer")
+    nesterov: bool = _f(False, "SGD looks ahead along the momentum before taking the gradient.",
+                        group="optimizer")
+    betas: tuple[float, float] = _f((0.9, 0.999), "Adam-family decay rates of the first and second "
+                                    "moment averages.", 0.0, 0.9999, group="optimizer")
+    weight_decay: float = _f(0.0, "Pulls weights toward zero each step; too much blurs the picture.",
+                             0.0, 1.0, group="optimizer")
+    alpha: float = _f(0.99, "RMSprop's decay of the squared-gradient average.", 0.0, 0.9999,
+                      group="optimizer")
+    eps: float = _f(1e-8, "Added to denominators for numerical safety (Adam family, RMSprop, "
+                    "Adagrad).", 1e-12, 1.0, log=True, group="optimizer")
+    history_size: int = _f(10, "LBFGS: how many past steps approximate the curvature.", 1, 100,
+                           group="optimizer")
+    max_iter: int = _f(4, "LBFGS: function evaluations per optimizer step.", 1, 50,
+                       group="optimizer")
+    # The schedule.
+    schedule: str = _f("constant", "How the learning rate changes over the run.",
+                       choices="schedule", group="schedule")
+    step_size: int = _f(100, "Steps per decay (step, exponential, plateau patience in epochs) or "
+                        "per half cycle (cyclic).", 1, 100000, group="schedule")
+    gamma: float = _f(0.5, "Factor the LR is multiplied by every `step_size` steps (step, "
+                      "exponential, plateau).", 0.01, 1.0, group="schedule")
+    warmup: int = _f(50, "Warm-up steps of warmup_cosine (one-cycle warms up for 30% of the run).",
+                     0, 100000, group="schedule")
+    min_lr: float = _f(0.0, "Floor of the cosine schedules and the low end of cyclic "
+                       "(0 = lr/10 for cyclic).", 0.0, 1000.0, group="schedule")
+    # The loop.
+    epochs: int = _f(400, "Passes over the data. Gallery models see the whole sprite once per "
+                     "epoch.", 1, 1_000_000, group="run")
+    batch_size: int = _f(64, "Pixels per batch for the coordinate MLP (others use the whole "
+                         "sprite). Small batches are noisy.", 1, 4096, group="run")
+    clip_grad_norm: float = _f(0.0, "Rescale gradients whose total norm exceeds this (0 = off).",
+                               0.0, 1e6, group="run")
+    patience: int = _f(0, "Early stopping: epochs without improvement before stopping (0 = off).",
+                       0, 100000, group="run")
+    min_delta: float = _f(0.0, "Early stopping: the least drop in loss that counts as improvement.",
+                          0.0, 1.0, group="run")
+    seed: int = _f(0, "Seeds the weights, the latent and the batch order: same seed, same run.",
+                   0, 2**31 - 1, group="run")
+
+    def __post_init__(self) -> None:
+        """Validate on construction so an invalid config cannot exist."""
+        for f in dataclasses.fields(self):
+            _check(f, getattr(self, f.name))
+        if self.sprite == "custom" and not self.pixels:
+            raise ConfigError("sprite: 'custom' needs a drawn or uploaded sprite in `pixels`")
+        _check_task(self)
+
+    # Round-trips -----------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of every field."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    def to_json(self) -> str:
+        """Pretty JSON, re-loadable with `from_json` or `--config`."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Build from a dict; unknown keys are an error naming them."""
+        unknown = sorted(set(data) - set(FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; "
+                              f"known: {', '.join(FIELDS)}")
+        values = {k: coerce(k, v) for k, v in data.items()}
+        return cls(**{**task_defaults(values.get("task", "generate")), **values})
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        """Parse JSON text (never eval) into a validated config."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config file must hold a JSON object of settings")
+        return cls.from_dict(data)
+
+    def to_query(self) -> dict[str, str]:
+        """Only the settings that differ from the defaults, as strings, for a short share link."""
+        base = RunConfig(**task_defaults(self.task))
+        query = {k: format_value(getattr(self, k)) for k in FIELDS
+                 if getattr(self, k) != getattr(base, k)}
+        if self.task != "generate":
+            query = {"task": self.task, **query}
+        return query
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Any]) -> tuple[RunConfig, list[str]]:
+        """Parse a share link's query; bad or unknown keys fall back to defaults and are reported."""
+        good: dict[str, Any] = {}
+        problems: list[str] = []
+        for key, raw in query.items():
+            if isinstance(raw, list | tuple):
+                raw = raw[-1] if raw else ""
+            if key in PAGE_KEYS:
+                continue  # classroom options for the page, not settings of the run
+            if key not in FIELDS:
+                if len(problems) < 20:
+                    problems.append(f"unknown key {_short(key)!s} ignored")
+                continue
+            try:
+                value = coerce(key, str(raw)[:MAX_CODE + 1] if key in LONG_TEXT else str(raw)[:200])
+                _check(FIELDS[key], value)
+                good[key] = value
+            except ConfigError as exc:
+                problems.append(str(exc))
+        good = {**task_defaults(good.get("task", "generate")), **good}
+        try:
+            return cls(**good), problems
+        except ConfigError as exc:  # a cross-field rule: fall back on the task's own defaults
+            base = task_defaults(good.get("task", "generate"))
+            for key in ("sprite", "pixels", "model", "loss", "classes"):
+                good.pop(key, None)
+                if key in base:
+                    good[key] = base[key]
+            try:
+                return cls(**good), [*problems, str(exc)]
+            except ConfigError:
+                return cls(), [*problems, str(exc)]
+
+    # Helpers -------------------------------------------------------------------------------
+    @property
+    def batches_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (the coordinate MLP splits the sprite into batches)."""
+        return math.ceil(self.train_examples / self.batch_size)
+
+    @property
+    def train_examples(self) -> int:
+        """How many examples one epoch passes over (each task's registry entry knows)."""
+        from playground.tasks import TASKS
+
+        return TASKS[self.task].examples(self)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps in the whole run."""
+        return self.epochs * self.batches_per_epoch
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def _check_task(cfg: RunConfig) -> None:
+    """Models and losses belong to a task: say which ones this task allows."""
+    from playground.tasks import TASKS
+
+    spec = TASKS[cfg.task]
+    for key, allowed in (("model", spec.models), ("loss", spec.losses)):
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"{key}: {getattr(cfg, key)!r} is not allowed for task {cfg.task}; "
+                              f"expected one of {', '.join(allowed)}")
+    if cfg.task == "classify" and cfg.loss == "bce" and cfg.classes != 2:
+        raise ConfigError(f"loss: 'bce' needs classes=2 (got {cfg.classes}); use 'ce' for more")
+
+
+def task_defaults(task: str) -> dict[str, Any]:
+    """The settings a task starts from (generate's are the dataclass defaults)."""
+    from playground.tasks import TASKS
+
+    if task not in TASKS:
+        return {}
+    return {"task": task, **TASKS[task].defaults}
+
+
+def _short(value: Any) -> str:
+    """Quote a user value without letting a 10 KB string into a message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _allowed(f: dataclasses.Field) -> str:
+    """Human description of what a field accepts."""
+    m = f.metadata
+    if m["choices"]:
+        return "one of " + ", ".join(_choices(m["choices"]))
+    if f.type in ("bool", bool):
+        return "true or false"
+    if f.name == "betas":
+        return f"two numbers from {m['min']} to {m['max']}, e.g. 0.9,0.999"
+    if m["min"] is not None:
+        return f"{m['min']:g} to {m['max']:g}"
+    return "text"
+
+
+def _check(f: dataclasses.Field, value: Any) -> None:
+    """Raise ConfigError unless value is within the field's type, choices and range."""
+    if not _valid(f, value):
+        raise ConfigError(f"{f.name}: {_short(value)} is not allowed; expected {_allowed(f)}")
+    if f.name in LONG_TEXT and len(value) > MAX_CODE:
+        raise ConfigError(f"{f.name}: {len(value)} characters; at most {MAX_CODE}")
+
+
+def _valid(f: dataclasses.Field, value: Any) -> bool:
+    """Whether value has the field's type and lies within its choices or range."""
+    m = f.metadata
+    if m["choices"]:
+        return isinstance(value, str) and value in _choices(m["choices"])
+    if f.name == "betas":
+        return (isinstance(value, tuple) and len(value) == 2
+                and all(_number_ok(v, m["min"], m["max"]) for v in value))
+    kind = _kind(f)
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return (isinstance(value, int) and not isinstance(value, bool)
+                and m["min"] <= value <= m["max"])
+    if kind is float:
+        return not isinstance(value, bool) and _number_ok(value, m["min"], m["max"])
+    return isinstance(value, str)
+
+
+def _number_ok(v: Any, lo: float, hi: float) -> bool:
+    """A finite real number within [lo, hi]."""
+    return isinstance(v, int | float) and math.isfinite(v) and lo <= v <= hi
+
+
+def _kind(f: dataclasses.Field) -> type:
+    """The Python type of a field (annotations are strings under `from __future__`)."""
+    return {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), object)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(key: str, value: Any) -> Any:
+    """Turn a string (CLI, URL) or JSON value into the field's type; never evaluates code."""
+    if key not in FIELDS:
+        raise ConfigError(f"unknown setting {_short(key)}; known: {', '.join(FIELDS)}")
+    f = FIELDS[key]
+    bad = ConfigError(f"{key}: {_short(value)} is not allowed; expected {_allowed(f)}")
+    if key == "betas":
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple) or len(parts) != 2:
+            raise bad
+        try:
+            return tuple(float(p) for p in parts)
+        except (TypeError, ValueError):
+            raise bad from None
+    kind = _kind(f)
+    if not isinstance(value, str):
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    text = value.strip()
+    try:
+        if kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise bad
+        if kind is int:
+            number = float(text)
+            if not math.isfinite(number) or number != int(number):
+                raise bad
+            return int(number)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise bad from None
+    return text
+
+
+def format_value(value: Any) -> str:
+    """Inverse of `coerce` for strings: the text form used in URLs and `--set`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(format_value(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def field_spec(name: str) -> dict[str, Any]:
+    """Range, choices, default and help for one field: what a widget needs to draw itself."""
+    f = FIELDS[name]
+    m = dict(f.metadata)
+    m["default"] = f.default
+    m["choices"] = _choices(m["choices"]) if m["choices"] else None
+    return m
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Parse CLI `key=value` strings into typed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {_short(item)}: expected key=value")
+        out[key.strip()] = coerce(key.strip(), value)
+    return out
+
+
+DEFAULTS = RunConfig()

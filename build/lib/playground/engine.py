@@ -1,0 +1,363 @@
+"""The training engine: `Trainer` runs the textbook loop (zero_grad, forward, loss, backward, step)
+one optimizer step at a time, and `train()` runs it all. `build(config)` (from the task registry)
+makes the ingredients real.
+
+The loop adds only what a learner needs to see: a history row per step (loss, lr, grad norm,
+update-to-weight ratio), optional clipping, and the run rules (`playground.rules`): divergence,
+early stopping, the best weights, finishing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from playground import sprites
+from playground.config import RunConfig
+from playground.history import HistoryRows, row_type
+from playground.ingredients import Built, data_tensors
+from playground.losses import LOSSES
+from playground.results import TrainResult
+from playground.rules import RunRules
+from playground.schedules import SCHEDULES, rescale
+from playground.tasks import TASKS, build
+
+__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "configure_torch", "total_norm", "train",
+           "warm_up"]
+
+RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
+
+
+def total_norm(tensors: list[Tensor]) -> float:
+    """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the grouping
+    and wrappers (and, for one tensor, the stack) that a Python-bound model feels every step."""
+    if len(tensors) == 1:  # the norm of one norm is itself (checked bit for bit, inf/nan too)
+        return float(torch.linalg.vector_norm(tensors[0]))
+    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
+
+
+def configure_torch(threads: int = 1) -> None:
+    """Tiny models run best on one thread per training; subnormal floats only slow Adam down."""
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+
+
+class Trainer:
+    """One run, advanced one optimizer step at a time so a worker can pause, step and steer it."""
+
+    def __init__(self, cfg: RunConfig, built: Built | None = None) -> None:
+        self.cfg = cfg
+        self.b = built or build(cfg)
+        self.params = [p for p in self.b.model.parameters() if p.requires_grad]
+        self._weights = [p.detach() for p in self.params]  # made once: they see in-place updates
+        self._spare: list[Tensor] | None = None  # scratch for the update-to-weight ratio
+        self.best_params: list[Tensor] | None = None
+        self.rules = RunRules(cfg, by_validation=self.b.evaluate is not None,
+                              restore=self._restore_best_weights, weights_finite=self._weights_finite)
+        self._total_steps = cfg.total_steps
+        self.to_pixels = LOSSES[cfg.loss].to_pixels if TASKS[cfg.task].sprite else None
+        self._epoch_len = len(self.b.loader)
+        self._in_epoch = 0
+        self.per_epoch = SCHEDULES[cfg.schedule].per_epoch
+        self.columns = TASKS[cfg.task].columns
+        assert self.columns[len(self.columns) - len(self.b.extra_columns):] == self.b.extra_columns
+        self._row = row_type(self.columns)
+        self.rows = HistoryRows(self.columns)
+        self.step_count, self.epoch, self.seconds = 0, 0, 0.0
+        self._batches: Iterator = iter(())
+        self._epoch_losses: list[float] = []
+        self.released = False  # True once release() dropped the weights (see the memory budget)
+
+    # What the rules know, read by name --------------------------------------------------------
+    status = property(lambda self: self.rules.status)
+    reason = property(lambda self: self.rules.reason)
+    diverged_at = property(lambda self: self.rules.diverged_at)
+    best_loss = property(lambda self: self.rules.best_loss)
+    best_epoch = property(lambda self: self.rules.best_epoch)
+    events = property(lambda self: self.rules.events)
+
+    @property
+    def done(self) -> bool:
+        return self.rules.done
+
+    @property
+    def lr(self) -> float:
+        return float(self.b.optimizer.param_groups[0]["lr"])
+
+    # The loop -------------------------------------------------------------------------------
+    def step(self) -> Any | None:
+        """One optimizer step; returns its history row (a named tuple), or None once the run ended."""
+        if self.rules.done:
+            return None
+        t0 = time.perf_counter()
+        batch = next(self._batches, None) or self._next_epoch()  # a batch is a non-empty tuple
+        if batch is None:
+            return None
+        self.rules.status = "running"
+        values = self._update(*batch)
+        self.seconds += time.perf_counter() - t0
+        if values is None:
+            return None
+        self._in_epoch += 1
+        last = self.step_count >= self._total_steps
+        closes = (last or self._in_epoch >= self._epoch_len) and not self.done  # not after divergence
+        metrics = self._end_epoch() if closes else {}
+        row = self._row(*values, self.seconds, *(metrics.get(c, math.nan) for c in self.b.extra_columns))
+        self.rows.append(row)
+        if last and not self.done:
+            self.rules.finish("completed", self.step_count, self.lr)
+        return row
+
+    def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
+        """Open the next epoch (the last one was closed by its final step)."""
+        self._in_epoch = 0
+        if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
+            self.b.model.train()
+        self._batches = iter(self.b.loader)
+        self.epoch += 1
+        return next(self._batches)
+
+    def _update(self, x: Tensor, y: Tensor) -> tuple | None:
+        """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented."""
+        b, lr, step = self.b, self.lr, self.step_count + 1
+        if self.cfg.optimizer == "lbfgs":
+            loss_value = float(b.optimizer.step(self._closure(x, y)).detach())
+            grad_norm = self._grad_norm()
+            if not self.rules.healthy(step, loss_value, grad_norm, lr):
+                return None
+            self.rules.step_best(loss_value)  # the loss is of weights already gone: no copy
+            return self._after_step(loss_value, lr, grad_norm, math.nan)
+        b.optimizer.zero_grad(set_to_none=True)
+        loss = b.criterion(b.model(x), y)
+        loss.backward()
+        loss_value = loss.item()
+        grad_norm = self._grad_norm()
+        if not self.rules.healthy(step, loss_value, grad_norm, lr):
+            return None
+        before = self._snapshot_weights(self._keep_best(loss_value))
+        b.optimizer.step()
+        ratio = self._update_ratio(before)
+        return self._after_step(loss_value, lr, grad_norm, ratio)
+
+    def _closure(self, x: Tensor, y: Tensor) -> Callable[[], Tensor]:
+        """LBFGS re-evaluates the loss several times per step, as torch documents."""
+        def closure() -> Tensor:
+            self.b.optimizer.zero_grad(set_to_none=True)
+            loss = self.b.criterion(self.b.model(x), y)
+            loss.backward()
+            return loss
+        return closure
+
+    def _after_step(self, loss: float, lr: float, grad_norm: float, ratio: float) -> tuple:
+        """Advance the schedule and counters; the values are what the step saw (`step` adds time)."""
+        self.step_count += 1
+        self._epoch_losses.append(loss)
+        if self.b.scheduler is not None and not self.per_epoch:
+            self.b.scheduler.step()
+        return (self.step_count, self.epoch, loss, lr, grad_norm, ratio)
+
+    def _grad_norm(self) -> float:
+        """Total gradient norm; clipping (when on) returns the same norm before it rescales."""
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return 0.0
+        if self.cfg.clip_grad_norm > 0:
+            return float(nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm))
+        return total_norm(grads)
+
+    def _keep_best(self, loss: float) -> bool:
+        """Copy the weights that produced the lowest loss so far (before they are updated)."""
+        if not self.rules.step_best(loss):
+            return False
+        self._copy_best()
+        return True
+
+    def _copy_best(self) -> None:
+        if self.best_params is None:
+            self.best_params = [w.clone() for w in self._weights]
+        else:
+            torch._foreach_copy_(self.best_params, self._weights)
+
+    def _snapshot_weights(self, just_kept: bool) -> list[Tensor] | None:
+        """A copy of the weights every RATIO_EVERY steps, to measure the size of the update."""
+        if (self.step_count + 1) % RATIO_EVERY:
+            return None
+        if just_kept:  # _keep_best has just copied these very weights: save a second copy
+            return self.best_params
+        torch._foreach_copy_(self._scratch(), self._weights)
+        return self._scratch()
+
+    def _scratch(self) -> list[Tensor]:
+        """One reusable weight-sized buffer: allocating megabytes every 10th step costs page faults."""
+        if self._spare is None:
+            self._spare = [torch.empty_like(w) for w in self._weights]
+        return self._spare
+
+    def _update_ratio(self, before: list[Tensor] | None) -> float:
+        """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR."""
+        if before is None:
+            return math.nan
+        den = total_norm(before)
+        delta = self._scratch()  # may be `before` itself: it is read above, then overwritten
+        for after, old, out in zip(self._weights, before, delta, strict=True):
+            torch.sub(after, old, out=out)  # what _foreach_sub does per tensor on CPU
+        num = total_norm(delta)
+        ratio = num / den if den > 0 else math.nan
+        if not math.isfinite(num):
+            self.rules.diverge(self.step_count + 1, "the weights became non-finite", self.lr)
+        return ratio
+
+    def _end_epoch(self) -> dict[str, float]:
+        """Per-epoch work: validation (if the lesson has it), then the plateau schedule and early
+        stopping watch the validation loss, or else the epoch's mean training loss."""
+        if not self._epoch_losses:
+            return {}
+        mean = sum(self._epoch_losses) / len(self._epoch_losses)
+        self._epoch_losses = []
+        metrics = {"epoch_loss": mean}
+        if self.b.evaluate is not None:
+            metrics.update(self.b.evaluate(self.b.model))
+            if self.rules.epoch_best(metrics["val_loss"], self.epoch):
+                self._copy_best()
+        watched = metrics.get("val_loss", mean)
+        if self.b.scheduler is not None and self.per_epoch:
+            before = self.lr
+            self.b.scheduler.step(watched)
+            if self.lr < before:
+                self.rules.events.append((self.step_count, "plateau", self.lr))
+        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr)
+        metrics["bad_epochs"] = float(self.rules.bad_epochs)
+        return metrics
+
+    def _restore_best_weights(self) -> None:
+        if self.best_params is not None:
+            with torch.no_grad():
+                torch._foreach_copy_(self.params, self.best_params)
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.params)
+
+    # Controls and views ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """End the run early at the user's request."""
+        if not self.done:
+            self.rules.finish("stopped", self.step_count, self.lr)
+
+    def set_lr(self, lr: float) -> None:
+        """Change the learning rate from the next step on, keeping the schedule's shape."""
+        current = self.base_lr
+        if lr <= 0 or not math.isfinite(lr) or lr == current:
+            return
+        rescale(self.b.optimizer, self.b.scheduler, lr / current)
+        self._base_lr = lr
+        self.rules.events.append((self.step_count, "lr", lr))
+
+    @property
+    def base_lr(self) -> float:
+        """The learning rate the user set (the schedule scales it)."""
+        return getattr(self, "_base_lr", self.cfg.lr)
+
+    def view(self) -> dict[str, Any]:
+        """The lesson's extra picture data (confusion matrix, fitted line), from current weights."""
+        return self.b.view(self.b.model) if self.b.view is not None else {}
+
+    def tensors(self) -> list[Tensor]:
+        """Every tensor this run holds: weights, gradients, optimizer state, best copy, data."""
+        found = [*self.params, *(p.grad for p in self.params if p.grad is not None)]
+        found += [v for state in self.b.optimizer.state.values() for v in state.values()
+                  if isinstance(v, Tensor)]
+        found += [*(self.best_params or []), *(self._spare or [])]
+        found += [t for t in (*data_tensors(self.b.loader), self.b.target) if isinstance(t, Tensor)]
+        return found
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of tensor storage this run holds (each storage counted once)."""
+        if self.released:
+            return 0
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in self.tensors()}
+        return sum(storages.values())
+
+    @property
+    def expected_nbytes(self) -> int:
+        """What the run will hold once stepping: the weights six times over (gradients, best copy,
+        scratch, two optimizer moments) plus the data; 0 once released."""
+        if self.released:
+            return 0
+        weights = sum(p.untyped_storage().nbytes() for p in self.params)
+        data = sum(t.untyped_storage().nbytes() for t in data_tensors(self.b.loader)
+                   if isinstance(t, Tensor))
+        return max(self.nbytes, 6 * weights + data)
+
+    def release(self) -> None:
+        """Drop the weights, optimizer and data of an ended run; its history and events stay, so
+        its curve can still be drawn (a busy server frees old runs' memory this way)."""
+        if not self.done:
+            self.stop()
+        self.released = True
+        self.b = replace(self.b, model=nn.Module(), loader=None, optimizer=None, scheduler=None,
+                         target=None, evaluate=None, view=None)
+        self.params, self._weights, self._spare, self.best_params = [], [], None, None
+        self._batches = iter(())
+
+    def restore_best(self) -> bool:
+        """Load the best weights kept so far (the best checkpoint); False if there are none."""
+        if self.best_params is None or self.released:
+            return False
+        self._restore_best_weights()
+        return True
+
+    def image(self) -> np.ndarray | None:
+        """The current generated sprite as uint8 (H, W, 4): outputs mapped to [0, 1] for display."""
+        if self.b.target is None:
+            return None
+        model = self.b.model
+        model.eval()
+        with torch.no_grad():
+            pixels = self.to_pixels(model.image())
+        model.train()
+        return sprites.from_tensor(pixels)
+
+    def result(self) -> TrainResult:
+        """Package the run for callers of `train()`."""
+        best = None
+        if self.best_params is not None:
+            names = [n for n, p in self.b.model.named_parameters() if p.requires_grad]
+            best = dict(zip(names, self.best_params, strict=True))
+        return TrainResult(self.cfg, self.status, self.rows.table(), self.b.model, self.image(),
+                           self.best_loss, self.diverged_at, self.reason, self.seconds, best)
+
+
+def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Run the whole loop; `on_step(trainer, row)` sees every step, `should_stop()` can end it."""
+    trainer = Trainer(cfg)
+    while not trainer.done:
+        if should_stop is not None and should_stop():
+            trainer.stop()
+            break
+        row = trainer.step()
+        if row is not None and on_step is not None:
+            on_step(trainer, row)
+    return trainer.result()
+
+
+def warm_up() -> float:
+    """Pay torch's one-off lazy imports (~2 s on the first optimizer step) before a user clicks."""
+    from playground.models import MODELS
+    from playground.optim import OPTIMIZERS
+
+    t0 = time.perf_counter()
+    train(RunConfig(epochs=3))  # the default run first: a user's first Start needs only this
+    for model in MODELS:
+        train(RunConfig(model=model, epochs=2, size=8, batch_size=64))
+    for optimizer in OPTIMIZERS:
+        train(RunConfig(optimizer=optimizer, epochs=2, size=8))
+    return time.perf_counter() - t0

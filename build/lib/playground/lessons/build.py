@@ -1,0 +1,89 @@
+"""Builders for the lessons beyond sprites: shape classification and the house-price line.
+
+Each returns the same `Built` as a sprite run, plus a per-epoch `evaluate` and a `view` for the
+page, so one Trainer, one worker and one CLI serve every lesson.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from playground.ingredients import Built, Loader
+from playground.lessons import classify, linefit
+from playground.losses import LOSSES
+from playground.optim import make_optimizer
+from playground.schedules import make_scheduler
+
+if TYPE_CHECKING:
+    from playground.config import RunConfig
+
+CLASSIFY_COLUMNS = ("epoch_loss", "train_accuracy", "val_loss", "val_accuracy", "bad_epochs")
+MISCLASSIFIED = 12  # misclassified validation sprites shown in the gallery
+
+
+def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
+            **extra: Any) -> Built:
+    optimizer = make_optimizer(model.parameters(), cfg)
+    return Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg), None,
+                 **extra)
+
+
+def build_classify(cfg: RunConfig, target: Any = None) -> Built:
+    """Shapes dataset, train/validation split, a real DataLoader and the chosen classifier."""
+    x, y = classify.make_dataset(cfg)
+    (xt, yt), (xv, yv) = classify.split(cfg, x, y)
+    torch.manual_seed(cfg.seed)
+    model = classify.CLASSIFIERS[cfg.model].make(cfg)
+    criterion = classify.CLASS_LOSSES[cfg.loss].make()
+
+    def evaluate(m: nn.Module) -> dict[str, float]:
+        """Validation in eval mode without gradients (dropout off), plus train accuracy."""
+        m.eval()
+        with torch.no_grad():
+            val_logits = m(xv)
+            metrics = {"val_loss": float(criterion(val_logits, yv)),
+                       "val_accuracy": _accuracy(val_logits, yv),
+                       "train_accuracy": _accuracy(m(xt), yt)}
+        m.train()
+        return metrics
+
+    def view(m: nn.Module) -> dict[str, Any]:
+        """Confusion matrix and the misclassified validation sprites."""
+        m.eval()
+        with torch.no_grad():
+            preds = classify.predict(m(xv))
+        m.train()
+        wrong = (preds != yv).nonzero().flatten()[:MISCLASSIFIED]
+        images = (xv[wrong].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        return {"confusion": classify.confusion(yv, preds, cfg.classes),
+                "classes": list(classify.SHAPES[:cfg.classes]),
+                "misclassified": [(images[i], int(yv[j]), int(preds[j]))
+                                  for i, j in enumerate(wrong.tolist())]}
+
+    return _finish(cfg, model, classify.loader(cfg, xt, yt), criterion, evaluate=evaluate,
+                   view=view, extra_columns=CLASSIFY_COLUMNS)
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((classify.predict(logits) == labels).float().mean())
+
+
+def build_line(cfg: RunConfig, target: Any = None) -> Built:
+    """House sizes and prices, optionally standardised, and nn.Linear(1, 1) starting at zero."""
+    points = linefit.house_points(cfg)
+    scaler = linefit.Scaler(points, cfg.normalize)
+    x, y = scaler.tensors(points)
+    model = linefit.LINE_MODELS[cfg.model].make(cfg)
+
+    def view(m: nn.Module) -> dict[str, Any]:
+        slope, intercept = scaler.line(m.fc)
+        return {"points": points, "slope": slope, "intercept": intercept,
+                "weight": float(m.fc.weight.detach()[0, 0]), "bias": float(m.fc.bias.detach()[0]),
+                "closed_form": linefit.closed_form(points) if len(points) > 1 else None}
+
+    return _finish(cfg, model, Loader(x, y, cfg.batch_size, cfg.seed + 3), LOSSES[cfg.loss].make(),
+                   view=view)

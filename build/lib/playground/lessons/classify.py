@@ -1,0 +1,166 @@
+"""The classification lesson: a seeded dataset of small shape sprites, three classifiers, and the
+full Trainer ingredients (a real DataLoader, a validation split, cross-entropy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from playground.losses import LossSpec
+from playground.models import ModelSpec
+
+if TYPE_CHECKING:
+    from playground.config import RunConfig
+
+SHAPES = ("circle", "square", "triangle", "cross", "ring", "diamond")
+
+
+def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, r: float) -> np.ndarray:
+    """Where a shape of radius r centred at the origin covers the grid."""
+    ax, ay = np.abs(xx), np.abs(yy)
+    if shape == "circle":
+        return xx**2 + yy**2 <= r**2
+    if shape == "square":
+        return (ax <= r * 0.85) & (ay <= r * 0.85)
+    if shape == "triangle":
+        return (yy <= r * 0.8) & (yy >= -r) & (ax <= (yy + r) * 0.55)
+    if shape == "cross":
+        bar = r * 0.3
+        return ((ax <= bar) & (ay <= r)) | ((ay <= bar) & (ax <= r))
+    if shape == "ring":
+        d = np.sqrt(xx**2 + yy**2)
+        return (d <= r) & (d >= r * 0.55)
+    return ax + ay <= r  # diamond
+
+
+def make_dataset(cfg: RunConfig) -> tuple[Tensor, Tensor]:
+    """(images (N, 3, S, S) in [0, 1], labels (N,)): shapes varying in place, size, colour, noise."""
+    rng = np.random.default_rng(cfg.seed)
+    n, s, k = cfg.samples, cfg.size, cfg.classes
+    labels = np.arange(n) % k
+    rng.shuffle(labels)
+    c = (np.arange(s) + 0.5) / s * 2 - 1
+    yy0, xx0 = np.meshgrid(c, c, indexing="ij")
+    images = np.empty((n, 3, s, s), np.float32)
+    for i, label in enumerate(labels):
+        r = rng.uniform(0.35, 0.7)
+        cx, cy = rng.uniform(-(1 - r), 1 - r, size=2)
+        mask = _mask(SHAPES[label], xx0 - cx, yy0 - cy, r)
+        fg, bg = rng.uniform(0.45, 1.0, 3), rng.uniform(0.0, 0.3, 3)
+        img = np.where(mask, fg[:, None, None], bg[:, None, None])
+        images[i] = img + rng.normal(0, cfg.noise, img.shape)
+    return torch.from_numpy(images.clip(0, 1)), torch.from_numpy(labels).long()
+
+
+def split(cfg: RunConfig, x: Tensor, y: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """A fixed train/validation split (the data is already shuffled)."""
+    n_val = max(1, int(round(len(x) * cfg.val_split)))
+    return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val])
+
+
+def loader(cfg: RunConfig, x: Tensor, y: Tensor) -> DataLoader:
+    """The real torch DataLoader, shuffling with its own seeded generator."""
+    g = torch.Generator().manual_seed(cfg.seed + 3)
+    return DataLoader(TensorDataset(x, y), batch_size=cfg.batch_size, shuffle=True, generator=g)
+
+
+def _outputs(cfg: RunConfig) -> int:
+    """BCE on two classes uses one logit; cross-entropy one logit per class."""
+    return 1 if cfg.loss == "bce" else cfg.classes
+
+
+class LogReg(nn.Module):
+    """Logistic regression on flattened pixels: one linear layer, the simplest classifier."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(3 * cfg.size**2, _outputs(cfg)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class MLPClassifier(nn.Module):
+    """Hidden layers with ReLU and optional dropout (which makes train and eval modes differ)."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = 3 * cfg.size**2
+        for _ in range(cfg.depth):
+            layers += [nn.Linear(width, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
+            width = cfg.hidden
+        layers.append(nn.Linear(width, _outputs(cfg)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks then a linear head: shares weights across positions, so shapes anywhere."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        ch = max(4, cfg.hidden // 4)
+        self.net = nn.Sequential(
+            nn.Conv2d(3, ch, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(ch, 2 * ch, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(), nn.Dropout(cfg.dropout), nn.Linear(2 * ch * 16, _outputs(cfg)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+_DATA = ("size", "batch_size")
+CLASSIFIERS: dict[str, ModelSpec] = {
+    "logreg": ModelSpec(LogReg, "Logistic regression: one linear layer on the flattened pixels.",
+                        _DATA),
+    "mlp": ModelSpec(MLPClassifier, "MLP classifier: hidden layers with ReLU and optional dropout.",
+                     (*_DATA, "hidden", "depth", "dropout")),
+    "cnn": ModelSpec(SmallCNN, "Small CNN: two conv blocks and a linear head; finds shapes anywhere.",
+                     (*_DATA, "hidden", "dropout")),
+}
+
+
+class BCELogits(nn.Module):
+    """Two-class BCE on one logit, taking the same integer labels as cross-entropy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss = nn.BCEWithLogitsLoss()
+
+    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        return self.loss(logits.squeeze(1), labels.float())
+
+
+CLASS_LOSSES: dict[str, LossSpec] = {
+    "ce": LossSpec(nn.CrossEntropyLoss, doc="Cross-entropy: softmax over the class scores, then the "
+                   "negative log of the true class's probability."),
+    "bce": LossSpec(BCELogits, doc="Binary cross-entropy: two classes, one logit."),
+}
+
+
+def predict(logits: Tensor) -> Tensor:
+    """Class predictions from logits (one logit means two-class BCE)."""
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).long()
+    return logits.argmax(dim=1)
+
+
+def confusion(labels: Tensor, preds: Tensor, classes: int) -> np.ndarray:
+    """classes x classes counts: rows are the truth, columns the prediction."""
+    m = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(m, (labels.numpy(), preds.numpy()), 1)
+    return m
+
+
+PRESETS: dict[str, dict] = {
+    "default": {},
+    "overfit": {"samples": 80, "val_split": 0.5, "noise": 0.35, "dropout": 0.0, "hidden": 256,
+                "depth": 2, "model": "mlp", "epochs": 150, "lr": 0.003, "patience": 0},
+}

@@ -1,0 +1,55 @@
+"""Server limits for a public demo, each overridable by an environment variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _env_int(name: str, default: int) -> int:
+    """An integer from the environment, falling back to the default on junk."""
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _env_float(name: str, default: float) -> float:
+    """A positive number from the environment, falling back to the default on junk."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server process allows, so one busy class cannot starve it."""
+
+    max_trainings: int = 2  # trainings stepping at once per process (others queue)
+    max_steps: int = 200_000  # optimizer steps per run
+    max_seconds: float = 600.0  # seconds of training per run
+    max_history: int = 200_000  # history rows kept per run (the run stops at this many)
+    session_grace: float = 30.0  # seconds a run survives its session going away (reconnects)
+    max_runs: int = 12  # finished runs kept per session for comparison (oldest dropped)
+    max_page_runs: int = 2  # sessions running page code at once (full runs and live redraws)
+    turn_seconds: float = 10.0  # a run holding a slot this long makes way when another is queued
+    max_run_mb: float = 256.0  # tensor memory one run may hold (weights, grads, optimizer, data)
+    max_models_mb: float = 1536.0  # tensor memory all runs together may hold; ended runs free theirs
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """Read PLAYGROUND_* variables (see docs/deploy.md)."""
+        return cls(
+            max_trainings=_env_int("PLAYGROUND_MAX_TRAININGS", cls.max_trainings),
+            max_steps=_env_int("PLAYGROUND_MAX_STEPS", cls.max_steps),
+            max_seconds=_env_float("PLAYGROUND_MAX_SECONDS", cls.max_seconds),
+            max_history=_env_int("PLAYGROUND_MAX_HISTORY", cls.max_history),
+            session_grace=_env_float("PLAYGROUND_SESSION_GRACE", cls.session_grace),
+            max_runs=_env_int("PLAYGROUND_MAX_RUNS", cls.max_runs),
+            max_page_runs=_env_int("PLAYGROUND_MAX_PAGE_RUNS", cls.max_page_runs),
+            turn_seconds=_env_float("PLAYGROUND_TURN_SECONDS", cls.turn_seconds),
+            max_run_mb=_env_float("PLAYGROUND_MAX_RUN_MB", cls.max_run_mb),
+            max_models_mb=_env_float("PLAYGROUND_MAX_MODELS_MB", cls.max_models_mb),
+        )

@@ -1,0 +1,273 @@
+"""The Compare tab: race optimizers from identical weights, find a learning rate, map stability."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from playground.charts import compare as compare_charts
+from playground.charts.common import format_lr, with_data
+from playground.compare import MAX_CONTENDERS, contender_names
+from playground.compare.lr_finder import lr_find
+from playground.compare.stability import cache_key, log_lrs
+from playground.config import ConfigError, RunConfig, field_spec
+from playground.serve import Job, work
+from playground.tasks import TASKS
+from playground.ui.images import figure, row
+from playground.ui.session import PAGE_GATE, track_job
+
+REFRESH = 0.25
+EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
+
+
+# Presets --------------------------------------------------------------------------------------
+# Learning rates that suit each model (from the LR range test at the default settings).
+SGD_LR = {"pixels": 30.0, "mlp": 10.0, "coord": 0.1, "conv": 0.05, "cnn": 0.05, "logreg": 0.1,
+          "linear": 1e-5}
+ADAM_LR = {"pixels": 0.05, "mlp": 0.01, "coord": 0.005, "conv": 0.002, "cnn": 0.01,
+           "logreg": 0.003, "linear": 0.01}
+
+
+def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
+    """Ready-made races on the user's own task, model and sprite."""
+    lr, sgd, adam = cfg.lr, SGD_LR.get(cfg.model, cfg.lr), ADAM_LR.get(cfg.model, cfg.lr)
+    sweep = [lr * f for f in (0.01, 0.1, 1, 10, 100) if 1e-6 <= lr * f <= 1000]
+    out = {
+        "SGD vs momentum vs Adam": [{"optimizer": "sgd", "lr": sgd, "momentum": 0.0},
+                                    {"optimizer": "sgd", "lr": sgd / 10, "momentum": 0.9},
+                                    {"optimizer": "adam", "lr": adam, "momentum": 0.0}],
+        "LR sweep x10": [{"optimizer": cfg.optimizer, "lr": v} for v in sweep],
+        "Adam family": [{"optimizer": o, "lr": adam} for o in ("adam", "adamw", "nadam", "radam",
+                                                               "adamax")],
+    }
+    if TASKS[cfg.task].sprite:
+        out["MSE vs L1 vs Huber"] = [{"loss": name, "lr": lr} for name in ("mse", "l1", "huber")]
+    return out
+
+
+def contender_table(cfg: RunConfig, preset: str) -> pd.DataFrame:
+    """The preset as an editable table, one row per contender."""
+    rows = [{**{k: getattr(cfg, k) for k in EDITABLE}, **change}
+            for change in presets(cfg)[preset]]
+    return pd.DataFrame(rows, columns=EDITABLE)
+
+
+def configs_from_table(cfg: RunConfig, table: pd.DataFrame) -> tuple[list[RunConfig], str | None]:
+    """Validated contender configs, or a message naming what is wrong."""
+    table = table.dropna(how="all")
+    if not 2 <= len(table) <= MAX_CONTENDERS:
+        return [], f"A race needs 2 to {MAX_CONTENDERS} contenders (this one has {len(table)})."
+    configs = []
+    try:
+        for i, r in enumerate(table.to_dict("records"), start=1):
+            changes = {k: r[k] for k in EDITABLE if k in r and pd.notna(r[k])}
+            changes["lr"] = float(changes.get("lr", cfg.lr))
+            changes["momentum"] = float(changes.get("momentum", cfg.momentum))
+            try:
+                configs.append(cfg.replace(**changes))
+            except ConfigError as exc:
+                return [], f"Contender {i}: {exc}"
+    except (TypeError, ValueError) as exc:
+        return [], f"The table has a value that is not a number: {exc}"
+    return configs, None
+
+
+# The race -------------------------------------------------------------------------------------
+def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
+    """Pick contenders, start the race, watch it."""
+    st.markdown("**Race** — contenders start from the *same* weights and see the *same* batches.")
+    choice = st.selectbox("Preset", list(presets(cfg)), key="race_preset")
+    options = {"optimizer": list(field_spec("optimizer")["choices"]),
+               "loss": list(TASKS[cfg.task].losses), "schedule": list(field_spec("schedule")["choices"])}
+    table = st.data_editor(
+        contender_table(cfg, choice), num_rows="dynamic", width="stretch",
+        key=f"race_table_{choice}_{cfg.task}",
+        column_config={
+            "optimizer": st.column_config.SelectboxColumn(options=options["optimizer"],
+                                                          required=True),
+            "loss": st.column_config.SelectboxColumn(options=options["loss"], required=True),
+            "schedule": st.column_config.SelectboxColumn(options=options["schedule"],
+                                                         required=True),
+            "lr": st.column_config.NumberColumn(min_value=1e-6, max_value=1000.0, format="%.1e"),
+            "momentum": st.column_config.NumberColumn(min_value=0.0, max_value=0.999)})
+    configs, problem = configs_from_table(cfg, table)
+    job: Job | None = st.session_state.get("race_job")
+    a, b, _ = st.columns([1, 1, 3])
+    if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
+                bool(job and job.alive)):
+        names = contender_names(configs)
+        job = track_job(Job("Race", work.race_work(configs, names, target)).start())
+        st.session_state.race_job, st.session_state.race_names = job, names
+    if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
+        job.cancel()
+    if problem:
+        st.warning(problem)
+    if job is not None:
+        _race_view(job)
+
+
+def _race_view(job: Job) -> None:
+    """A fragment redraws the race while it runs."""
+    @st.fragment(run_every=REFRESH if job.alive else None)
+    @PAGE_GATE.gated
+    def view() -> None:
+        snap = job.snapshot()
+        names = st.session_state.get("race_names", [])
+        _race_status(snap)
+        images = snap.get("images") or []
+        if images and images[0] is not None:
+            figs = [figure(img, 96, f"{name} · {status}") for name, img, status in
+                    zip(names, images, snap.get("statuses", []), strict=False)]
+            st.html(row(figs, gap=10))
+        curves = snap.get("curves")
+        if curves:
+            spec = compare_charts.race_spec(tuple(names))
+            st.vega_lite_chart(spec=with_data(spec, compare_charts.race_frame(names, curves),
+                                              f"race-{job.id}-{snap.get('step')}"), width="stretch")
+        if "leaderboard" in snap:
+            st.markdown("**Leaderboard**")
+            st.dataframe(snap["leaderboard"], hide_index=True, width="stretch")
+        if st.session_state.get("race_polling") and not job.alive:
+            st.session_state.race_polling = False
+            st.rerun(scope="app")
+        st.session_state.race_polling = job.alive
+    view()
+
+
+def _race_status(snap: dict) -> None:
+    """One line: state and progress, and why contenders stopped."""
+    status = snap.get("status", "")
+    if status == "queued":
+        st.caption(f"🟡 queued for a free training slot (position {snap.get('position', 1)})")
+    elif status in ("running", "done", "cancelled"):
+        st.progress(min(1.0, snap.get("progress", 0.0)),
+                    text=f"{status} · step {snap.get('step', 0):,}")
+    for name, reason in zip(st.session_state.get("race_names", []), snap.get("reasons", []),
+                            strict=False):
+        if reason.startswith("diverged"):
+            st.caption(f"💥 {name}: {reason}")
+    if snap.get("message"):
+        st.warning(snap["message"])
+
+
+# LR range test ------------------------------------------------------------------------------
+def _run_lr_find(cfg: RunConfig) -> None:
+    try:
+        st.session_state.lr_find = (cfg, lr_find(cfg, end=1000.0, smoothing=0.9))
+    except ConfigError as exc:
+        st.session_state.lr_find = (cfg, str(exc))
+
+
+def _use_lr(lr: float) -> None:
+    from playground.ui.setup import key, nearest_stop
+
+    st.session_state[key("lr")] = float(f"{lr:.3g}")
+    st.session_state[key("lr_slider")] = nearest_stop(lr)
+
+
+def lr_find_section(cfg: RunConfig) -> None:
+    """One click: an exponential LR sweep on a copy of fresh weights, and a suggestion."""
+    st.markdown("**Learning-rate range test** — raise the LR every step from 1e-6 until the loss "
+                "explodes; the best LR is a bit before the bottom (your run is not touched).")
+    with st.spinner("Sweeping learning rates…"):
+        st.button("🔎 Find a learning rate", key="lr_find_run", on_click=_run_lr_find,
+                  args=(cfg,))
+    found = st.session_state.get("lr_find")
+    if not found:
+        return
+    swept, result = found
+    if isinstance(result, str):
+        st.error(result)
+        return
+    if result.frame.empty:
+        st.warning("The sweep produced no finite losses: the model diverged immediately.")
+        return
+    st.altair_chart(compare_charts.lr_find_chart(result.frame, result.suggestion, cfg.lr),
+                    width="stretch")
+    if result.suggestion is None:
+        st.info("No clear descent: try another optimizer or model.")
+        return
+    steep = format_lr(result.steep) if result.steep else "—"
+    valley = format_lr(result.valley) if result.valley else "—"
+    st.caption(f"Suggested {format_lr(result.suggestion)} (valley {valley}, steepest descent "
+               f"{steep}); the sweep ended: {result.stopped}, {len(result.frame)} points in "
+               f"{result.seconds:.2f} s, for {swept.optimizer} on {swept.model}.")
+    st.button(f"Use this LR ({format_lr(result.suggestion)})", key="lr_find_use",
+              on_click=_use_lr, args=(result.suggestion,))
+
+
+# Stability map ------------------------------------------------------------------------------
+def _load_cell(optimizer: str, lr: float) -> None:
+    from playground.ui.setup import key, nearest_stop
+
+    st.session_state[key("optimizer")] = optimizer
+    st.session_state[key("lr")] = float(lr)
+    st.session_state[key("lr_slider")] = nearest_stop(lr)
+
+
+def stability_section(cfg: RunConfig) -> None:
+    """A grid of short runs: where does each optimizer learn, crawl or blow up?"""
+    st.markdown("**Stability map** — short runs over learning rates × optimizers, from the same "
+                "weights. Click a cell to load it.")
+    a, b, c = st.columns([3, 1, 1])
+    optimizers = a.multiselect("Optimizers", list(field_spec("optimizer")["choices"]),
+                               default=["sgd", "adam"], key="map_optimizers")
+    count = b.number_input("LRs", 3, 12, 7, key="map_count")
+    steps = c.number_input("Steps", 10, 2000, 150, step=10, key="map_steps")
+    lrs = log_lrs(1e-4, 10.0, int(count))
+    key = cache_key(cfg, lrs, optimizers, int(steps)) if optimizers else None
+    cache: dict = st.session_state.setdefault("map_cache", {})
+    job: Job | None = st.session_state.get("map_job")
+    x, y, _ = st.columns([1, 1, 3])
+    if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
+                bool(job and job.alive)):
+        job = track_job(Job("Stability map", work.stability_work(cfg, lrs, optimizers,
+                                                                 int(steps))).start())
+        st.session_state.map_job, st.session_state.map_key = job, key
+    if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
+        job.cancel()
+    _map_view(job, cache, key, cfg)
+
+
+def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> None:
+    """Progress while the map runs; the heatmap when it is (or was) done."""
+    @st.fragment(run_every=REFRESH if job is not None and job.alive else None)
+    @PAGE_GATE.gated
+    def view() -> None:
+        if job is not None:
+            snap = job.snapshot()
+            if snap.get("status") == "done" and st.session_state.get("map_key") not in cache:
+                cache[st.session_state.map_key] = snap["result"]
+            if job.alive:
+                st.progress(min(1.0, snap.get("progress", 0.0)), text="mapping…")
+            elif snap.get("status") in ("error", "cancelled"):
+                st.warning(snap.get("message") or "The map was cancelled.")
+            if st.session_state.get("map_polling") and not job.alive:
+                st.session_state.map_polling = False
+                st.rerun(scope="app")
+            st.session_state.map_polling = job.alive
+        frame = cache.get(key)
+        if frame is None:
+            return
+        event = st.altair_chart(compare_charts.stability_chart(frame, cfg.optimizer, cfg.lr),
+                                width="stretch", on_select="rerun", key="map_chart")
+        picked = (event.selection.get("cell") if event and hasattr(event, "selection")
+                  else None)
+        if picked:
+            cell = picked[0]
+            st.button(f"Load {cell['optimizer']} at lr={format_lr(cell['lr'])}", key="map_load",
+                      on_click=_load_cell, args=(cell["optimizer"], cell["lr"]))
+        st.caption("✕ diverged · darker = lower final loss · the framed cell is your config.")
+    view()
+
+
+def compare_tab(cfg: RunConfig, target: np.ndarray | None) -> None:
+    """The three compare tools, top to bottom."""
+    race_section(cfg, target)
+    st.divider()
+    lr_find_section(cfg)
+    st.divider()
+    stability_section(cfg)

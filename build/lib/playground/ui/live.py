@@ -1,0 +1,266 @@
+"""Run controls and the live view, which a fragment redraws a few times a second while training."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from playground import export
+from playground.charts import run as charts
+from playground.config import RunConfig
+from playground.serve import FINISHED, Runner, RunRefused, Snapshot
+from playground.tasks import TASKS
+from playground.ui import history, lessons
+from playground.ui.images import figure, row
+from playground.ui.session import PAGE_GATE
+
+REFRESH = 0.25  # seconds between live redraws
+PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the server
+QUEUED_REFRESH = 2.0  # while queued: only the place in the queue changes (a class may queue 48)
+CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
+SHOWN = 140  # display size of the big pictures in CSS pixels
+STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
+               "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
+               "stopped": "⏹️", "error": "⚠️"}
+RESTART_FIELDS = "weights, data or optimizer"
+
+
+def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
+    """Start, Pause/Resume, Step, Stop and Reset. Callbacks act before the page redraws, so every
+    button's enabled state already reflects the click."""
+    cols = st.columns(5, gap="small")
+    if refused := st.session_state.pop("refused", None):
+        st.error(refused, icon="🧱")
+    cols[0].button("▶ Start", key="start", type="primary", width="stretch", on_click=_start,
+                   args=(runner, cfg, target),
+                   help="Train from fresh weights (same seed, same start) in the background.")
+    snap = runner.snapshot(max_points=2)
+    alive, paused = runner.alive, runner.pause_requested or snap.state == "paused"
+    # two keys, not one toggling button: Streamlit replays a click whose run was interrupted, and
+    # a replayed Pause must not land on a button that has meanwhile become Resume
+    if paused:
+        cols[1].button("Resume", key="resume", width="stretch", disabled=not alive,
+                       on_click=runner.resume, help="Carry on from the same step.")
+    else:
+        cols[1].button("Pause", key="pause", width="stretch", disabled=not alive,
+                       on_click=runner.pause, help="Hold the run; Resume carries on from the same step.")
+    cols[2].button("Step", key="step", width="stretch", on_click=_refusable(runner.step_once),
+                   args=(cfg, target), disabled=snap.state in FINISHED,
+                   help="One optimizer step (zero_grad, forward, loss, backward, step), then pause.")
+    cols[3].button("Stop", key="stop", width="stretch", disabled=not alive,
+                   on_click=runner.stop, kwargs={"wait": True},
+                   help="End the run and keep its curve and picture.")
+    cols[4].button("Reset", key="reset", width="stretch", on_click=_refusable(runner.reset),
+                   args=(cfg, target), help="Fresh weights from the seed; applies every changed setting.")
+
+
+def _start(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
+    """Start a run unless one is going (Start twice never makes two workers)."""
+    try:
+        if not runner.start(cfg, target):
+            st.toast("Already training: use Pause, Step or Stop.")
+    except RunRefused as exc:
+        st.session_state.refused = str(exc)
+
+
+def _refusable(action: Callable[..., object]) -> Callable[..., None]:
+    """A button callback that turns a refused run (too big for this server) into a message."""
+    def call(*args: object) -> None:
+        try:
+            action(*args)
+        except RunRefused as exc:
+            st.session_state.refused = str(exc)
+    return call
+
+
+def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
+    """Apply a new learning rate to a live run; say which other changes wait for Start/Reset."""
+    snap = runner.snapshot(max_points=2)
+    running = snap.config
+    if running is None or snap.state in FINISHED:
+        return
+    if runner.alive and abs(cfg.lr - snap.base_lr) > 1e-15 * cfg.lr:
+        runner.set_lr(cfg.lr)
+    changed = [k for k, v in cfg.to_dict().items()
+               if k != "lr" and v != running.to_dict()[k]]
+    if changed:
+        st.info(f"Changed {', '.join(changed)}: this needs new {RESTART_FIELDS}, so it applies on "
+                "the next Start or Reset. (The learning rate changes live.)", icon="ℹ️")
+
+
+def view_options() -> tuple[bool, float]:
+    """Chart options the user can flip at any time."""
+    a, b = st.columns([1, 2])
+    log_y = a.toggle("log-y", value=True, key="log_y", help="A log scale shows progress at every "
+                     "magnitude; linear hides everything after the first drop.")
+    smoothing = b.slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing",
+                         help="Exponential moving average of the loss (the faint line is raw).")
+    return log_y, smoothing
+
+
+def live_view(runner: Runner, target: np.ndarray | None) -> None:
+    """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
+    log_y, smoothing = view_options()
+    every = _pace(runner)
+    st.session_state.polling = every is not None
+
+    @st.fragment(run_every=every)
+    @PAGE_GATE.gated
+    def refresh() -> None:
+        runner.keepalive()
+        snap = runner.snapshot(max_points=CHART_POINTS)
+        history.archive(snap)
+        draw(snap, target, log_y, smoothing)
+        if snap.state in FINISHED and snap.state != "error" and not runner.alive:
+            st.button("↩️ Restore the best checkpoint", key="restore_best",
+                      on_click=runner.restore_best,
+                      help="Load the weights with the lowest (validation) loss seen in this run.")
+        if st.session_state.get("polling") and _pace(runner) != every:
+            st.session_state.polling = False
+            st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
+
+    refresh()
+
+
+def _pace(runner: Runner) -> float | None:
+    """Seconds between redraws: fast while training, slow while paused or queued (4 Hz reruns of
+    many queued pages starve the server), none once the run has ended."""
+    if not runner.alive:
+        return None
+    if runner.pause_requested:
+        return PAUSED_REFRESH
+    return QUEUED_REFRESH if runner.snapshot(max_points=2).state == "queued" else REFRESH
+
+
+def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
+    """Status line, pictures, charts and filmstrip for one snapshot."""
+    status_line(snap)
+    message(snap)
+    if snap.config is not None and not TASKS[snap.config.task].sprite:
+        lessons.draw(snap)
+        return
+    if target is None:
+        st.caption("Press ▶ Start (or Step) and the curves appear here.")
+        return
+    pictures(snap, target)
+    df = charts.history_frame(snap.rows) if len(snap.rows) else None
+    if df is None or df.empty:  # not started, or queued: the cheapest redraw (no frame, no chart)
+        st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
+        return
+    version = f"{snap.run_id}-{snap.n_rows}"
+    spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)),
+                            points=len(df) < 40)
+    st.vega_lite_chart(spec=charts.with_data(spec, charts.loss_frame(df, smoothing),
+                                             f"loss-{version}-{smoothing}"), width="stretch")
+    if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
+        spec = charts.lr_spec(charts.lr_log_scale(df))
+        st.vega_lite_chart(spec=charts.with_data(spec, df[["step", "lr"]], f"lr-{version}"),
+                           width="stretch")
+    filmstrip(snap)
+
+
+def status_line(snap: Snapshot) -> None:
+    """One line: state, step, epoch, loss, lr and speed."""
+    last = snap.last
+    parts = [f"{STATE_ICONS.get(snap.state, '')} **{snap.state.replace('_', ' ')}**"]
+    if snap.state == "queued":  # a run that already stepped was taking turns with other sessions
+        what = "taking turns with other sessions" if last is not None else "waiting for a free training slot"
+        parts.append(f"{what} (position {snap.queue_position})")
+    if last is not None:
+        parts += [f"step {last.step:,} / {snap.total_steps:,}", f"epoch {last.epoch:,}",
+                  f"loss {last.loss:.4g}", f"lr {charts.format_lr(last.lr)}"]
+    if snap.state == "running" and snap.steps_per_second:
+        parts.append(f"{snap.steps_per_second:,.0f} steps/s")
+    st.markdown(" · ".join(parts))
+
+
+def message(snap: Snapshot) -> None:
+    """Why a run ended, when it did not simply complete."""
+    if not snap.message:
+        return
+    if snap.state in ("diverged", "error"):
+        st.error(snap.message, icon="💥" if snap.state == "diverged" else "⚠️")
+    elif snap.state == "early_stopped":
+        st.info(snap.message)
+    else:
+        st.warning(snap.message)
+
+
+def pictures(snap: Snapshot, target: np.ndarray) -> None:
+    """Target, generated sprite and per-pixel error, large and crisp."""
+    if snap.target is not None:
+        target = snap.target  # what this run trains on, even if another sprite is now selected
+    figs = [figure(target, SHOWN, "target")]
+    if snap.image is not None and snap.image.shape == target.shape:
+        figs.append(figure(snap.image, SHOWN, "generated"))
+        figs.append(figure(charts.error_map(target, snap.image), SHOWN,
+                           "error per pixel (black = exact)", checker=False, border=True))
+    st.html(row(figs))
+
+
+def filmstrip(snap: Snapshot, keep: int = 7) -> None:
+    """The generated sprite at a few log-spaced moments of the run."""
+    frames = snap.filmstrip[-keep:]
+    if len(frames) > 1:
+        st.html(row([figure(img, 52, f"step {step:,}") for step, img in frames], gap=6))
+
+
+def downloads(runner: Runner) -> None:
+    """Everything a run made, generated only when its button is clicked."""
+    snap = runner.snapshot(max_points=2)
+    if snap.config is None or snap.n_rows == 0:
+        return
+    cfg = snap.config
+    with st.expander("⬇️ Download this run"):
+        if TASKS[cfg.task].sprite and snap.image is not None:
+            st.download_button("Download all (zip)", lambda: _bundle(runner),
+                               f"pixel-playground-{cfg.sprite}.zip", "application/zip",
+                               key="dl_all", type="primary",
+                               help="History, config, pictures, the GIF, the checkpoint and a "
+                                    "train.py that replays this run in plain PyTorch.")
+        a, b, c, d = st.columns(4)
+        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0)),
+                          "history.csv", "text/csv", key="dl_csv")
+        a.download_button("config.json", export.config_json(cfg), "config.json",
+                          "application/json", key="dl_json")
+        d.download_button("checkpoint.pt", lambda: runner.checkpoint() or b"", "checkpoint.pt",
+                          "application/octet-stream", key="dl_ckpt", disabled=runner.alive,
+                          help="Weights and optimizer state (state dicts only). Stop the run, or "
+                               "let it finish, to save it.")
+        if TASKS[cfg.task].sprite and snap.image is not None:
+            _sprite_downloads(runner, snap, b, c)
+        if export.tensorboard_available():
+            d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
+                runner.rows_since(0), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
+                key="dl_tb")
+        else:
+            d.caption(export.TENSORBOARD_HINT)
+
+
+def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
+    """The picture downloads and the standalone script (sprite lesson)."""
+    cfg, final = snap.config, snap.image
+    b.download_button("final.png", export.sprite_png(final), "final.png", "image/png",
+                      key="dl_png", help="Exact pixels.")
+    b.download_button("final_x8.png", lambda: export.sprite_png(final, 8), "final_x8.png",
+                      "image/png", key="dl_png8")
+    c.download_button("forming.gif", lambda: export.animation_gif(runner.frames() or
+                                                                  snap.filmstrip),
+                      "forming.gif", "image/gif", key="dl_gif")
+    c.download_button("train.py", lambda: export.train_script(cfg, snap.target), "train.py",
+                      "text/x-python", key="dl_train",
+                      help="The textbook PyTorch loop that reproduces this run, step for step.")
+    if any(kind == "lr" for _, kind, _ in snap.events):
+        st.caption("train.py replays the settings, not the learning-rate changes made mid-run.")
+
+
+def _bundle(runner: Runner) -> bytes:
+    """The "Download all" zip."""
+    snap, rows = runner.snapshot(max_points=2), runner.rows_since(0)
+    summary = {"status": snap.state, "steps": snap.n_rows,
+               "final_loss": float(rows["loss"][-1]) if len(rows) else None}
+    return export.run_bundle(snap.config, snap.target, rows, snap.image,
+                             runner.frames() or snap.filmstrip, runner.checkpoint(), summary)

@@ -1,0 +1,201 @@
+"""The sidebar: every setting as a widget whose range, choices and help come from RunConfig."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+
+from playground.charts import run as charts
+from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
+from playground.optim import OPTIMIZERS
+from playground.schedules import SCHEDULES, lr_curve
+from playground.tasks import TASKS
+
+LABELS = {
+    "lr": "Learning rate", "clip_grad_norm": "Clip gradient norm (0 = off)", "betas": "Betas",
+    "weight_decay": "Weight decay", "batch_size": "Batch size", "step_size": "Step size",
+    "min_lr": "Minimum LR", "history_size": "History size", "max_iter": "Evaluations per step",
+    "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
+    "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
+}
+LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
+NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
+
+
+def key(name: str) -> str:
+    """The session-state key of a setting's widget."""
+    return f"w_{name}"
+
+
+def load_into_widgets(cfg: RunConfig, overwrite: bool = False) -> None:
+    """Put a config's values into the widgets' session state (first load, share links, restores)."""
+    for name in FIELDS:
+        if overwrite or key(name) not in st.session_state:
+            st.session_state[key(name)] = getattr(cfg, name)
+    for i, beta in enumerate(cfg.betas):
+        if overwrite or key(f"beta{i + 1}") not in st.session_state:
+            st.session_state[key(f"beta{i + 1}")] = beta
+    if overwrite or key("lr_slider") not in st.session_state:
+        st.session_state[key("lr_slider")] = nearest_stop(cfg.lr)
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def widget(name: str, box: Any = st, choices: list[str] | None = None, **extra: Any) -> Any:
+    """One setting's widget, drawn from its field spec (choices narrowed to the task's, if given)."""
+    if name in st.session_state.get("hidden_fields", ()):
+        return st.session_state.cfg.to_dict()[name] if "cfg" in st.session_state else None
+    if key(name) not in st.session_state and "cfg" in st.session_state:
+        st.session_state[key(name)] = getattr(st.session_state.cfg, name)  # shown again: keep it
+    spec = field_spec(name)
+    kind = str(FIELDS[name].type)
+    common = {"key": key(name), "help": spec["help"], **extra}
+    choices = choices or spec["choices"]
+    if choices:
+        if st.session_state.get(key(name)) not in choices:
+            st.session_state[key(name)] = choices[0]
+        return box.selectbox(label(name), choices, format_func=_choice_text(name), **common)
+    if kind == "bool":
+        return box.checkbox(label(name), **common)
+    if kind == "int":
+        return box.number_input(label(name), min_value=spec["min"], max_value=spec["max"], step=1,
+                                **common)
+    step = 0.01 if spec["max"] <= 1 else 0.1
+    fmt = "%.0e" if spec["log"] else ("%.4g" if spec["max"] > 1 else "%.3f")
+    return box.number_input(label(name), min_value=float(spec["min"]),
+                            max_value=float(spec["max"]), step=step, format=fmt, **common)
+
+
+def _choice_text(name: str) -> Any:
+    """How a registry key reads in a selectbox: the key and the first clause of its entry's doc."""
+    task = TASKS[st.session_state.get(key("task"), "generate")]
+    registry = {"model": task.models, "loss": task.losses, "task": TASKS, "optimizer": OPTIMIZERS,
+                "schedule": SCHEDULES}.get(name)
+    if registry is None:
+        return str
+    return lambda k: f"{k} · {_short_doc(registry[k].doc if k in registry else k)}"
+
+
+def _short_doc(doc: str, limit: int = 26) -> str:
+    """The first clause of a help line, cut at a word so a dropdown never shows half a word."""
+    text = doc.split(":")[0].split(";")[0].split(".")[0].strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def nearest_stop(lr: float) -> float:
+    """The slider stop closest to lr on a log scale."""
+    return min(LR_STOPS, key=lambda s: abs(math.log10(s) - math.log10(max(lr, 1e-12))))
+
+
+def _slider_moved() -> None:
+    st.session_state[key("lr")] = float(st.session_state[key("lr_slider")])
+
+
+def _box_typed() -> None:
+    st.session_state[key("lr_slider")] = nearest_stop(st.session_state[key("lr")])
+
+
+def lr_widgets(box: Any = st) -> None:
+    """A log-scale slider for exploring plus a number box for exact values, kept in sync."""
+    if "lr" in st.session_state.get("hidden_fields", ()):
+        return
+    spec = field_spec("lr")
+    box.select_slider("Learning rate", LR_STOPS, key=key("lr_slider"), on_change=_slider_moved,
+                      format_func=charts.format_lr, help=spec["help"])
+    box.number_input("exact learning rate", min_value=spec["min"], max_value=spec["max"],
+                     format="%.2e", step=None, key=key("lr"), on_change=_box_typed,
+                     label_visibility="collapsed", help="Type any value from 1e-6 to 1000.")
+
+
+def sidebar() -> Any:
+    """Draw all setting widgets (values land in session state); returns the schedule preview slot.
+    Which widgets appear comes from the registries: the task's data fields, the model's `uses`,
+    the optimizer's and the schedule's `uses`."""
+    sb = st.sidebar
+    sb.header("Setup")
+    task = widget("task", sb, on_change=_task_changed)
+    spec = TASKS[task]
+    if spec.fields:
+        sb.subheader("Data")
+        for name in spec.fields:
+            widget(name, sb)
+    sb.subheader("Model")
+    model = widget("model", sb, choices=list(spec.models))
+    widget("loss", sb, choices=list(spec.losses))
+    uses = spec.models[model].uses
+    details = [n for n in uses if n != "batch_size"]
+    if details:
+        with sb.expander("Model details"):
+            for name in details:
+                widget(name)
+    sb.subheader("Optimizer")
+    optimizer = widget("optimizer", sb)
+    lr_widgets(sb)
+    for name in OPTIMIZERS[optimizer].uses:
+        if name == "betas":
+            _betas(sb)
+        else:
+            widget(name, sb)
+    sb.subheader("Schedule")
+    schedule = widget("schedule", sb)
+    for name in SCHEDULES[schedule].uses:
+        widget(name, sb)
+    preview = sb.empty()
+    sb.subheader("Training")
+    widget("epochs", sb)
+    if "batch_size" in uses:
+        widget("batch_size", sb)
+    widget("clip_grad_norm", sb)
+    widget("seed", sb)
+    with sb.expander("Early stopping"):
+        widget("patience")
+        widget("min_delta")
+    return preview
+
+
+def _task_changed() -> None:
+    """A new lesson starts from that lesson's defaults (its models, losses and a good LR)."""
+    task = st.session_state[key("task")]
+    load_into_widgets(RunConfig(**task_defaults(task)), overwrite=True)
+    if TASKS[task].sprite:
+        st.session_state.sprite = st.session_state.get("sprite") or "heart"
+
+
+def _betas(box: Any) -> None:
+    """Adam's two betas as two boxes side by side."""
+    spec = field_spec("betas")
+    a, b = box.columns(2)
+    for col, i in ((a, 1), (b, 2)):
+        col.number_input(f"beta{i}", min_value=0.0, max_value=spec["max"], step=0.001,
+                         format="%.4f", key=key(f"beta{i}"), help=spec["help"])
+
+
+def schedule_preview(box: Any, cfg: RunConfig) -> None:
+    """The LR the schedule will use at each step, drawn before the run starts."""
+    curve = lr_curve(cfg, points=150)
+    if not curve:
+        box.caption("The LR drops when the loss stops improving: no preview possible.")
+    elif cfg.schedule != "constant":
+        box.altair_chart(charts.schedule_chart(curve), width="stretch")
+
+
+def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
+    """The config the widgets describe, or the previous one and a message if it is invalid."""
+    values = {name: st.session_state.get(key(name), getattr(previous, name)) for name in FIELDS}
+    values["sprite"] = st.session_state.get("sprite", previous.sprite)
+    values["pixels"] = st.session_state.get("pixels", previous.pixels)
+    values["betas"] = (st.session_state.get(key("beta1"), previous.betas[0]),
+                       st.session_state.get(key("beta2"), previous.betas[1]))
+    for name, value in values.items():
+        if str(FIELDS[name].type) == "float" and isinstance(value, int):
+            values[name] = float(value)
+    try:
+        return RunConfig(**values), None
+    except ConfigError as exc:
+        return previous, str(exc)
