@@ -64,7 +64,7 @@ def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
     with watch:
         live.sync_live_settings(runner, cfg)
         live.controls(runner, cfg, picked)
-        live.live_view(runner, picked)
+        live.live_view(runner, cfg, picked)
         live.downloads(runner)
         history.history_panel()
 

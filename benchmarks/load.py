@@ -552,8 +552,9 @@ def load_avg() -> float:
 
 
 def share_query(opts: Options) -> str:
-    """The share link the sessions open: the default setup with this run's epochs."""
-    return "" if opts.epochs == 400 else f"epochs={opts.epochs}"
+    """The share link the sessions open: the default setup with this run's epochs, played at full
+    speed (a paced run sleeps between steps and would hide the contention this measures)."""
+    return "pace=0" if opts.epochs == 400 else f"epochs={opts.epochs}&pace=0"
 
 
 async def open_all(port: int, opts: Options, n: int, first: int = 0) -> list[Session]:

@@ -131,7 +131,7 @@ class Trainer:
             loss_value = float(b.optimizer.step(self._closure(x, y)).detach())
             grad_norm = self._grad_norm()
             if not self.rules.healthy(step, loss_value, grad_norm, lr):
-                return None
+                return self._last_row(loss_value, lr, grad_norm)
             self.rules.step_best(loss_value)  # the loss is of weights already gone: no copy
             return self._after_step(loss_value, lr, grad_norm, math.nan)
         b.optimizer.zero_grad(set_to_none=True)
@@ -140,11 +140,17 @@ class Trainer:
         loss_value = loss.item()
         grad_norm = self._grad_norm()
         if not self.rules.healthy(step, loss_value, grad_norm, lr):
-            return None
+            return self._last_row(loss_value, lr, grad_norm)
         before = self._snapshot_weights(self._keep_best(loss_value))
         b.optimizer.step()
         ratio = self._update_ratio(before)
         return self._after_step(loss_value, lr, grad_norm, ratio)
+
+    def _last_row(self, loss: float, lr: float, grad_norm: float) -> tuple:
+        """The step that diverged: its loss and gradient are recorded (so the blow-up is drawn),
+        but the optimizer does not step and the weights stay the last good ones."""
+        self.step_count += 1
+        return (self.step_count, self.epoch, loss, lr, grad_norm, math.nan)
 
     def _closure(self, x: Tensor, y: Tensor) -> Callable[[], Tensor]:
         """LBFGS re-evaluates the loss several times per step, as torch documents."""

@@ -172,18 +172,19 @@ class ModelSpec:
     make: Callable[[RunConfig], nn.Module]
     doc: str
     uses: tuple[str, ...] = ()
+    example_dims: tuple[int, ...] = ()  # output dims that make one example (summed by the loss)
 
 
 MODELS: dict[str, ModelSpec] = {
     "pixels": ModelSpec(Pixels, "Learnable pixels: each pixel is a weight (no network at all).",
-                        ("size",)),
+                        ("size",), (1, 2, 3)),
     "mlp": ModelSpec(LatentMLP, "MLP generator: a fixed random latent through hidden layers to every "
-                     "pixel at once.", ("size", "hidden", "depth", "latent")),
+                     "pixel at once.", ("size", "hidden", "depth", "latent"), (1, 2, 3)),
     "coord": ModelSpec(CoordMLP, "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are "
                        "sets of pixels.", ("size", "hidden", "depth", "activation", "fourier",
-                                           "fourier_scale", "batch_size")),
+                                           "fourier_scale", "batch_size"), (1,)),
     "conv": ModelSpec(ConvDecoder, "Conv decoder: a latent upsampled by convolutions, like a tiny GAN "
-                      "generator.", ("size", "hidden", "latent")),
+                      "generator.", ("size", "hidden", "latent"), (1,)),
 }
 
 

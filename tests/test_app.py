@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from playground.config import RunConfig
 from tests.helpers import wait_until
 
 TIMEOUT = 60
@@ -50,6 +51,8 @@ def app():
 
 
 def open_page(at: AppTest, **query: str) -> AppTest:
+    """Open the page with a link's settings; runs play at full speed unless the link sets a pace."""
+    query.setdefault("pace", "0")
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
@@ -58,10 +61,11 @@ def open_page(at: AppTest, **query: str) -> AppTest:
 
 
 def test_page_loads_with_defaults(app: AppTest) -> None:
-    open_page(app)
-    assert app.selectbox(key="w_model").value == "mlp"
+    app.run()  # no link at all: the defaults a new visitor sees
+    assert app.selectbox(key="w_model").value == RunConfig().model == "coord"
     assert app.selectbox(key="w_optimizer").value == "adam"
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(0.001)
+    assert app.select_slider(key="w_pace").value == RunConfig().pace > 0  # slow enough to watch
     assert app.selectbox(key="w_schedule").value == "constant"
     assert "idle" in status(app)
     assert app.button(key="start").value is False and app.button(key="stop").disabled
@@ -71,7 +75,7 @@ def test_start_produces_history_and_an_image(app: AppTest) -> None:
     open_page(app)
     app.button(key="start").click().run()
     line = poll(app, lambda s: "completed" in s, "the default run to complete")
-    assert step_of(line) == 400
+    assert step_of(line) == RunConfig(pace=0).total_steps
     html = " ".join(h.proto.body for h in app.get("html"))
     assert 'alt="generated"' in html and 'alt="target"' in html
     assert len(app.get("vega_lite_chart")) >= 1
@@ -106,7 +110,7 @@ def test_changing_the_model_mid_run_says_it_applies_on_next_start(app: AppTest) 
     open_page(app, epochs="1000000")
     app.button(key="start").click().run()
     poll(app, lambda s: "running" in s, "running")
-    app.selectbox(key="w_model").set_value("coord").run()
+    app.selectbox(key="w_model").set_value("mlp").run()
     notes = " ".join(i.value for i in app.info)
     assert "model" in notes and "next Start or Reset" in notes
 
@@ -124,7 +128,7 @@ def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, m
     from playground.serve import runner as runner_module
 
     monkeypatch.setattr(runner_module.MEMORY, "per_run", 0.5 * 2**20)  # a server allowing 0.5 MB
-    open_page(app)
+    open_page(app, model="mlp")  # 72k weights: 1.7 MB with gradients and Adam's moments
     app.button(key="start").click().run()
     errors = " ".join(e.value for e in app.error)
     assert "this server allows 0.5 MB per run" in errors and "Choose a smaller size" in errors
@@ -163,7 +167,7 @@ def test_malformed_share_link_uses_defaults_and_says_so(app: AppTest) -> None:
     open_page(app, lr="nan", optimizer="bogus", size="99999", junk="1", epochs="50")
     warning = " ".join(w.value for w in app.warning)
     assert "lr" in warning and "optimizer" in warning and "junk" in warning
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(RunConfig().lr)
     assert app.number_input(key="w_epochs").value == 50
     app.button(key="start").click().run()
     poll(app, lambda s: "completed" in s, "a run to complete")
@@ -244,10 +248,10 @@ def test_finished_runs_are_kept_overlaid_and_restorable(app: AppTest) -> None:
     poll(app, lambda s: "completed" in s and "lr 0.05" in s, "second run")
     app.run()
     runs = app.session_state["run_history"]
-    assert len(runs) == 2 and runs[0].config.lr == 0.01 and runs[1].config.lr == 0.05
+    assert len(runs) == 2 and runs[0].config.lr == RunConfig().lr and runs[1].config.lr == 0.05
     app.selectbox(key="history_pick").set_value(runs[0].name).run()
     app.button(key="history_restore").click().run()
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(RunConfig().lr)
     app.button(key="history_delete").click().run()
     assert len(app.session_state["run_history"]) == 1
 

@@ -15,6 +15,7 @@ from playground import RunConfig, build, train
 from playground.cli import main
 from playground.compare import (
     CHUNK,
+    PLAYBACK,
     SHARED,
     VARYING,
     Race,
@@ -152,8 +153,10 @@ def test_a_diverging_contender_stops_alone(model: str) -> None:
     bad = results[1]
     assert bad.status == "diverged" and bad.diverged_at == solo.diverged_at
     assert bad.reason == solo.reason and "lr=1000" in bad.reason
-    assert np.isfinite(bad.history["loss"]).all() and bad.steps == bad.diverged_at - 1
-    assert all(rows[1] is None for rows in seen[bad.diverged_at - 1:])
+    assert np.isfinite(bad.history["loss"].iloc[:-1]).all() and bad.steps == bad.diverged_at
+    np.testing.assert_allclose(bad.history["loss"], solo.history["loss"], rtol=1e-5)  # blow-up too
+    assert seen[bad.diverged_at - 1][1] is not None  # the row of the step that blew up
+    assert all(rows[1] is None for rows in seen[bad.diverged_at:])
     np.testing.assert_array_equal(bad.image, solo.image)  # the best (initial) weights came back
     for good in (results[0], results[2]):
         assert good.status == "completed" and good.steps == 25
@@ -193,7 +196,7 @@ def test_race_function_calls_hooks_and_can_be_stopped() -> None:
     assert [r.steps for r in results] == [CHUNK, CHUNK]
 
 
-@pytest.mark.parametrize(("change", "field"), [({"seed": 1}, "seed"), ({"model": "coord"}, "model"),
+@pytest.mark.parametrize(("change", "field"), [({"seed": 1}, "seed"), ({"model": "pixels"}, "model"),
                                                ({"sprite": "ghost"}, "sprite"),
                                                ({"epochs": 5}, "epochs")])
 def test_contenders_must_share_the_task(change: dict, field: str) -> None:
@@ -211,8 +214,8 @@ def test_two_to_eight_contenders() -> None:
 
 
 def test_every_setting_is_either_shared_or_may_vary() -> None:
-    assert set(SHARED).isdisjoint(VARYING)
-    assert set(SHARED) | set(VARYING) == set(FIELDS)
+    assert set(SHARED).isdisjoint(VARYING) and set(PLAYBACK).isdisjoint({*SHARED, *VARYING})
+    assert set(SHARED) | set(VARYING) | set(PLAYBACK) == set(FIELDS)
 
 
 def test_names_vary_and_variants() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from playground.serve import MemoryBudget, Runner, RunRefused, Slots
 from playground.serve.limits import Limits
 from tests.helpers import stays, wait_until
 
-LONG = RunConfig(epochs=1_000_000, size=8)
+LONG = RunConfig(model="mlp", lr=0.01, epochs=1_000_000, size=8, pace=0)
 
 
 def run_threads() -> list[threading.Thread]:
@@ -100,7 +101,7 @@ def test_divergence_stops_and_explains(runner: Runner) -> None:
 
 
 def test_completed_run_leaves_no_thread(runner: Runner) -> None:
-    runner.start(RunConfig(epochs=30, size=8))
+    runner.start(RunConfig(model="mlp", epochs=30, size=8, pace=0))
     wait_until(lambda: runner.snapshot().state == "completed")
     assert runner.join(5)
     assert runner.snapshot().n_rows == 30
@@ -247,7 +248,7 @@ def test_restore_best_checkpoint_of_a_finished_classifier() -> None:
     assert snap.view["confusion"].sum() == 12
 
 
-SMALL = RunConfig(epochs=30, size=8)  # about 0.1 MB of tensors; ends in well under a second
+SMALL = RunConfig(model="mlp", epochs=30, size=8, pace=0)  # ~0.1 MB of tensors; ends in < 1 s
 
 
 def test_a_run_over_the_per_run_memory_cap_is_refused_with_a_reason() -> None:
@@ -288,3 +289,17 @@ def test_a_run_is_refused_while_live_runs_hold_the_memory() -> None:
         assert a.alive and a.held_bytes() > 0 and not b.alive
     finally:
         a.stop(wait=True)
+
+
+def test_a_paced_run_steps_no_faster_than_its_pace_and_a_new_pace_applies_live(runner: Runner) -> None:
+    runner.start(LONG.replace(pace=40))
+    wait_until(lambda: runner.snapshot().n_rows >= 1)
+    t0, n0 = time.monotonic(), runner.snapshot().n_rows
+    wait_until(lambda: runner.snapshot().n_rows >= n0 + 8, timeout=30)
+    assert time.monotonic() - t0 >= 7 / 40  # 8 steps at 40 a second take at least 0.175 s
+    runner.set_pace(0)  # flat out from now on: thousands of steps a second
+    n1 = runner.snapshot().n_rows
+    wait_until(lambda: runner.snapshot().n_rows >= n1 + 500, timeout=30, what="full speed")
+    runner.pause()
+    held = wait_until(lambda: (s := runner.snapshot()).state == "paused" and s.n_rows)
+    assert stays(lambda: runner.snapshot().n_rows == held, 0.2)

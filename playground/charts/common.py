@@ -31,6 +31,16 @@ def spec_without_main_data(chart: alt.TopLevelMixin) -> str:
     return json.dumps(spec)
 
 
+ZOOM_HINT = "Drag to pan · Shift + scroll to zoom · double-click to reset"
+
+
+def shift_zoom(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Pan by dragging and zoom the step axis only with Shift + wheel, so the wheel keeps scrolling
+    the page; a double-click resets the view."""
+    return chart.add_params(alt.selection_interval(bind="scales", encodings=["x"],
+                                                   zoom="wheel![event.shiftKey]"))
+
+
 def event_label(kind: str, value: float) -> str:
     """How a run's event reads on a chart."""
     return {"plateau": "LR cut", "early_stop": "early stop", "diverged": "diverged"}.get(

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.common import spec_without_main_data
+from playground.charts.common import shift_zoom, spec_without_main_data
 
 SERIES = ["batch loss", "train (epoch mean)", "validation"]
 
@@ -61,7 +61,7 @@ def epoch_loss_spec(marks: tuple = (), epoch_rules: tuple = (), height: int = 28
             x="step:Q"))
         layers.append(alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728").encode(
             x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N"))
-    chart = alt.layer(*layers, data=sample).properties(height=height).interactive(bind_y=False)
+    chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
     return spec_without_main_data(chart)
 
 

@@ -8,7 +8,14 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data, with_data
+from playground.charts.common import (
+    MIN_POSITIVE,
+    event_label,
+    format_lr,
+    shift_zoom,
+    spec_without_main_data,
+    with_data,
+)
 from playground.history import COLUMNS, Table
 
 INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
@@ -16,9 +23,9 @@ INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252
 
 
 def history_frame(rows: Table) -> pd.DataFrame:
-    """The step columns of a history with only finite losses (no NaN ever reaches a chart)."""
-    finite = rows.finite("loss")
-    return pd.DataFrame(finite.data[:, :len(COLUMNS)], columns=list(COLUMNS))
+    """The step columns of a history, every row: a diverged run's blow-up is drawn too (at the
+    chart's ceiling, see `loss_frame`)."""
+    return pd.DataFrame(rows.data[:, :len(COLUMNS)], columns=list(COLUMNS))
 
 
 def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
@@ -35,12 +42,31 @@ def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
+CEILING = 1e3  # losses above this many times the first (or non-finite ones) are drawn at it
+
+
+def loss_range(loss: np.ndarray) -> tuple[float, float]:
+    """(floor, ceiling) for a log-scale loss chart that follows the data: the floor sits a decade
+    under the smallest positive loss (exact zeros are drawn there), the ceiling at CEILING x the
+    first loss (a blow-up is drawn there, marked, instead of squashing the rest of the curve)."""
+    finite = loss[np.isfinite(loss)]
+    positive = finite[finite > 0]
+    floor = float(positive.min()) / 10 if len(positive) else MIN_POSITIVE
+    first = float(finite[0]) if len(finite) else 1.0
+    return floor, max(CEILING * max(abs(first), floor), floor * 10)
+
+
 def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
-    """The columns the loss chart draws: raw and smoothed loss, floored for the log scale."""
-    loss = np.maximum(df["loss"].to_numpy(dtype=np.float64), MIN_POSITIVE)
+    """The columns the loss chart draws: raw and smoothed loss between the floor and the ceiling,
+    and `blown` where the true loss was above the ceiling or not a number (a diverging step)."""
+    raw = df["loss"].to_numpy(dtype=np.float64)
+    floor, ceiling = loss_range(raw)
+    blown = ~np.isfinite(raw) | (raw > ceiling)
+    loss = np.clip(np.where(np.isfinite(raw), raw, ceiling), floor, ceiling)
     return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
-                         "loss": loss, "lr": df["lr"].to_numpy(),
-                         "smoothed": np.maximum(smooth(loss, smoothing), MIN_POSITIVE)})
+                         "loss": loss, "true_loss": np.where(np.isfinite(raw), raw, np.nan),
+                         "lr": df["lr"].to_numpy(), "blown": blown,
+                         "smoothed": np.clip(smooth(loss, smoothing), floor, ceiling)})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
@@ -76,26 +102,36 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: li
     hover = alt.selection_point(fields=["step"], nearest=True, on="pointerover", empty=False)
     points = base.mark_point(opacity=0, size=60).encode(
         y=alt.Y("loss:Q", scale=y_scale),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g"),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"),
+                 alt.Tooltip("true_loss:Q", format=".4g", title="loss"),
                  alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
     ).add_params(hover)
-    layers = [raw, line, points]
+    blown = base.mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
+        y=alt.Y("loss:Q", scale=y_scale)).transform_filter(alt.datum.blown)
+    layers = [raw, line, points, blown]
     layers += _event_layers(events, data)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
-    return alt.layer(*layers, data=data).properties(height=height).interactive(bind_y=False)
+    return shift_zoom(alt.layer(*layers, data=data).properties(height=height))
+
+
+EVENT_COLORS = {"lr": "#d62728", "plateau": "#9467bd", "early_stop": "#2ca02c",
+                "diverged": "#d62728"}
 
 
 def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
-    """A labelled vertical rule at every live LR change (labels staggered so they don't overlap)."""
-    marks = [(step, f"lr → {value:.3g}", 10 + 13 * (i % 3))
-             for i, (step, kind, value) in enumerate(e for e in events if e[1] == "lr")]
+    """A labelled vertical rule at every event: live LR changes, plateau cuts, early stopping and
+    divergence (labels staggered so they don't overlap)."""
+    marks = [(step, ("💥 " if kind == "diverged" else "") + event_label(kind, value),
+              10 + 13 * (i % 3), EVENT_COLORS.get(kind, "#555555"))
+             for i, (step, kind, value) in enumerate(events)]
     if not marks or data.empty:
         return []
-    frame = pd.DataFrame(marks, columns=["step", "label", "y"])
-    rule = _rules(frame, "#d62728", dash=[4, 3])
-    text = alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728", fontSize=11).encode(
-        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N")
+    frame = pd.DataFrame(marks, columns=["step", "label", "y", "color"])
+    rule = alt.Chart(frame).mark_rule(strokeDash=[4, 3]).encode(
+        x="step:Q", color=alt.Color("color:N", scale=None))
+    text = alt.Chart(frame).mark_text(align="left", dx=3, fontSize=11).encode(
+        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=alt.Color("color:N", scale=None))
     return [rule, text]
 
 
@@ -133,12 +169,10 @@ def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
 
 
 def schedule_chart(curve: list[tuple[int, float]], height: int = 140) -> alt.Chart:
-    """A small preview of the schedule's LR over the run, before it starts."""
+    """A small preview of the schedule's LR over the run, before it starts: drawn exactly as the
+    run's own LR chart will be (same axis, log when the LR spans more than 10x)."""
     data = pd.DataFrame(curve, columns=["step", "lr"])
-    return alt.Chart(data).mark_line(color="#ff7f0e").encode(
-        x=alt.X("step:Q", title=None), y=alt.Y("lr:Q", title=None, axis=alt.Axis(format=".1e")),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
-    ).properties(height=height)
+    return _lr_chart(data, lr_log_scale(data), height)
 
 
 def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:

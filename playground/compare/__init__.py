@@ -3,6 +3,7 @@
 from playground.compare.contenders import (
     MAX_CONTENDERS,
     MIN_CONTENDERS,
+    PLAYBACK,
     SHARED,
     VARYING,
     contender_names,
@@ -13,6 +14,6 @@ from playground.compare.contenders import (
 from playground.compare.leaderboard import leaderboard, steps_to_threshold
 from playground.compare.race import CHUNK, STACKED_MODELS, Race, race
 
-__all__ = ["CHUNK", "MAX_CONTENDERS", "MIN_CONTENDERS", "SHARED", "STACKED_MODELS", "VARYING", "Race",
-           "contender_names", "leaderboard", "parse_vary", "race", "steps_to_threshold", "validate",
-           "variants"]
+__all__ = ["CHUNK", "MAX_CONTENDERS", "MIN_CONTENDERS", "PLAYBACK", "SHARED", "STACKED_MODELS",
+           "VARYING", "Race", "contender_names", "leaderboard", "parse_vary", "race",
+           "steps_to_threshold", "validate", "variants"]

@@ -9,6 +9,8 @@ from itertools import product
 from typing import Any
 
 from playground.config import FIELDS, ConfigError, RunConfig, coerce, format_value
+from playground.optim import OPTIMIZERS
+from playground.schedules import SCHEDULES
 
 MIN_CONTENDERS, MAX_CONTENDERS = 2, 8
 # What every contender must share: the task, the model and the batches (epochs, batch size, seed).
@@ -16,9 +18,11 @@ SHARED = ("task", "sprite", "pixels", "size", "classes", "samples", "noise", "va
           "normalize", "houses", "model", "hidden", "depth", "activation", "fourier",
           "fourier_scale", "latent", "seed", "epochs", "batch_size")
 # What contenders may differ in: how they learn, and their own stopping rules.
-VARYING = ("loss", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay", "alpha", "eps",
-           "history_size", "max_iter", "schedule", "step_size", "gamma", "warmup", "min_lr",
-           "clip_grad_norm", "patience", "min_delta")
+VARYING = ("loss", "reduction", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay",
+           "alpha", "eps", "history_size", "max_iter", "schedule", "step_size", "gamma", "warmup",
+           "min_lr", "clip_grad_norm", "patience", "min_delta")
+# How the app plays a run, not what it learns: ignored by races (they run at full speed).
+PLAYBACK = ("pace",)
 _NAMED = ("optimizer", "loss", "schedule")  # shown bare in names ("adam"), others as key=value
 
 
@@ -44,9 +48,11 @@ def _show(value: Any) -> str:
 
 
 def contender_names(configs: Sequence[RunConfig]) -> list[str]:
-    """Short unique names from the settings that differ, e.g. 'adam lr=0.01'."""
-    varying = [k for k in FIELDS if len({format_value(getattr(c, k)) for c in configs}) > 1]
-    names = [" ".join(_label(k, getattr(c, k)) for k in varying) or f"#{i + 1}"
+    """Short unique names from the settings that differ, e.g. 'adam lr=0.01'; each contender
+    names only the settings its own optimizer and schedule read (no 'momentum' on Adam)."""
+    varying = [k for k in FIELDS if k not in PLAYBACK
+               and len({format_value(getattr(c, k)) for c in configs}) > 1]
+    names = [" ".join(_label(k, getattr(c, k)) for k in varying if _reads(c, k)) or f"#{i + 1}"
              for i, c in enumerate(configs)]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -54,6 +60,14 @@ def contender_names(configs: Sequence[RunConfig]) -> list[str]:
         if names.count(name) > 1:
             names[i] = f"{name} #{seen[name]}"
     return names
+
+
+def _reads(cfg: RunConfig, key: str) -> bool:
+    """Whether this contender's optimizer and schedule read `key` (other settings always count)."""
+    for registry, chosen in ((OPTIMIZERS, cfg.optimizer), (SCHEDULES, cfg.schedule)):
+        if any(key in spec.uses for spec in registry.values()) and key not in registry[chosen].uses:
+            return False
+    return True
 
 
 def _label(key: str, value: Any) -> str:

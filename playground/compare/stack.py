@@ -29,6 +29,7 @@ from playground.config import RunConfig
 from playground.engine import RATIO_EVERY
 from playground.history import COLUMNS, HistoryRows, row_type
 from playground.losses import LOSSES
+from playground.models import MODELS
 from playground.optim import OPTIMIZERS, make_optimizer
 from playground.results import TrainResult
 from playground.rules import RunRules
@@ -105,8 +106,10 @@ class Stack:
         self.best = [w.detach().clone() for w in self.weights]
         self.books = [Book(c, self._restorer(r), self._finite_check(r)) for r, c in enumerate(configs)]
         self.families = [self._family(lo, hi) for lo, hi in _runs([family_key(c) for c in configs])]
-        self.losses = [(lo, hi, self._criterion(configs[lo].loss))
-                       for lo, hi in _runs([c.loss for c in configs])]
+        example = MODELS[configs[0].model].example_dims
+        self.losses = [(lo, hi, self._criterion(configs[lo].loss),
+                        tuple(d + 1 for d in example) if configs[lo].reduction == "sum" else ())
+                       for lo, hi in _runs([(c.loss, c.reduction) for c in configs])]
         self.clip = [c.clip_grad_norm for c in configs]
         self.step_count, self.epoch, self.seconds = 0, 0, 0.0
         self.total_steps = configs[0].total_steps
@@ -161,6 +164,10 @@ class Stack:
         rows: list[Row | None] = [None] * len(self.books)
         for r in ok:
             rows[r] = self._after_step(r, losses[r], lrs[r], norms[r], ratios[r], closes_epoch)
+        for r in set(live) - set(ok):  # diverged at this step: its loss is drawn, its weights kept
+            rows[r] = Row(self.step_count, self.epoch, losses[r], lrs[r], norms[r], math.nan,
+                          self.seconds)
+            self.books[r].rows.append(rows[r])
         return rows
 
     def _gradients(self, x: Tensor, y: Tensor) -> tuple[list[float], list[float]]:
@@ -173,9 +180,14 @@ class Stack:
         return losses.tolist(), self._grad_norms()
 
     def _losses(self, out: Tensor, y: Tensor) -> Tensor:
-        """(K,) losses: each contender's own loss, mean-reduced over its own output."""
-        parts = [crit(out[lo:hi], y.expand_as(out[lo:hi])).flatten(1).mean(1)
-                 for lo, hi, crit in self.losses]
+        """(K,) losses: each contender's own loss and reduction (summed over each example's dims,
+        then averaged over the rest), as its solo run reduces it."""
+        parts = []
+        for lo, hi, crit, example in self.losses:
+            per_element = crit(out[lo:hi], y.expand_as(out[lo:hi]))
+            if example:
+                per_element = per_element.sum(dim=example)
+            parts.append(per_element.flatten(1).mean(1))
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def _grad_norms(self) -> list[float]:

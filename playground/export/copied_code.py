@@ -11,16 +11,20 @@ import inspect
 import re
 from typing import Any
 
-from playground import ingredients, models
+from playground import ingredients, losses, models
 from playground.config import RunConfig
 from playground.export.codegen import literal
 
 _HELPER_CONSTANTS = ("CHANNELS", "ACTIVATIONS")
 
 
-def loader_code() -> str:
-    """ingredients.Loader verbatim: the app's exact batch order without torch's DataLoader."""
-    return _source(ingredients.Loader)
+def loader_code(cfg: RunConfig) -> str:
+    """ingredients.Loader verbatim (the app's exact batch order without torch's DataLoader), and
+    losses.PerExample when the loss is summed over each example."""
+    parts = [_source(ingredients.Loader)]
+    if cfg.reduction == "sum":
+        parts.append(_source(losses.PerExample))
+    return "\n\n\n".join(parts)
 
 
 @functools.cache

@@ -64,12 +64,17 @@ def main_parts(cfg: RunConfig) -> dict[str, str]:
 
 
 def _criterion_code(cfg: RunConfig) -> str:
-    """`nn.MSELoss()` etc., with any argument that differs from torch's default."""
+    """`nn.MSELoss()` etc., with any argument that differs from torch's default, summed over each
+    example by PerExample when the run's reduction is `sum`."""
     criterion = LOSSES[cfg.loss].make()
     default = type(criterion)()
     args = [f"{k}={v!r}" for k, v in vars(criterion).items()
             if not k.startswith("_") and k != "training" and vars(default).get(k) != v]
-    return f"nn.{type(criterion).__name__}({', '.join(args)})"
+    code = f"nn.{type(criterion).__name__}({', '.join(args)})"
+    if cfg.reduction != "sum":
+        return code
+    dims = models.MODELS[cfg.model].example_dims
+    return f"PerExample({code}, dims={dims!r})  # sum per example, mean over the batch"
 
 
 def _optimizer_args(cfg: RunConfig) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
@@ -150,7 +155,9 @@ def _end_of_epoch_code(cfg: RunConfig) -> str:
 _CHECK = """if math.isfinite(loss_value) and explode_at == math.inf:
     explode_at = 1000 * max(loss_value, 1.0)
 if not math.isfinite(loss_value) or loss_value > explode_at:
-    status = (f"diverged at step {step + 1}: loss {loss_value:.3g} with lr={lr:.3g}; "
+    step += 1
+    history.append((step, epoch, loss_value, lr))  # the blow-up is recorded, the update is not
+    status = (f"diverged at step {step}: loss {loss_value:.3g} with lr={lr:.3g}; "
               "try a 10x lower lr")
     break"""
 

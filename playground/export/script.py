@@ -59,7 +59,7 @@ def _parts(cfg: RunConfig, sprite: str) -> dict[str, str]:
                "import_scheduler": "" if cfg.schedule == "constant"
                else "from torch.optim import lr_scheduler"}
     return {**_header_parts(cfg), **imports, "target": sprite, "model": model_code(cfg),
-            "loader": loader_code(), **main_parts(cfg)}
+            "loader": loader_code(cfg), **main_parts(cfg)}
 
 
 def _ruled(script: str) -> str:

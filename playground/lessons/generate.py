@@ -9,8 +9,8 @@ import numpy as np
 
 from playground import sprites
 from playground.ingredients import Built, Loader
-from playground.losses import LOSSES
-from playground.models import make_model
+from playground.losses import make_criterion
+from playground.models import MODELS, make_model
 from playground.optim import make_optimizer
 from playground.schedules import make_scheduler
 
@@ -31,5 +31,5 @@ def build_generate(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
     inputs, targets = model.examples(image)
     loader = Loader(inputs, targets, cfg.batch_size, cfg.seed + 3)
     optimizer = make_optimizer(model.parameters(), cfg)
-    return Built(cfg, model, loader, LOSSES[cfg.loss].make(), optimizer,
-                 make_scheduler(optimizer, cfg), image)
+    criterion = make_criterion(cfg.loss, cfg.reduction, MODELS[cfg.model].example_dims)
+    return Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg), image)

@@ -21,12 +21,12 @@ from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.history import HistoryRows, Table
 from playground.serve.admission import LIMITS, MB, MEMORY, SLOTS, MemoryBudget, Slots, next_id
+from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
 
 log = logging.getLogger(__name__)
 
 IMAGE_EVERY = 0.1  # seconds between published images (the page polls a few times a second)
-FILM_STEPS = [0] + [m * 10**e for e in range(7) for m in (1, 3)]  # log-spaced filmstrip moments
 FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
 GIF_STEPS = sorted({round(1.25 ** k) for k in range(80)})  # ~60 log-spaced frames for the GIF
 RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
@@ -81,12 +81,14 @@ class Runner:
         self._view: dict = {}
         self._gif: list[tuple[int, np.ndarray]] = []
         self._target: np.ndarray | None = None
-        self._film: list[tuple[int, np.ndarray]] = []
+        self._film = Filmstrip()
         self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
         self._paused = False
         self._stop = False
         self._step_requests = 0
         self._pending_lr: float | None = None
+        self._pace = 0  # steps per second the worker plays the run at (0 = flat out)
+        self._last_step_at = 0.0
         self._deadline: float | None = None  # set when the session goes away
 
     # Controls (called from the page's thread) -------------------------------------------------
@@ -103,8 +105,10 @@ class Runner:
             # one history, shared: the worker's trainer appends, pages read (one writer; a row
             # becomes visible only once written, see HistoryRows.append)
             self._rows, self._image, self._view = trainer.rows, image, view
-            self._film = [(0, image)] if image is not None else []
-            self._gif = list(self._film)
+            self._film = Filmstrip()
+            if image is not None:
+                self._film.offer(0, image)
+            self._gif = list(self._film.frames)
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
                             else None)
             self._rate.clear()
@@ -121,6 +125,7 @@ class Runner:
             self.reset(cfg, target)
         with self._cond:
             self._paused, self._stop, self._step_requests = paused, False, 0
+            self._pace = cfg.pace
             self._deadline = None
             self._state = "paused" if paused else "starting"
             trainer, run_id = self._trainer, self._run_id
@@ -159,6 +164,32 @@ class Runner:
             thread = self._thread
         if wait and thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+    def set_pace(self, pace: int) -> None:
+        """Play the run at `pace` steps per second from now on (0 = as fast as it goes)."""
+        with self._cond:
+            self._pace = max(0, int(pace))
+            self._cond.notify_all()
+
+    @property
+    def pace(self) -> int:
+        return self._pace
+
+    def _pace_wait(self, holding: bool) -> bool:
+        """Sleep until the next step is due at the run's pace (a Pause, Stop, Step or new pace
+        wakes it at once). While others queue it lends its slot out; True if it did."""
+        with self._cond:
+            if not self._pace:
+                return False
+            due = self._last_step_at + 1.0 / self._pace
+            lend = holding and self.slots.waiting > 0 and due - time.monotonic() > 0.002
+        if lend:
+            self.slots.release(self.id)
+        with self._cond:
+            while (self._pace and time.monotonic() < self._last_step_at + 1.0 / self._pace
+                   and not (self._stop or self._paused or self._step_requests)):
+                self._cond.wait(self._last_step_at + 1.0 / self._pace - time.monotonic())
+        return lend
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate from the next step on (no reset)."""
@@ -208,7 +239,7 @@ class Runner:
             trainer = self._trainer
             return Snapshot(
                 run_id=self._run_id, state=self._state, rows=rows, n_rows=len(self._rows),
-                image=self._image, filmstrip=list(self._film),
+                image=self._image, filmstrip=list(self._film.frames),
                 events=list(trainer.events) if trainer else [],
                 steps_per_second=self._steps_per_second(),
                 total_steps=trainer.cfg.total_steps if trainer else 0,
@@ -302,6 +333,9 @@ class Runner:
                 self._step(trainer)
                 if trainer.done or self._over_budget(trainer):
                     break
+                if self._pace_wait(holding):
+                    holding = False  # it slept without its slot: others stepped meanwhile
+                    continue
                 if time.monotonic() > turn_ends and self.slots.waiting:
                     with self._cond:
                         self._state = "queued"
@@ -366,7 +400,7 @@ class Runner:
     def _step(self, trainer: Trainer) -> None:
         """One optimizer step, then publish its row (and an image every IMAGE_EVERY seconds)."""
         row = trainer.step()
-        now = time.monotonic()
+        now = self._last_step_at = time.monotonic()
         image = view = None
         if row is not None and (row.step in GIF_SET or now - self._last_image() >= IMAGE_EVERY
                                 or self._paused or trainer.done):
@@ -380,8 +414,7 @@ class Runner:
                 self._view = view
             if image is not None:
                 self._image = image
-                if row.step in FILM_SET:
-                    self._film.append((row.step, image))
+                self._film.offer(row.step, image)
                 if row.step in GIF_SET:
                     self._gif.append((row.step, image))
 
@@ -427,10 +460,9 @@ class Runner:
                 self._view = view
             if image is not None:
                 self._image = image
-                for frames in (self._film, self._gif):
-                    if not frames or frames[-1][0] != trainer.step_count:
-                        frames.append((trainer.step_count, image))
+                self._film.finish(trainer.step_count, image)
+                if not self._gif or self._gif[-1][0] != trainer.step_count:
+                    self._gif.append((trainer.step_count, image))
 
 
-FILM_SET = set(FILM_STEPS[1:])
 GIF_SET = set(GIF_STEPS[1:])

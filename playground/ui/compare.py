@@ -24,11 +24,24 @@ EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 
 
 # Presets --------------------------------------------------------------------------------------
-# Learning rates that suit each model (from the LR range test at the default settings).
-SGD_LR = {"pixels": 30.0, "mlp": 10.0, "coord": 0.1, "conv": 0.05, "cnn": 0.05, "logreg": 0.1,
+# Learning rates that converge for each model at the default settings (the sprite models from the
+# regime table of benchmarks/lr_regimes.py; SGD without momentum).
+SGD_LR = {"pixels": 0.1, "mlp": 0.01, "coord": 0.1, "conv": 0.1, "cnn": 0.05, "logreg": 0.1,
           "linear": 1e-5}
-ADAM_LR = {"pixels": 0.05, "mlp": 0.01, "coord": 0.005, "conv": 0.002, "cnn": 0.01,
+ADAM_LR = {"pixels": 0.01, "mlp": 0.001, "coord": 0.001, "conv": 0.001, "cnn": 0.01,
            "logreg": 0.003, "linear": 0.01}
+LEADERBOARD = {  # the leaderboard's columns as a learner reads them
+    "name": st.column_config.TextColumn("contender"),
+    "status": st.column_config.TextColumn("ended"),
+    "final_loss": st.column_config.NumberColumn("final loss", format="%.3g"),
+    "best_loss": st.column_config.NumberColumn("best loss", format="%.3g"),
+    "steps_to_threshold": st.column_config.NumberColumn(
+        "steps to 10% of the first loss", format="%d",
+        help="How many steps it took to cut the loss to a tenth (empty: never)."),
+    "diverged_at": st.column_config.NumberColumn("diverged at step", format="%d",
+                                                 help="Empty: it did not diverge."),
+    "steps": st.column_config.NumberColumn("steps", format="%d"),
+}
 
 
 def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
@@ -129,7 +142,8 @@ def _race_view(job: Job) -> None:
                                               f"race-{job.id}-{snap.get('step')}"), width="stretch")
         if "leaderboard" in snap:
             st.markdown("**Leaderboard**")
-            st.dataframe(snap["leaderboard"], hide_index=True, width="stretch")
+            st.dataframe(snap["leaderboard"], hide_index=True, width="stretch",
+                         column_config=LEADERBOARD)
         if st.session_state.get("race_polling") and not job.alive:
             st.session_state.race_polling = False
             st.rerun(scope="app")
@@ -201,11 +215,13 @@ def lr_find_section(cfg: RunConfig) -> None:
 
 # Stability map ------------------------------------------------------------------------------
 def _load_cell(optimizer: str, lr: float) -> None:
+    """Put a map cell's optimizer and LR into the sidebar (the page then reruns in full)."""
     from playground.ui.setup import key, nearest_stop
 
     st.session_state[key("optimizer")] = optimizer
     st.session_state[key("lr")] = float(lr)
     st.session_state[key("lr_slider")] = nearest_stop(lr)
+    st.session_state.map_loaded = f"{optimizer} at lr={format_lr(lr)}"
 
 
 def stability_section(cfg: RunConfig) -> None:
@@ -259,8 +275,16 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
         if picked:
             cell = picked[0]
             st.button(f"Load {cell['optimizer']} at lr={format_lr(cell['lr'])}", key="map_load",
-                      on_click=_load_cell, args=(cell["optimizer"], cell["lr"]))
-        st.caption("✕ diverged · darker = lower final loss · the framed cell is your config.")
+                      on_click=_load_cell, args=(cell["optimizer"], cell["lr"]),
+                      help="Puts this optimizer and learning rate into the sidebar.")
+        if loaded := st.session_state.pop("map_loaded", None):
+            st.session_state.map_notice = loaded
+            st.rerun(scope="app")  # the sidebar lives outside this fragment: redraw the whole page
+        if notice := st.session_state.pop("map_notice", None):
+            st.success(f"Loaded {notice} into the sidebar: press ▶ Start on the Train tab.")
+        st.caption("Each cell is a short run from the same weights: 🐢 crawl · ✅ converge · "
+                   "〰️ oscillate · 💥 diverge. Darker = lower final loss; the framed cell is your "
+                   "config; click a cell to load it.")
     view()
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import run as charts
+from playground.charts.common import shift_zoom
 from playground.history import Table, thin
 from playground.serve import FINISHED, LIMITS, Snapshot
 
@@ -87,8 +88,8 @@ def overlay_chart(runs: list[ArchivedRun]) -> alt.Chart:
     data = pd.concat(frames, ignore_index=True)
     data = data[np.isfinite(data["loss"])]
     data["loss"] = data["loss"].clip(lower=charts.MIN_POSITIVE)
-    return alt.Chart(data).mark_line().encode(
+    return shift_zoom(alt.Chart(data).mark_line().encode(
         x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
         color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
-    ).properties(height=260).interactive(bind_y=False)
+    ).properties(height=260))

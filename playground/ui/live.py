@@ -26,6 +26,7 @@ STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "�
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
                "stopped": "⏹️", "error": "⚠️"}
 RESTART_FIELDS = "weights, data or optimizer"
+LIVE = ("lr", "pace")  # settings a running run takes on at once
 
 
 def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
@@ -77,18 +78,21 @@ def _refusable(action: Callable[..., object]) -> Callable[..., None]:
 
 
 def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
-    """Apply a new learning rate to a live run; say which other changes wait for Start/Reset."""
+    """Apply a new learning rate or pace to a live run; say which other changes wait for
+    Start/Reset."""
     snap = runner.snapshot(max_points=2)
     running = snap.config
     if running is None or snap.state in FINISHED:
         return
     if runner.alive and abs(cfg.lr - snap.base_lr) > 1e-15 * cfg.lr:
         runner.set_lr(cfg.lr)
+    if cfg.pace != runner.pace:
+        runner.set_pace(cfg.pace)
     changed = [k for k, v in cfg.to_dict().items()
-               if k != "lr" and v != running.to_dict()[k]]
+               if k not in LIVE and v != running.to_dict()[k]]
     if changed:
         st.info(f"Changed {', '.join(changed)}: this needs new {RESTART_FIELDS}, so it applies on "
-                "the next Start or Reset. (The learning rate changes live.)", icon="ℹ️")
+                "the next Start or Reset. (The learning rate and the pace change live.)", icon="ℹ️")
 
 
 def view_options() -> tuple[bool, float]:
@@ -101,7 +105,7 @@ def view_options() -> tuple[bool, float]:
     return log_y, smoothing
 
 
-def live_view(runner: Runner, target: np.ndarray | None) -> None:
+def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
     every = _pace(runner)
@@ -113,7 +117,10 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
         runner.keepalive()
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
-        draw(snap, target, log_y, smoothing)
+        if not runner.alive and _stale(snap, cfg, target):
+            new_setup(snap, cfg, target)
+        else:
+            draw(snap, target, log_y, smoothing)
         if snap.state in FINISHED and snap.state != "error" and not runner.alive:
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
@@ -133,6 +140,24 @@ def _pace(runner: Runner) -> float | None:
     if runner.pause_requested:
         return PAUSED_REFRESH
     return QUEUED_REFRESH if runner.snapshot(max_points=2).state == "queued" else REFRESH
+
+
+def _stale(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> bool:
+    """Whether the setup changed since the shown run ended (a new target, model, optimizer...)."""
+    if snap.config is None or snap.state not in (*FINISHED, "ready"):
+        return False
+    new_target = (target is not None and snap.target is not None
+                  and (target.shape != snap.target.shape or not np.array_equal(target, snap.target)))
+    return new_target or snap.config.replace(pace=cfg.pace) != cfg
+
+
+def new_setup(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> None:
+    """The setup changed after the last run: show what will be trained, and how to start it."""
+    st.markdown("⚪ **ready** · the setup changed since the last run")
+    st.info("Press ▶ Start to train on this setup. The last run is kept under 🗂️ Runs this "
+            "session, below, to compare with.", icon="▶️")
+    if target is not None and TASKS[cfg.task].sprite:
+        st.html(row([figure(target, SHOWN, "target")]))
 
 
 def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
@@ -201,8 +226,8 @@ def pictures(snap: Snapshot, target: np.ndarray) -> None:
     st.html(row(figs))
 
 
-def filmstrip(snap: Snapshot, keep: int = 7) -> None:
-    """The generated sprite at a few log-spaced moments of the run."""
+def filmstrip(snap: Snapshot, keep: int = 10) -> None:
+    """The generated sprite at the moments it changed most (see serve/film.py)."""
     frames = snap.filmstrip[-keep:]
     if len(frames) > 1:
         st.html(row([figure(img, 52, f"step {step:,}") for step, img in frames], gap=6))

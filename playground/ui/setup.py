@@ -148,6 +148,7 @@ def sidebar() -> Any:
         widget(name, sb)
     preview = sb.empty()
     sb.subheader("Training")
+    pace_widget(sb)
     widget("epochs", sb)
     if "batch_size" in uses:
         widget("batch_size", sb)
@@ -165,6 +166,23 @@ def _task_changed() -> None:
     load_into_widgets(RunConfig(**task_defaults(task)), overwrite=True)
     if TASKS[task].sprite:
         st.session_state.sprite = st.session_state.get("sprite") or "heart"
+
+
+PACES = (5, 10, 20, 30, 60, 120, 250, 500, 0)  # steps per second; 0 = as fast as it goes
+
+
+def _pace_text(pace: int) -> str:
+    return "full speed" if pace == 0 else f"{pace} steps/s"
+
+
+def pace_widget(box: Any) -> None:
+    """How fast the app plays the run: slow enough to watch, or flat out."""
+    if "pace" in st.session_state.get("hidden_fields", ()):
+        return
+    current = st.session_state.get(key("pace"), field_spec("pace")["default"])
+    options = sorted({*PACES, current}, key=lambda p: p or 10**9)  # a link may carry any pace
+    box.select_slider("Pace", options, key=key("pace"), format_func=_pace_text,
+                      help=field_spec("pace")["help"])
 
 
 def _betas(box: Any) -> None:
