@@ -7,7 +7,7 @@ import streamlit as st
 from playground.config import RunConfig
 from playground.sprites import SpriteError
 from playground.tasks import TASKS
-from playground.ui import compare, history, lessons, live, setup, share, target
+from playground.ui import compare, experiments, history, lessons, live, setup, share, target
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
 
@@ -62,6 +62,8 @@ def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
         else:
             lessons.data_panel(cfg)
     with watch:
+        experiments.experiments_panel(runner)
+        experiments.watch_note(cfg)
         live.sync_live_settings(runner, cfg)
         live.controls(runner, cfg, picked)
         live.live_view(runner, cfg, picked)

@@ -314,3 +314,20 @@ def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
     assert {"history.csv", "config.json", "final.png", "forming.gif", "train.py",
             "checkpoint.pt"} <= names
     assert len(runner.frames()) > len(app.session_state["runner"].snapshot().filmstrip)
+
+
+def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -> None:
+    from playground.lessons.experiments import EXPERIMENTS
+
+    open_page(app)
+    app.button(key="exp_diverging").click().run()
+    assert app.selectbox(key="w_model").value == "pixels"
+    assert app.number_input(key="w_lr").value == pytest.approx(1.5)
+    line = poll(app, lambda s: "diverged" in s, "the diverging experiment to blow up")
+    assert "step" in line
+    notes = " ".join(i.value for i in app.info)
+    assert EXPERIMENTS["diverging"].watch in notes
+    assert "try a learning rate 10x lower" in " ".join(e.value for e in app.error)
+    app.button(key="exp_warmup_base").click().run()  # its comparison: no warm-up
+    assert app.selectbox(key="w_schedule").value == "constant"
+    poll(app, lambda s: "diverged" in s, "Adam at 0.3 without warm-up to blow up")
