@@ -206,9 +206,9 @@ def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:
 def test_overfit_preset_sets_a_small_training_set(app: AppTest) -> None:
     open_page(app, task="classify")
     app.button(key="preset_overfit").click().run()
-    assert app.number_input(key="w_samples").value == 80
-    assert app.selectbox(key="w_model").value == "mlp"
-    assert app.session_state["cfg"].dropout == 0.0
+    assert app.number_input(key="w_samples").value == 100
+    assert app.selectbox(key="w_model").value == "cnn"
+    assert app.session_state["cfg"].dropout == 0.0 and app.session_state["cfg"].classes == 2
 
 
 def test_line_lesson_fits_and_predicts(app: AppTest) -> None:

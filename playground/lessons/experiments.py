@@ -14,6 +14,7 @@ import numpy as np
 
 from playground.compare.regimes import epoch_losses, run_regime
 from playground.config import RunConfig
+from playground.lessons.classify import PRESETS
 from playground.results import TrainResult
 
 Check = Callable[[TrainResult, TrainResult | None], bool]
@@ -115,8 +116,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "overfitting": Experiment(
         "Overfitting", "50 training sprites and no dropout: the training accuracy reaches 100% "
         "while the validation loss turns and climbs (a U-shaped curve); the best checkpoint is early.",
-        {"task": "classify", "model": "cnn", "classes": 2, "samples": 100, "val_split": 0.5,
-         "noise": 0.15, "dropout": 0.0, "epochs": 150, "lr": 0.003, "patience": 0},
+        {"task": "classify", **PRESETS["overfit"]},
         lambda r, _: (int(np.argmin(_val(r))) < len(_val(r)) // 3
                       and _val(r)[-1] > 1.5 * _val(r).min()
                       and r.history["train_accuracy"].dropna().iloc[-1] == 1.0)),
