@@ -1,13 +1,16 @@
-"""The filmstrip: the moments a sprite changed most, not fixed steps. Every picture the worker
-publishes is offered; one is kept when it differs visibly from the last kept one, and when the strip
-is full the frame that adds least (the smallest change from its predecessor) makes way."""
+"""The filmstrip: the moments the sprite changed, not fixed steps. Every picture the worker
+publishes is offered; one is kept when its error against the target has fallen (or risen) by a
+visible factor since the last kept frame, so the strip shows the sprite forming in even steps of
+quality whether that takes ten steps or ten thousand. When the strip is full, the frame that adds
+least (the smallest change from its predecessor) makes way; the first and the last always stay."""
 
 from __future__ import annotations
 
 import numpy as np
 
-VISIBLE = 6.0  # mean change per channel (of 255) that counts as a visible change
 KEEP = 10  # frames in the strip
+FACTOR = 0.6  # a frame is kept when the error fell to 60% of the last kept one's (or rose by 1/0.6)
+VISIBLE = 3.0  # ...and the picture moved by at least this much per channel (of 255)
 
 
 def change(a: np.ndarray, b: np.ndarray) -> float:
@@ -16,24 +19,29 @@ def change(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class Filmstrip:
-    """(step, picture) frames at the moments of change; the first and the newest always stay."""
+    """(step, picture) frames at the moments of change, measured against the target."""
 
-    def __init__(self, keep: int = KEEP, visible: float = VISIBLE) -> None:
-        self.keep, self.visible = keep, visible
+    def __init__(self, target: np.ndarray | None = None, keep: int = KEEP) -> None:
+        self.target, self.keep = target, keep
         self.frames: list[tuple[int, np.ndarray]] = []
-        self._changes: list[float] = []  # each frame's change from the frame before it
+        self._errors: list[float] = []
+
+    def _error(self, image: np.ndarray) -> float:
+        """How far a picture is from the target (or from black without one)."""
+        if self.target is None or self.target.shape != image.shape:
+            return change(image, np.zeros_like(image)) + 1.0
+        return change(image, self.target) + 0.5  # + 0.5: an exact fit is not an infinite fall
 
     def offer(self, step: int, image: np.ndarray) -> bool:
-        """Keep this picture if it changed visibly since the last kept one; True if kept."""
+        """Keep this picture if its error moved by FACTOR since the last kept one; True if kept."""
         if self.frames and self.frames[-1][0] == step:
             return False
-        if not self.frames:
-            self._append(step, image, np.inf)
-            return True
-        moved = change(self.frames[-1][1], image)
-        if moved < self.visible:
-            return False
-        self._append(step, image, moved)
+        error = self._error(image)
+        if self.frames:
+            last = self._errors[-1]
+            if FACTOR * last < error < last / FACTOR or change(self.frames[-1][1], image) < VISIBLE:
+                return False
+        self._append(step, image, error)
         return True
 
     def finish(self, step: int, image: np.ndarray) -> None:
@@ -41,19 +49,19 @@ class Filmstrip:
         if self.frames and self.frames[-1][0] == step:
             self.frames[-1] = (step, image)
             return
-        self._append(step, image, change(self.frames[-1][1], image) if self.frames else np.inf)
+        self._append(step, image, self._error(image))
 
-    def _append(self, step: int, image: np.ndarray, moved: float) -> None:
+    def _append(self, step: int, image: np.ndarray, error: float) -> None:
         self.frames.append((step, image))
-        self._changes.append(moved)
+        self._errors.append(error)
         while len(self.frames) > self.keep:
             self._drop_least()
 
     def _drop_least(self) -> None:
-        """Remove the interior frame that changed least; its successor now follows its predecessor."""
-        i = 1 + int(np.argmin(self._changes[1:-1]))
-        del self.frames[i], self._changes[i]
-        self._changes[i] = change(self.frames[i - 1][1], self.frames[i][1])
+        """Remove the interior frame whose error differs least (in ratio) from its predecessor's."""
+        logs = np.log(self._errors)
+        i = 1 + int(np.argmin(np.abs(np.diff(logs))[:-1]))
+        del self.frames[i], self._errors[i]
 
     def __len__(self) -> int:
         return len(self.frames)

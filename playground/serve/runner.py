@@ -88,7 +88,7 @@ class Runner:
         self._step_requests = 0
         self._pending_lr: float | None = None
         self._pace = 0  # steps per second the worker plays the run at (0 = flat out)
-        self._last_step_at = 0.0
+        self._due = 0.0  # when the next paced step is due (time.monotonic)
         self._deadline: float | None = None  # set when the session goes away
 
     # Controls (called from the page's thread) -------------------------------------------------
@@ -105,12 +105,12 @@ class Runner:
             # one history, shared: the worker's trainer appends, pages read (one writer; a row
             # becomes visible only once written, see HistoryRows.append)
             self._rows, self._image, self._view = trainer.rows, image, view
-            self._film = Filmstrip()
+            self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
+                            else None)
+            self._film = Filmstrip(self._target)
             if image is not None:
                 self._film.offer(0, image)
             self._gif = list(self._film.frames)
-            self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
-                            else None)
             self._rate.clear()
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
@@ -177,18 +177,21 @@ class Runner:
 
     def _pace_wait(self, holding: bool) -> bool:
         """Sleep until the next step is due at the run's pace (a Pause, Stop, Step or new pace
-        wakes it at once). While others queue it lends its slot out; True if it did."""
+        wakes it at once). Steps are due on a fixed beat, so their own time does not slow the pace;
+        a beat missed by more than 0.1 s is not made up in a burst. While others queue it lends its
+        slot out; True if it did."""
         with self._cond:
             if not self._pace:
                 return False
-            due = self._last_step_at + 1.0 / self._pace
-            lend = holding and self.slots.waiting > 0 and due - time.monotonic() > 0.002
+            now = time.monotonic()
+            self._due = max(self._due + 1.0 / self._pace, now - 0.1)
+            lend = holding and self.slots.waiting > 0 and self._due - now > 0.002
         if lend:
             self.slots.release(self.id)
         with self._cond:
-            while (self._pace and time.monotonic() < self._last_step_at + 1.0 / self._pace
+            while (self._pace and time.monotonic() < self._due
                    and not (self._stop or self._paused or self._step_requests)):
-                self._cond.wait(self._last_step_at + 1.0 / self._pace - time.monotonic())
+                self._cond.wait(self._due - time.monotonic())
         return lend
 
     def set_lr(self, lr: float) -> None:
@@ -400,7 +403,7 @@ class Runner:
     def _step(self, trainer: Trainer) -> None:
         """One optimizer step, then publish its row (and an image every IMAGE_EVERY seconds)."""
         row = trainer.step()
-        now = self._last_step_at = time.monotonic()
+        now = time.monotonic()
         image = view = None
         if row is not None and (row.step in GIF_SET or now - self._last_image() >= IMAGE_EVERY
                                 or self._paused or trainer.done):
