@@ -29,6 +29,7 @@ def settings() -> tuple[RunConfig, str | None]:
     """The sidebar's config; the address bar always holds it as the share link."""
     share.read_page_options()
     first_load()
+    setup.keep_typed_lr()
     preview = setup.sidebar()
     cfg, error = setup.config_from_widgets(st.session_state.cfg)
     st.session_state.cfg = cfg

@@ -11,10 +11,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from playground.charts.common import format_lr
 from playground.config import RunConfig
 from playground.lessons.experiments import EXPERIMENTS
 from tests.conftest import ARTIFACTS
-from tests.test_browser import UI_MS, app, button, open_app, page, status, wait_for  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    UI_MS,
+    app,
+    button,
+    open_app,
+    page,
+    status,
+    status_line,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -68,3 +78,19 @@ def test_an_experiment_link_opens_with_its_sentence_and_shows_it(
     shot(page, name)
     state = status(page)[0]
     assert state == ("diverged" if name == "diverging" else "completed"), state
+
+
+def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  # noqa: F811
+                                                                 app: Server) -> None:  # noqa: F811
+    """Typed and Enter, never dropped (the live view reruns four times a second meanwhile)."""
+    open_app(page, app, "?epochs=100000&pace=0&model=mlp&optimizer=sgd&lr=0.01")
+    button(page, "start").click()
+    box = page.locator(".st-key-live_lr input")
+    box.wait_for(timeout=UI_MS)
+    for value in ("0.02", "0.003", "0.04", "0.005"):
+        box.click()
+        box.fill(value)
+        box.press("Enter")
+        wait_for(lambda v=value: f"lr {format_lr(float(v))}" in status_line(page).inner_text(),
+                 UI_MS, f"lr {value} in the status line")
+    assert float(page.locator(".st-key-w_lr input").input_value()) == pytest.approx(0.005)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from playground import export
 from playground.charts import run as charts
-from playground.config import RunConfig
+from playground.config import RunConfig, field_spec
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
 from playground.ui import history, lessons
@@ -115,8 +115,12 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
     @PAGE_GATE.gated
     def refresh() -> None:
         runner.keepalive()
+        if "lr_pending" in st.session_state:
+            st.rerun(scope="app")  # a typed learning rate: apply it with a full run (setup.keep_typed_lr)
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
+        if runner.alive:
+            live_lr(runner, snap)
         if not runner.alive and _stale(snap, cfg, target):
             new_setup(snap, cfg, target)
         else:
@@ -130,6 +134,26 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
             st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
 
     refresh()
+
+
+def live_lr(runner: Runner, snap: Snapshot) -> None:
+    """The running run's learning rate, typed here and applied from its next step. It lives in the
+    live view, which reruns on its timer: a value typed into the sidebar during a run can be lost
+    when that rerun and the page's rerun cross (see setup.keep_typed_lr); one typed here cannot."""
+    if st.session_state.get("live_lr_seen") != (snap.run_id, snap.base_lr):
+        st.session_state["live_lr"] = float(snap.base_lr)  # follow the run (and the sidebar)
+        st.session_state["live_lr_seen"] = (snap.run_id, snap.base_lr)
+    spec = field_spec("lr")
+    st.number_input("Learning rate now (Enter applies it from the next step)",
+                    min_value=spec["min"], max_value=spec["max"], format="%.2e", step=None,
+                    key="live_lr", on_change=_live_lr_typed, args=(runner,))
+
+
+def _live_lr_typed(runner: Runner) -> None:
+    """Apply the typed rate at once, and carry it into the sidebar on the next full run."""
+    lr = float(st.session_state["live_lr"])
+    runner.set_lr(lr)
+    st.session_state.lr_pending = lr
 
 
 def _pace(runner: Runner) -> float | None:

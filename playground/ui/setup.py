@@ -94,11 +94,32 @@ def nearest_stop(lr: float) -> float:
 
 
 def _slider_moved() -> None:
-    st.session_state[key("lr")] = float(st.session_state[key("lr_slider")])
+    """A slider move sets the exact LR, unless the slider only shows the stop nearest to it."""
+    moved = float(st.session_state[key("lr_slider")])
+    if moved == nearest_stop(st.session_state.get(key("lr"), moved)):
+        return
+    st.session_state[key("lr")] = moved
+    st.session_state.lr_pending = moved
 
 
 def _box_typed() -> None:
     st.session_state[key("lr_slider")] = nearest_stop(st.session_state[key("lr")])
+    st.session_state.lr_pending = float(st.session_state[key("lr")])
+
+
+def keep_typed_lr() -> bool:
+    """Put a learning rate typed during a run back into the widgets; True if there was one.
+
+    While a run is live its view reruns every 0.25 s, and Streamlit 1.67 can turn the full rerun a
+    typed value asks for into that fragment-only rerun, which drops the sidebar widget's new value
+    as stale (streamlit/streamlit#14064). The widget's callback still runs and records the value;
+    the next full run restores it here, and the live view asks for that full run."""
+    value = st.session_state.pop("lr_pending", None)
+    if value is None:
+        return False
+    st.session_state[key("lr")] = value
+    st.session_state[key("lr_slider")] = nearest_stop(value)
+    return True
 
 
 def lr_widgets(box: Any = st) -> None:
