@@ -331,3 +331,20 @@ def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -
     app.button(key="exp_warmup_base").click().run()  # its comparison: no warm-up
     assert app.selectbox(key="w_schedule").value == "constant"
     poll(app, lambda s: "diverged" in s, "Adam at 0.3 without warm-up to blow up")
+
+
+def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: AppTest) -> None:
+    open_page(app, model="pixels")
+    app.number_input(key="map_count").set_value(3).run()
+    app.number_input(key="map_steps").set_value(20).run()
+    app.button(key="map_run").click().run()
+    snap = _wait_job(app, "map_job")
+    cells = snap["result"]
+    assert set(cells["regime"]) <= {"crawl", "converge", "oscillate", "diverge"}
+    sgd = next(o for o in app.selectbox(key="map_pick").options if o.startswith("sgd · lr=0.0316 "))
+    app.selectbox(key="map_pick").set_value(sgd).run()
+    app.button(key="map_load").click().run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="w_optimizer").value == "sgd"
+    assert app.number_input(key="w_lr").value == pytest.approx(0.0316)
+    assert "Loaded sgd at lr=0.0316 into the sidebar" in " ".join(s.value for s in app.success)

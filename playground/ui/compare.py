@@ -224,6 +224,11 @@ def _load_cell(optimizer: str, lr: float) -> None:
     st.session_state.map_loaded = f"{optimizer} at lr={format_lr(lr)}"
 
 
+def _cell_name(optimizer: str, lr: float, regime: str) -> str:
+    """How a map cell reads in the list: 'sgd · lr=0.1 · converge'."""
+    return f"{optimizer} · lr={format_lr(lr)}" + (f" · {regime}" if regime else "")
+
+
 def stability_section(cfg: RunConfig) -> None:
     """A grid of short runs: where does each optimizer learn, crawl or blow up?"""
     st.markdown("**Stability map** — short runs over learning rates × optimizers, from the same "
@@ -272,11 +277,17 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
                                 width="stretch", on_select="rerun", key="map_chart")
         picked = (event.selection.get("cell") if event and hasattr(event, "selection")
                   else None)
-        if picked:
-            cell = picked[0]
-            st.button(f"Load {cell['optimizer']} at lr={format_lr(cell['lr'])}", key="map_load",
-                      on_click=_load_cell, args=(cell["optimizer"], cell["lr"]),
-                      help="Puts this optimizer and learning rate into the sidebar.")
+        cells = {_cell_name(o, lr, r): (o, float(lr))
+                 for o, lr, r in zip(frame["optimizer"], frame["lr"], frame["regime"], strict=True)}
+        if picked:  # a click on the map picks the cell in the list below
+            clicked = (picked[0]["optimizer"], float(picked[0]["lr"]))
+            st.session_state.map_pick = next((n for n, c in cells.items() if c == clicked), None)
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        name = a.selectbox("Cell", list(cells), index=None, key="map_pick",
+                           placeholder="Click a cell on the map, or pick one here")
+        b.button("Load it", key="map_load", disabled=name is None, width="stretch",
+                 on_click=_load_cell, args=cells.get(name, ("", 0.0)),
+                 help="Puts this optimizer and learning rate into the sidebar.")
         if loaded := st.session_state.pop("map_loaded", None):
             st.session_state.map_notice = loaded
             st.rerun(scope="app")  # the sidebar lives outside this fragment: redraw the whole page
