@@ -93,4 +93,6 @@ def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  #
         box.press("Enter")
         wait_for(lambda v=value: f"lr {format_lr(float(v))}" in status_line(page).inner_text(),
                  UI_MS, f"lr {value} in the status line")
-    assert float(page.locator(".st-key-w_lr input").input_value()) == pytest.approx(0.005)
+    from playwright.sync_api import expect
+
+    expect(page.locator(".st-key-w_lr input")).to_have_value("5.00e-3", timeout=UI_MS)  # synced
