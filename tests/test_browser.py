@@ -328,6 +328,9 @@ def test_race_shows_every_contender_and_a_leaderboard(page: Page, app: Server) -
     expect(main.get_by_text("Leaderboard")).to_be_visible(timeout=90_000)
     for name in ("sgd lr=0.1 ", "adam lr=0.01"):
         expect(main.locator(f'img[alt^="{name}"]').first).to_be_visible(timeout=UI_MS)
+    race_chart = main.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first
+    expect(race_chart).to_be_visible(timeout=UI_MS)
+    expect(main.get_by_text("None")).to_have_count(0)  # no raw NA in the leaderboard
     shot(page, "10_race")
 
 

@@ -20,7 +20,9 @@ def race_frame(names: list[str], curves: list[Table]) -> pd.DataFrame:
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["step", "loss", "contender"])
     data = data[np.isfinite(data["loss"].astype(float))]
-    data["loss"] = data["loss"].astype(float).clip(lower=MIN_POSITIVE)
+    positive = data["loss"][data["loss"] > 0]
+    floor = float(positive.min()) / 10 if len(positive) else MIN_POSITIVE  # follows the data
+    data["loss"] = data["loss"].astype(float).clip(lower=floor)
     return data
 
 

@@ -35,11 +35,10 @@ LEADERBOARD = {  # the leaderboard's columns as a learner reads them
     "status": st.column_config.TextColumn("ended"),
     "final_loss": st.column_config.NumberColumn("final loss", format="%.3g"),
     "best_loss": st.column_config.NumberColumn("best loss", format="%.3g"),
-    "steps_to_threshold": st.column_config.NumberColumn(
-        "steps to 10% of the first loss", format="%d",
-        help="How many steps it took to cut the loss to a tenth (empty: never)."),
-    "diverged_at": st.column_config.NumberColumn("diverged at step", format="%d",
-                                                 help="Empty: it did not diverge."),
+    "steps_to_threshold": st.column_config.TextColumn(
+        "steps to 10% of the first loss", help="How many steps it took to cut the loss to a tenth "
+        "(— : never)."),
+    "diverged_at": st.column_config.TextColumn("diverged at step", help="— : it did not diverge."),
     "steps": st.column_config.NumberColumn("steps", format="%d"),
 }
 
@@ -142,13 +141,21 @@ def _race_view(job: Job) -> None:
                                               f"race-{job.id}-{snap.get('step')}"), width="stretch")
         if "leaderboard" in snap:
             st.markdown("**Leaderboard**")
-            st.dataframe(snap["leaderboard"], hide_index=True, width="stretch",
+            st.dataframe(readable(snap["leaderboard"]), hide_index=True, width="stretch",
                          column_config=LEADERBOARD)
         if st.session_state.get("race_polling") and not job.alive:
             st.session_state.race_polling = False
             st.rerun(scope="app")
         st.session_state.race_polling = job.alive
     view()
+
+
+def readable(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as a learner reads it: whole steps, and a dash where there is none."""
+    shown = board.copy()
+    for col in ("steps_to_threshold", "diverged_at"):
+        shown[col] = ["—" if pd.isna(v) else f"{int(v):,}" for v in board[col]]
+    return shown
 
 
 def _race_status(snap: dict) -> None:
