@@ -53,8 +53,12 @@ class Pixels(nn.Module):
 
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
-        self.canvas = nn.Parameter(torch.rand(1, CHANNELS, cfg.size, cfg.size))
+        self.canvas = nn.Parameter(torch.empty(1, CHANNELS, cfg.size, cfg.size))
         self.register_buffer("z", torch.zeros(1, 1))  # a placeholder input: one sample per epoch
+
+    def reset(self, g: torch.Generator) -> None:
+        """Random colours in [0, 1): the picture starts as noise."""
+        self.canvas.uniform_(0.0, 1.0, generator=g)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.canvas.expand(z.shape[0], -1, -1, -1)
@@ -98,9 +102,13 @@ class CoordMLP(nn.Module):
         self.register_buffer("B", torch.randn(2, cfg.fourier, generator=g) * cfg.fourier_scale)
         n_in = 2 + 2 * cfg.fourier
         self.net = _mlp(n_in, cfg.hidden, cfg.depth, CHANNELS, cfg.activation)
-        if cfg.activation == "sine":
-            _siren_init(self.net)
+        self.sine = cfg.activation == "sine"
         self.register_buffer("grid", coord_grid(cfg.size))
+
+    def reset(self, g: torch.Generator) -> None:
+        """SIREN's initialisation for sine activations (the default init suits the others)."""
+        if self.sine:
+            _siren_init(self.net, g)
 
     def forward(self, xy: Tensor) -> Tensor:
         if self.B.shape[1]:
@@ -154,14 +162,34 @@ def coord_grid(size: int) -> Tensor:
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def _siren_init(net: nn.Sequential) -> None:
+def _siren_init(net: nn.Sequential, g: torch.Generator) -> None:
     """SIREN initialisation keeps sin(30x) activations well spread through depth."""
     first = True
     for m in net:
         if isinstance(m, nn.Linear):
             bound = 1 / m.in_features if first else math.sqrt(6 / m.in_features) / 30
-            nn.init.uniform_(m.weight, -bound, bound)
+            nn.init.uniform_(m.weight, -bound, bound, generator=g)
             first = False
+
+
+@torch.no_grad()
+def seed_weights(model: nn.Module, seed: int) -> nn.Module:
+    """Draw every weight from a generator of the model's own, seeded by `seed`: the same config
+    gives the same weights in any thread or process, whatever else draws random numbers meanwhile.
+    Linear and conv layers get PyTorch's default initialisation (kaiming-uniform with a = sqrt(5),
+    and a bias uniform in +-1/sqrt(fan_in)); then the model's own `reset(generator)`, if any."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
+            if m.bias is not None:
+                fan_in = m.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=g)
+    for m in model.modules():
+        if hasattr(m, "reset"):
+            m.reset(g)
+    return model
 
 
 @dataclass(frozen=True)
@@ -189,9 +217,8 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def make_model(cfg: RunConfig) -> nn.Module:
-    """Build the configured model with weights drawn from the config's seed."""
-    torch.manual_seed(cfg.seed)
-    return MODELS[cfg.model].make(cfg)
+    """Build the configured model with weights drawn from the config's seed (its own generator)."""
+    return seed_weights(MODELS[cfg.model].make(cfg), cfg.seed)
 
 
 def num_parameters(model: nn.Module) -> int:

@@ -283,7 +283,7 @@ def test_train_script_needs_only_torch_and_the_standard_library(cfg: RunConfig) 
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
     assert "playground" not in imported and "numpy" not in imported
-    assert f"model = {MODELS[cfg.model].make.__name__}(cfg)" in code
+    assert f"model = seed_weights({MODELS[cfg.model].make.__name__}(cfg), cfg.seed)" in code
     for word in ("optimizer.zero_grad", "loss.backward()", "optimizer.step(", "for epoch in range",
                  "for x, y in loader:", "progress_bar(", "losses.csv", "final.png"):
         assert word in code, word

@@ -40,7 +40,7 @@ def model_code(cfg: RunConfig) -> str:
     order = sorted(names, key=_definition_line)
     blocks = [_constant_code(n) if n in _HELPER_CONSTANTS else _source(getattr(models, n))
               for n in order]
-    return "\n\n\n".join(blocks)
+    return "\n\n\n".join([*blocks, _source(models.seed_weights)])
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from torch import nn
 from playground.ingredients import Built, Loader
 from playground.lessons import classify, linefit
 from playground.losses import LOSSES
+from playground.models import seed_weights
 from playground.optim import make_optimizer
 from playground.schedules import make_scheduler
 
@@ -36,8 +37,8 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     """Shapes dataset, train/validation split, a real DataLoader and the chosen classifier."""
     x, y = classify.make_dataset(cfg)
     (xt, yt), (xv, yv) = classify.split(cfg, x, y)
-    torch.manual_seed(cfg.seed)
-    model = classify.CLASSIFIERS[cfg.model].make(cfg)
+    model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
+    torch.manual_seed(cfg.seed)  # dropout masks draw from torch's global generator
     criterion = classify.CLASS_LOSSES[cfg.loss].make()
 
     def evaluate(m: nn.Module) -> dict[str, float]:
@@ -77,7 +78,7 @@ def build_line(cfg: RunConfig, target: Any = None) -> Built:
     points = linefit.house_points(cfg)
     scaler = linefit.Scaler(points, cfg.normalize)
     x, y = scaler.tensors(points)
-    model = linefit.LINE_MODELS[cfg.model].make(cfg)
+    model = seed_weights(linefit.LINE_MODELS[cfg.model].make(cfg), cfg.seed)
 
     def view(m: nn.Module) -> dict[str, Any]:
         slope, intercept = scaler.line(m.fc)

@@ -82,6 +82,9 @@ class Line(nn.Module):
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(1, 1)
+
+    def reset(self, g: torch.Generator) -> None:
+        """Weight and bias start at zero: every run of the line starts the same."""
         nn.init.zeros_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
 

@@ -125,7 +125,7 @@ class Runner:
             self.reset(cfg, target)
         with self._cond:
             self._paused, self._stop, self._step_requests = paused, False, 0
-            self._pace = cfg.pace
+            self._pace, self._due = cfg.pace, time.monotonic()
             self._deadline = None
             self._state = "paused" if paused else "starting"
             trainer, run_id = self._trainer, self._run_id
@@ -178,13 +178,13 @@ class Runner:
     def _pace_wait(self, holding: bool) -> bool:
         """Sleep until the next step is due at the run's pace (a Pause, Stop, Step or new pace
         wakes it at once). Steps are due on a fixed beat, so their own time does not slow the pace;
-        a beat missed by more than 0.1 s is not made up in a burst. While others queue it lends its
+        a beat missed by more than 0.05 s is not made up in a burst. While others queue it lends its
         slot out; True if it did."""
         with self._cond:
             if not self._pace:
                 return False
             now = time.monotonic()
-            self._due = max(self._due + 1.0 / self._pace, now - 0.1)
+            self._due = max(self._due + 1.0 / self._pace, now - 0.05)
             lend = holding and self.slots.waiting > 0 and self._due - now > 0.002
         if lend:
             self.slots.release(self.id)
