@@ -250,6 +250,45 @@ class Trainer:
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.params)
 
+    # Carrying a run on elsewhere ------------------------------------------------------------
+    @property
+    def at_epoch_end(self) -> bool:
+        """Between epochs: the moment a run's whole state fits in `state_dict`."""
+        return self._in_epoch == 0 or self._in_epoch >= self._epoch_len
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a fresh Trainer of the same config needs to carry this run on exactly (weights,
+        optimizer and schedule state, the batch order's generator, torch's own generator for
+        dropout, the counters, the run rules and the best weights). Taken between epochs; plain
+        tensors and numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
+        if not self.at_epoch_end:
+            raise RuntimeError("a run's state is taken between epochs")
+        loader_rng = getattr(self.b.loader, "generator", None)
+        rules = {k: v for k, v in vars(self.rules).items()
+                 if k not in ("cfg", "restore", "weights_finite")}
+        return {"model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
+                "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
+                "loader_rng": loader_rng.get_state() if loader_rng is not None else None,
+                "torch_rng": torch.get_rng_state(), "step": self.step_count, "epoch": self.epoch,
+                "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
+                "best": [t.clone() for t in self.best_params] if self.best_params else None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Carry on a run from `state_dict`: the next step is the one the original would take."""
+        self.b.model.load_state_dict(state["model"])
+        self.b.optimizer.load_state_dict(state["optimizer"])
+        if self.b.scheduler is not None and state["scheduler"] is not None:
+            self.b.scheduler.load_state_dict(state["scheduler"])
+        if state["loader_rng"] is not None:
+            self.b.loader.generator.set_state(state["loader_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step_count, self.epoch, self.seconds = state["step"], state["epoch"], state["seconds"]
+        self._base_lr = state["base_lr"]
+        for k, v in state["rules"].items():
+            setattr(self.rules, k, list(v) if k == "events" else v)
+        self.best_params = [t.clone() for t in state["best"]] if state["best"] else None
+        self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), []
+
     # Controls and views ----------------------------------------------------------------------
     def stop(self) -> None:
         """End the run early at the user's request."""

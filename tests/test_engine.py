@@ -175,3 +175,27 @@ def test_total_norm_equals_torch_bit_for_bit(shapes) -> None:
         assert total_norm(tensors) == float(torch.nn.utils.get_total_norm(tensors))
     bad = [torch.full(shapes[0], math.inf)]
     assert total_norm(bad) == float(torch.nn.utils.get_total_norm(bad))
+
+
+@pytest.mark.parametrize("task", ["generate", "classify", "line"])
+def test_builds_at_once_in_many_threads_give_identical_weights(task: str) -> None:
+    """Each build draws from its own generator: threads building together cannot interleave."""
+    import threading
+
+    cfg = RunConfig.from_dict({"task": task, "size": 8, "samples": 40})
+    results: list[dict] = []
+    start = threading.Barrier(8)
+
+    def build_one() -> None:
+        start.wait()
+        for _ in range(5):
+            results.append({k: v.clone() for k, v in build(cfg).model.state_dict().items()})
+
+    threads = [threading.Thread(target=build_one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 40
+    for state in results[1:]:
+        assert all(torch.equal(state[k], results[0][k]) for k in state)
