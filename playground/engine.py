@@ -9,6 +9,7 @@ early stopping, the best weights, finishing.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -266,12 +267,13 @@ class Trainer:
         loader_rng = getattr(self.b.loader, "generator", None)
         rules = {k: v for k, v in vars(self.rules).items()
                  if k not in ("cfg", "restore", "weights_finite")}
-        return {"model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
-                "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
-                "loader_rng": loader_rng.get_state() if loader_rng is not None else None,
-                "torch_rng": torch.get_rng_state(), "step": self.step_count, "epoch": self.epoch,
-                "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
-                "best": [t.clone() for t in self.best_params] if self.best_params else None}
+        return copy.deepcopy({  # a copy: the live tensors move on with the next step
+            "model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
+            "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
+            "loader_rng": loader_rng.get_state() if loader_rng is not None else None,
+            "torch_rng": torch.get_rng_state(), "step": self.step_count, "epoch": self.epoch,
+            "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
+            "best": self.best_params})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Carry on a run from `state_dict`: the next step is the one the original would take."""
