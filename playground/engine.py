@@ -278,8 +278,8 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a fresh Trainer of the same config needs to carry this run on exactly (weights,
-        optimizer and schedule state, the batch order's generator, the dropout generator's state
-        dropout, the counters, the run rules and the best weights), at any step: mid-epoch it
+        optimizer and schedule state, the batch order's generator, the dropout generator's state,
+        the counters, the run rules and the best weights), at any step: mid-epoch it
         holds the epoch's batch-order seed and how many of its batches were used. Plain tensors and
         numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
         mid = not self.at_epoch_end
