@@ -6,7 +6,8 @@ import streamlit as st
 
 from playground.config import RunConfig
 from playground.sprites import SpriteError
-from playground.ui import compare, history, lessons, live, setup, share, target
+from playground.tasks import TASKS
+from playground.ui import compare, experiments, history, lessons, live, setup, share, target
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
 
@@ -28,6 +29,7 @@ def settings() -> tuple[RunConfig, str | None]:
     """The sidebar's config; the address bar always holds it as the share link."""
     share.read_page_options()
     first_load()
+    setup.keep_typed_lr()
     preview = setup.sidebar()
     cfg, error = setup.config_from_widgets(st.session_state.cfg)
     st.session_state.cfg = cfg
@@ -61,9 +63,11 @@ def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
         else:
             lessons.data_panel(cfg)
     with watch:
+        experiments.experiments_panel(runner)
+        experiments.watch_note(cfg)
         live.sync_live_settings(runner, cfg)
         live.controls(runner, cfg, picked)
-        live.live_view(runner, picked)
+        live.live_view(runner, cfg, picked)
         live.downloads(runner)
         history.history_panel()
 
@@ -74,7 +78,7 @@ def main() -> None:
     server_warm_up()
     cfg, error = settings()
     header(error)
-    sprites = cfg.task == "generate"
+    sprites = TASKS[cfg.task].sprite
     picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
     train, race = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
     with train:

@@ -46,9 +46,8 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 from playground.charts import run as charts  # noqa: E402
-from playground.history import HistoryRows  # noqa: E402
+from playground.history import COLUMNS, HistoryRows, Table, thin  # noqa: E402
 from playground.serve.limits import Limits  # noqa: E402
-from playground.serve.runner import thin  # noqa: E402
 from playground.ui.live import CHART_POINTS  # noqa: E402
 
 SIZES = (100, 1_000, 10_000, 50_000, 100_000, Limits().max_history)
@@ -58,15 +57,14 @@ SMOOTHING = 0.6  # the page's default
 STAGES = ("thin", "frame+EMA", "spec+data", "marshal")
 
 
-def history(n: int) -> list[tuple]:
+def history(n: int) -> Table:
     """n history rows shaped like the engine's: a noisy falling loss under a cosine LR."""
     rng = np.random.default_rng(0)
     step = np.arange(1, n + 1)
     loss = np.exp(-5 * step / n) * (1 + 0.1 * rng.standard_normal(n))
     lr = 0.005 * (1 + np.cos(np.pi * step / n)) + 1e-5
     ratio = np.where(step % 10 == 0, 1e-3, np.nan)
-    return list(zip(step.tolist(), step.tolist(), loss.tolist(), lr.tolist(),
-                    rng.random(n).tolist(), ratio.tolist(), (step * 1e-3).tolist(), strict=True))
+    return Table(COLUMNS, np.column_stack([step, step, loss, lr, rng.random(n), ratio, step * 1e-3]))
 
 
 def marshal(spec: dict) -> bytes:
@@ -83,7 +81,7 @@ def app(rows: HistoryRows, clock: Callable[[], float], stages: list[list[float]]
     """One live refresh as live.draw does it, each stage's seconds appended to `stages`."""
     def run() -> None:
         t = [clock()]
-        shown = thin(rows, CHART_POINTS)
+        shown = rows.thin(CHART_POINTS)
         t.append(clock())
         df = charts.history_frame(shown)
         frame = charts.loss_frame(df, SMOOTHING)
@@ -100,7 +98,7 @@ def app(rows: HistoryRows, clock: Callable[[], float], stages: list[list[float]]
     return run
 
 
-def naive(rows: list[tuple], sent: list[int]) -> Callable[[], None]:
+def naive(rows: Table, sent: list[int]) -> Callable[[], None]:
     """All rows into Altair charts built from scratch, marshalled as st.altair_chart does."""
     def run() -> None:
         df = charts.history_frame(rows)
@@ -109,7 +107,7 @@ def naive(rows: list[tuple], sent: list[int]) -> Callable[[], None]:
     return run
 
 
-def to_json(rows: list[tuple], clock: Callable[[], float]) -> tuple[float, int]:
+def to_json(rows: Table, clock: Callable[[], float]) -> tuple[float, int]:
     """Seconds and bytes of Altair's own to_json() for both charts (its 5,000-row limit lifted)."""
     df = charts.history_frame(rows)
     out: list[str] = []
@@ -125,8 +123,8 @@ def row(n: int, rounds: int, clock: Callable[[], float], json_cap: int) -> tuple
     stages: list[list[float]] = []
     app_sent: list[int] = []
     naive_sent: list[int] = []
-    packed = HistoryRows()  # what the app thins: the runner's packed history
-    for r in rows:
+    packed = HistoryRows(COLUMNS)  # what the app thins: the runner's packed history
+    for r in rows.data:
         packed.append(r)
     runs = {"app": app(packed, clock, stages, app_sent), "naive": naive(rows, naive_sent)}
     for fn in runs.values():  # warm-up: fills the spec caches, imports, first-call costs
@@ -152,7 +150,7 @@ def reading(rows: Sequence[tuple]) -> str:
     app_ms, frame_ms, wire_ms = ([r[i] for r in full] for i in (6, 3, 5))
     return f"""\
 **Reading it.** The app's cost per refresh stays flat as the history grows: thinning gathers every
-k-th row of the packed history and turns ~1,000 of them back into tuples ({cap[2]:.2f} ms at
+k-th row of the packed history into one ~1,000-row table ({cap[2]:.2f} ms at
 {cap[0]:,} rows, the cap `PLAYGROUND_MAX_HISTORY`), so
 from {CHART_POINTS:,} rows on every later stage sees about {CHART_POINTS:,} points and the page
 sends about {cap[7]:.0f} KB for the two charts; a refresh took {min(app_ms):.0f}-{max(app_ms):.0f} ms

@@ -55,7 +55,8 @@ from benchmarks.common import (  # noqa: E402
 from playground import sprites  # noqa: E402
 from playground.config import RunConfig, task_defaults  # noqa: E402
 from playground.engine import Trainer, configure_torch, warm_up  # noqa: E402
-from playground.serve.runner import FINISHED, LIMITS, MemoryBudget, Runner, thin  # noqa: E402
+from playground.history import thin  # noqa: E402
+from playground.serve import FINISHED, LIMITS, MemoryBudget, Runner  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no bare-mode warnings from the ui imports, no run logs
 from playground.ui import live, session  # noqa: E402, F401  (the app's modules count in the baseline)
@@ -274,12 +275,11 @@ def archived(source: Runner, n: int) -> Callable[[], list[ArchivedRun]]:
     def make() -> list[ArchivedRun]:
         runs = []
         for i in range(n):
-            kept = pickle.loads(pickle.dumps(thin(rows, POINTS)))  # new tuples and numbers...
-            kept = [tuple(math.nan if v != v else v for v in r) for r in kept]  # ...one shared NaN
+            kept = pickle.loads(pickle.dumps(thin(rows, POINTS)))  # a fresh copy of the array
             image = sprites.from_tensor(sprites.to_tensor(snap.image))  # torch-backed, as published
             cfg = dataclasses.replace(snap.config, seed=i)
             runs.append(ArchivedRun(i, f"#{i + 1} {cfg.model}", cfg, kept, image, snap.state,
-                                    float(kept[-1][2])))
+                                    float(kept["loss"][-1])))
         return runs
     return make
 

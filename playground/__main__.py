@@ -1,7 +1,5 @@
-"""`python -m playground`: the command line."""
+"""`python -m playground`: the command line (installed as `pixel-playground` too)."""
 
-import sys
+from playground.cli import run
 
-from playground.cli import main
-
-sys.exit(main())
+run()

@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> None:
+    """The `pixel-playground` console script: `python -m playground` under its own name."""
+    sys.exit(main())
+
+
 def _parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     p = argparse.ArgumentParser(prog="python -m playground",
@@ -208,7 +213,7 @@ def write_lesson_view(out: Path, trainer: Trainer) -> None:
 
 def cmd_race(args: argparse.Namespace) -> int:
     """Race the --vary product of a config; write each history, final image and a leaderboard."""
-    from playground.compare.race import Race, leaderboard, parse_vary, variants
+    from playground.compare import Race, leaderboard, parse_vary, variants
 
     configs = variants(config_from_args(args), parse_vary(args.vary))
     configure_torch(args.threads)
@@ -234,7 +239,7 @@ def _race_with_progress(contest: Any, quiet: bool) -> list[TrainResult]:
     """Step the race to the end under a tqdm bar (Ctrl-C stops it and keeps what was done)."""
     from tqdm import tqdm
 
-    from playground.compare.race import CHUNK
+    from playground.compare import CHUNK
 
     bar = tqdm(total=contest.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
     try:

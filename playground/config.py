@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 
 def _choices(kind: str) -> tuple[str, ...]:
     """Registry keys, looked up lazily so the registries can import this module for type hints."""
-    from playground import models, optim, schedules, sprites, tasks
+    from playground import losses, models, optim, schedules, sprites, tasks
 
     table = {
         "task": tasks.TASKS,
@@ -34,6 +34,7 @@ def _choices(kind: str) -> tuple[str, ...]:
         "schedule": schedules.SCHEDULES,
         "sprite": {**sprites.SPRITES, "custom": None},
         "activation": models.ACTIVATIONS,
+        "reduction": losses.REDUCTIONS,
     }
     return tuple(table[kind])
 
@@ -74,7 +75,7 @@ class RunConfig:
     houses: str = _f("", "Line fit: your own points as size:price pairs, e.g. 50:220,80:300 "
                      "(empty = generated).", group="data")
     # The model.
-    model: str = _f("mlp", "What learns the picture: free pixels, an MLP from a fixed latent, a "
+    model: str = _f("coord", "What learns the picture: free pixels, an MLP from a fixed latent, a "
                     "coordinate MLP, or a conv decoder.", choices="model", group="model")
     hidden: int = _f(64, "Width of hidden layers. Wider learns faster per step but costs more.",
                      4, 512, group="model")
@@ -89,10 +90,17 @@ class RunConfig:
                      group="model")
     loss: str = _f("mse", "What 'wrong' means: squared error, absolute error, Huber, or binary "
                    "cross-entropy.", choices="loss", group="model")
+    reduction: str = _f("sum", "How the per-pixel errors become one loss. sum: added up over each "
+                        "example (the whole sprite; one pixel for the coordinate MLP and conv "
+                        "decoder, which share weights across pixels), averaged over the batch, so "
+                        "SGD's good learning rates are the usual 1e-3 to 1. mean: averaged over every "
+                        "number (PyTorch's default), which divides every gradient by ~1,000 at 16 px "
+                        "and moves SGD's useful rates up by as much.", choices="reduction",
+                        group="model")
     # The optimizer.
     optimizer: str = _f("adam", "The update rule applied to the gradients.", choices="optimizer",
                         group="optimizer")
-    lr: float = _f(0.01, "Learning rate: the step size. Too small crawls; too large oscillates or "
+    lr: float = _f(0.001, "Learning rate: the step size. Too small crawls; too large oscillates or "
                    "diverges.", 1e-6, 1000.0, log=True, group="optimizer")
     momentum: float = _f(0.0, "Keeps a running direction (SGD, RMSprop). 0.9 is typical; near 1 "
                          "overshoots.", 0.0, 0.999, group="optimizer")
@@ -134,6 +142,9 @@ class RunConfig:
                           0.0, 1.0, group="run")
     seed: int = _f(0, "Seeds the weights, the latent and the batch order: same seed, same run.",
                    0, 2**31 - 1, group="run")
+    pace: int = _f(60, "Steps per second the app plays a run at, so you can watch it learn "
+                   "(0 = as fast as it goes). It changes only the speed: the losses are the same at "
+                   "any pace, and the command line always runs flat out.", 0, 1000, group="run")
 
     def __post_init__(self) -> None:
         """Validate on construction so an invalid config cannot exist."""
@@ -230,12 +241,10 @@ class RunConfig:
 
     @property
     def train_examples(self) -> int:
-        """How many examples one epoch passes over."""
-        if self.task == "classify":
-            return self.samples - max(1, int(round(self.samples * self.val_split)))
-        if self.task == "line":
-            return len(self.houses.split(",")) if self.houses else self.samples
-        return self.size * self.size if self.model == "coord" else self.batch_size
+        """How many examples one epoch passes over (each task's registry entry knows)."""
+        from playground.tasks import TASKS
+
+        return TASKS[self.task].examples(self)
 
     @property
     def total_steps(self) -> int:

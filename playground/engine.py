@@ -1,106 +1,39 @@
-"""The training engine: `build(config)` makes the ingredients real, `Trainer` runs the textbook loop
-(zero_grad, forward, loss, backward, step) one optimizer step at a time, and `train()` runs it all.
+"""The training engine: `Trainer` runs the textbook loop (zero_grad, forward, loss, backward, step)
+one optimizer step at a time, and `train()` runs it all. `build(config)` (from the task registry)
+makes the ingredients real.
 
 The loop adds only what a learner needs to see: a history row per step (loss, lr, grad norm,
-update-to-weight ratio), optional clipping, early stopping, the best weights, and divergence
-detection that stops the run and records where and why.
+update-to-weight ratio), optional clipping, and the run rules (`playground.rules`): divergence,
+early stopping, the best weights, finishing.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 
 from playground import sprites
 from playground.config import RunConfig
-from playground.history import HistoryRows
+from playground.history import HistoryRows, row_type
+from playground.ingredients import Built, data_tensors
 from playground.losses import LOSSES
-from playground.models import make_model
-from playground.optim import make_optimizer
-from playground.schedules import SCHEDULES, make_scheduler, rescale
+from playground.results import TrainResult
+from playground.rules import RunRules
+from playground.schedules import SCHEDULES, rescale
+from playground.tasks import TASKS, build
 
-COLUMNS = ["step", "epoch", "loss", "lr", "grad_norm", "update_ratio", "seconds"]
+__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "configure_torch", "total_norm", "train",
+           "warm_up"]
+
 RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
-EXPLODE = 1e3  # a loss this many times its first value (or above 1e3 absolute) has diverged
-
-
-class Loader:
-    """Yields (inputs, targets) batches; one pass is one epoch; shuffles with its own seeded RNG."""
-
-    def __init__(self, inputs: Tensor, targets: Tensor, batch_size: int, seed: int) -> None:
-        self.inputs, self.targets = inputs, targets
-        self.batch_size = min(batch_size, len(inputs))
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.inputs) / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        n = len(self.inputs)
-        if self.batch_size >= n:  # full batch: no shuffle needed, no copy made
-            yield self.inputs, self.targets
-            return
-        order = torch.randperm(n, generator=self.generator)
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
-            yield self.inputs[idx], self.targets[idx]
-
-
-@dataclass
-class Built:
-    """The ingredients of one run, made real from a config."""
-
-    config: RunConfig
-    model: nn.Module
-    loader: Loader
-    criterion: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    target: Tensor | None  # (4, H, W) in [0, 1] for sprites; None for the other lessons
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch validation
-    view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
-    extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
-
-
-def _data_tensors(loader: Any) -> tuple:
-    """The training data behind our Loader or a torch DataLoader over a TensorDataset."""
-    if isinstance(loader, Loader):
-        return loader.inputs, loader.targets
-    return tuple(getattr(getattr(loader, "dataset", None), "tensors", ()))
-
-
-def target_array(cfg: RunConfig) -> np.ndarray:
-    """The sprite the config names, as uint8 (size, size, 4)."""
-    source = cfg.pixels if cfg.sprite == "custom" else cfg.sprite
-    return sprites.load_sprite(source, cfg.size)
-
-
-def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
-    """Build model, data, loss, optimizer and scheduler deterministically from `cfg.seed`."""
-    if cfg.task != "generate":
-        from playground.lessons.build import build_lesson
-
-        return build_lesson(cfg)
-    arr = target_array(cfg) if target is None else target
-    image = sprites.to_tensor(arr)
-    model = make_model(cfg)
-    if cfg.model == "coord":
-        inputs, targets = model.grid, image.reshape(4, -1).T.contiguous()
-    else:
-        inputs, targets = model.z, image.unsqueeze(0)
-    loader = Loader(inputs, targets, cfg.batch_size, cfg.seed + 3)
-    optimizer = make_optimizer(model.parameters(), cfg)
-    return Built(cfg, model, loader, LOSSES[cfg.loss].make(), optimizer,
-                 make_scheduler(optimizer, cfg), image)
 
 
 def total_norm(tensors: list[Tensor]) -> float:
@@ -111,42 +44,16 @@ def total_norm(tensors: list[Tensor]) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
 
 
+def _generator_state(loader: Any) -> Tensor | None:
+    """The state of the generator that shuffles a loader's batches (None: it does not shuffle)."""
+    generator = getattr(loader, "generator", None)
+    return generator.get_state() if generator is not None else None
+
+
 def configure_torch(threads: int = 1) -> None:
     """Tiny models run best on one thread per training; subnormal floats only slow Adam down."""
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
-
-
-@dataclass
-class TrainResult:
-    """What a finished run leaves behind."""
-
-    config: RunConfig
-    status: str  # completed, diverged, early_stopped, stopped
-    history: pd.DataFrame
-    model: nn.Module
-    image: np.ndarray  # uint8 (H, W, 4) of the final (or, after divergence, best) weights
-    best_loss: float
-    diverged_at: int | None
-    reason: str
-    seconds: float
-    best_state: dict[str, Tensor] | None = None
-
-    @property
-    def steps(self) -> int:
-        return len(self.history)
-
-    @property
-    def final_loss(self) -> float | None:
-        return float(self.history["loss"].iloc[-1]) if len(self.history) else None
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON-able summary written next to a run."""
-        sps = self.steps / self.seconds if self.seconds > 0 else 0.0
-        best = self.best_loss if math.isfinite(self.best_loss) else None
-        return {"status": self.status, "steps": self.steps, "final_loss": self.final_loss,
-                "best_loss": best, "diverged_at": self.diverged_at, "reason": self.reason,
-                "seconds": round(self.seconds, 4), "steps_per_second": round(sps, 2)}
 
 
 class Trainer:
@@ -158,53 +65,72 @@ class Trainer:
         self.params = [p for p in self.b.model.parameters() if p.requires_grad]
         self._weights = [p.detach() for p in self.params]  # made once: they see in-place updates
         self._spare: list[Tensor] | None = None  # scratch for the update-to-weight ratio
+        self.best_params: list[Tensor] | None = None
+        self.rules = RunRules(cfg, by_validation=self.b.evaluate is not None,
+                              restore=self._restore_best_weights, weights_finite=self._weights_finite)
         self._total_steps = cfg.total_steps
-        self.to_pixels = LOSSES[cfg.loss].to_pixels if cfg.task == "generate" else None
+        self.to_pixels = LOSSES[cfg.loss].to_pixels if TASKS[cfg.task].sprite else None
         self._epoch_len = len(self.b.loader)
         self._in_epoch = 0
         self.per_epoch = SCHEDULES[cfg.schedule].per_epoch
-        self.rows = HistoryRows()  # packed: 56 bytes a row instead of ~250 as tuples
-        self.events: list[tuple[int, str, float]] = []  # (step, kind, value), e.g. live LR changes
+        self.columns = TASKS[cfg.task].columns
+        assert self.columns[len(self.columns) - len(self.b.extra_columns):] == self.b.extra_columns
+        self._row = row_type(self.columns)
+        self.rows = HistoryRows(self.columns)
         self.step_count, self.epoch, self.seconds = 0, 0, 0.0
-        self.status, self.reason, self.diverged_at = "ready", "", None
-        self.best_loss, self.best_params = math.inf, None
         self._batches: Iterator = iter(())
         self._epoch_losses: list[float] = []
-        self._best_epoch, self._bad_epochs = math.inf, 0
-        self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
-        self._explode_at = math.inf
-        self.released = False  # True once release() dropped the weights (see Runner's memory budget)
+        self.released = False  # True once release() dropped the weights (see the memory budget)
+        self._epoch_rng: Tensor | None = None  # the batch order's generator when the epoch opened
+        # dropout draws from torch's global generator: a run that has dropout keeps that
+        # generator's state as its own between steps, so nothing else that draws meanwhile (a
+        # build, another run taking turns in the same process) changes its masks
+        self._rng = (torch.Generator().manual_seed(cfg.seed + 4).get_state()
+                     if any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.b.model.modules())
+                     else None)
 
-    # The loop -------------------------------------------------------------------------------
+    # What the rules know, read by name --------------------------------------------------------
+    status = property(lambda self: self.rules.status)
+    reason = property(lambda self: self.rules.reason)
+    diverged_at = property(lambda self: self.rules.diverged_at)
+    best_loss = property(lambda self: self.rules.best_loss)
+    best_epoch = property(lambda self: self.rules.best_epoch)
+    events = property(lambda self: self.rules.events)
+
     @property
     def done(self) -> bool:
-        return self.status in ("completed", "diverged", "early_stopped", "stopped")
+        return self.rules.done
 
     @property
     def lr(self) -> float:
         return float(self.b.optimizer.param_groups[0]["lr"])
 
-    def step(self) -> tuple | None:
-        """One optimizer step; returns its history row, or None once the run has ended."""
-        if self.done:
+    # The loop -------------------------------------------------------------------------------
+    def step(self) -> Any | None:
+        """One optimizer step; returns its history row (a named tuple), or None once the run ended."""
+        if self.rules.done:
             return None
         t0 = time.perf_counter()
         batch = next(self._batches, None) or self._next_epoch()  # a batch is a non-empty tuple
         if batch is None:
             return None
-        self.status = "running"
-        row = self._update(*batch)
+        self.rules.status = "running"
+        if self._rng is not None:
+            torch.set_rng_state(self._rng)
+        values = self._update(*batch)
+        if self._rng is not None:
+            self._rng = torch.get_rng_state()
         self.seconds += time.perf_counter() - t0
-        if row is None:
+        if values is None:
             return None
         self._in_epoch += 1
         last = self.step_count >= self._total_steps
         closes = (last or self._in_epoch >= self._epoch_len) and not self.done  # not after divergence
         metrics = self._end_epoch() if closes else {}
-        row = (*row, self.seconds, *(metrics.get(c, math.nan) for c in self.b.extra_columns))
+        row = self._row(*values, self.seconds, *(metrics.get(c, math.nan) for c in self.b.extra_columns))
         self.rows.append(row)
         if last and not self.done:
-            self._finish("completed")
+            self.rules.finish("completed", self.step_count, self.lr)
         return row
 
     def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
@@ -212,31 +138,39 @@ class Trainer:
         self._in_epoch = 0
         if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
             self.b.model.train()
+        if self._epoch_len > 1:  # the batch order's seed, so a run can be carried on mid-epoch
+            self._epoch_rng = _generator_state(self.b.loader)
         self._batches = iter(self.b.loader)
         self.epoch += 1
         return next(self._batches)
 
     def _update(self, x: Tensor, y: Tensor) -> tuple | None:
         """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented."""
-        b, lr = self.b, self.lr
+        b, lr, step = self.b, self.lr, self.step_count + 1
         if self.cfg.optimizer == "lbfgs":
             loss_value = float(b.optimizer.step(self._closure(x, y)).detach())
             grad_norm = self._grad_norm()
-        else:
-            b.optimizer.zero_grad(set_to_none=True)
-            loss = b.criterion(b.model(x), y)
-            loss.backward()
-            loss_value = loss.item()
-            grad_norm = self._grad_norm()
-            if not self._check(loss_value, grad_norm):
-                return None
-            before = self._snapshot_weights(self._keep_best(loss_value))
-            b.optimizer.step()
-            ratio = self._update_ratio(before)
-            return self._after_step(loss_value, lr, grad_norm, ratio)
-        if not self._check(loss_value, grad_norm):
-            return None
-        return self._after_step(loss_value, lr, grad_norm, math.nan)
+            if not self.rules.healthy(step, loss_value, grad_norm, lr):
+                return self._last_row(loss_value, lr, grad_norm)
+            self.rules.step_best(loss_value)  # the loss is of weights already gone: no copy
+            return self._after_step(loss_value, lr, grad_norm, math.nan)
+        b.optimizer.zero_grad(set_to_none=True)
+        loss = b.criterion(b.model(x), y)
+        loss.backward()
+        loss_value = loss.item()
+        grad_norm = self._grad_norm()
+        if not self.rules.healthy(step, loss_value, grad_norm, lr):
+            return self._last_row(loss_value, lr, grad_norm)
+        before = self._snapshot_weights(self._keep_best(loss_value))
+        b.optimizer.step()
+        ratio = self._update_ratio(before)
+        return self._after_step(loss_value, lr, grad_norm, ratio)
+
+    def _last_row(self, loss: float, lr: float, grad_norm: float) -> tuple:
+        """The step that diverged: its loss and gradient are recorded (so the blow-up is drawn),
+        but the optimizer does not step and the weights stay the last good ones."""
+        self.step_count += 1
+        return (self.step_count, self.epoch, loss, lr, grad_norm, math.nan)
 
     def _closure(self, x: Tensor, y: Tensor) -> Callable[[], Tensor]:
         """LBFGS re-evaluates the loss several times per step, as torch documents."""
@@ -248,13 +182,11 @@ class Trainer:
         return closure
 
     def _after_step(self, loss: float, lr: float, grad_norm: float, ratio: float) -> tuple:
-        """Advance the schedule and counters; the row is what the step saw (`step` adds seconds)."""
+        """Advance the schedule and counters; the values are what the step saw (`step` adds time)."""
         self.step_count += 1
         self._epoch_losses.append(loss)
         if self.b.scheduler is not None and not self.per_epoch:
             self.b.scheduler.step()
-        if self.cfg.optimizer == "lbfgs" and loss < self.best_loss:
-            self.best_loss = loss
         return (self.step_count, self.epoch, loss, lr, grad_norm, ratio)
 
     def _grad_norm(self) -> float:
@@ -266,39 +198,18 @@ class Trainer:
             return float(nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm))
         return total_norm(grads)
 
-    def _check(self, loss: float, grad_norm: float) -> bool:
-        """Stop with `diverged` on a non-finite loss or gradient, or a loss that exploded."""
-        if -math.inf < loss < self._explode_at < math.inf and -math.inf < grad_norm < math.inf:
-            return True  # the usual case, in one comparison chain (the checks below agree)
-        step = self.step_count + 1
-        if not math.isfinite(self._explode_at) and math.isfinite(loss):
-            self._explode_at = EXPLODE * max(loss, 1.0)
-        if not math.isfinite(loss):
-            return self._diverge(step, f"loss became {loss}")
-        if not math.isfinite(grad_norm):
-            return self._diverge(step, f"the gradient became {grad_norm}")
-        if loss > self._explode_at:
-            return self._diverge(step, f"loss exploded to {loss:.3g}")
-        return True
-
-    def _diverge(self, step: int, what: str) -> bool:
-        """Record where and why the run blew up, with a hint that teaches."""
-        self.diverged_at = step
-        self.reason = (f"diverged at step {step}: {what} with lr={self.lr:.4g}; "
-                       f"try a learning rate 10x lower")
-        self._finish("diverged")
-        return False
-
     def _keep_best(self, loss: float) -> bool:
         """Copy the weights that produced the lowest loss so far (before they are updated)."""
-        if loss >= self.best_loss or self.b.evaluate is not None:  # then validation picks the best
+        if not self.rules.step_best(loss):
             return False
-        self.best_loss = loss
+        self._copy_best()
+        return True
+
+    def _copy_best(self) -> None:
         if self.best_params is None:
             self.best_params = [w.clone() for w in self._weights]
         else:
             torch._foreach_copy_(self.best_params, self._weights)
-        return True
 
     def _snapshot_weights(self, just_kept: bool) -> list[Tensor] | None:
         """A copy of the weights every RATIO_EVERY steps, to measure the size of the update."""
@@ -326,7 +237,7 @@ class Trainer:
         num = total_norm(delta)
         ratio = num / den if den > 0 else math.nan
         if not math.isfinite(num):
-            self._diverge(self.step_count + 1, "the weights became non-finite")
+            self.rules.diverge(self.step_count + 1, "the weights became non-finite", self.lr)
         return ratio
 
     def _end_epoch(self) -> dict[str, float]:
@@ -339,56 +250,78 @@ class Trainer:
         metrics = {"epoch_loss": mean}
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
-            self._keep_epoch_best(metrics["val_loss"])
+            if self.rules.epoch_best(metrics["val_loss"], self.epoch):
+                self._copy_best()
         watched = metrics.get("val_loss", mean)
         if self.b.scheduler is not None and self.per_epoch:
             before = self.lr
             self.b.scheduler.step(watched)
             if self.lr < before:
-                self.events.append((self.step_count, "plateau", self.lr))
-        if self.cfg.patience > 0:
-            self._early_stopping(watched)
-        metrics["bad_epochs"] = float(self._bad_epochs)
+                self.rules.events.append((self.step_count, "plateau", self.lr))
+        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr)
+        metrics["bad_epochs"] = float(self.rules.bad_epochs)
         return metrics
 
-    def _early_stopping(self, watched: float) -> None:
-        """Count epochs without an improvement of at least min_delta; stop after `patience`."""
-        if self._best_epoch - watched > self.cfg.min_delta:
-            self._best_epoch, self._bad_epochs = watched, 0
-            return
-        self._bad_epochs += 1
-        if self._bad_epochs >= self.cfg.patience:
-            self.reason = (f"early stopped after epoch {self.epoch}: no improvement above "
-                           f"{self.cfg.min_delta:g} for {self.cfg.patience} epochs; the best "
-                           "weights are restored")
-            self.events.append((self.step_count, "early_stop", watched))
-            self._finish("early_stopped")
-
-    def _keep_epoch_best(self, val_loss: float) -> None:
-        """Keep the weights with the lowest validation loss (the checkpoint worth restoring)."""
-        if not val_loss < self.best_loss:
-            return
-        self.best_loss = val_loss
-        self.best_epoch = self.epoch
-        if self.best_params is None:
-            self.best_params = [w.clone() for w in self._weights]
-        else:
-            torch._foreach_copy_(self.best_params, self._weights)
-
-    def _finish(self, status: str) -> None:
-        """End the run; after divergence or early stopping the best weights are restored."""
-        self.status = status
-        if status in ("diverged", "early_stopped") and self.best_params is not None:
+    def _restore_best_weights(self) -> None:
+        if self.best_params is not None:
             with torch.no_grad():
                 torch._foreach_copy_(self.params, self.best_params)
-        if status == "completed" and not all(bool(torch.isfinite(p).all()) for p in self.params):
-            self._diverge(self.step_count, "the weights became non-finite")
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.params)
+
+    # Carrying a run on elsewhere ------------------------------------------------------------
+    @property
+    def at_epoch_end(self) -> bool:
+        """Between epochs (a run's state is smallest here; it can be taken at any step)."""
+        return self._in_epoch == 0 or self._in_epoch >= self._epoch_len
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a fresh Trainer of the same config needs to carry this run on exactly (weights,
+        optimizer and schedule state, the batch order's generator, the dropout generator's state,
+        the counters, the run rules and the best weights), at any step: mid-epoch it
+        holds the epoch's batch-order seed and how many of its batches were used. Plain tensors and
+        numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
+        mid = not self.at_epoch_end
+        loader_rng = self._epoch_rng if mid else _generator_state(self.b.loader)
+        rules = {k: v for k, v in vars(self.rules).items()
+                 if k not in ("cfg", "restore", "weights_finite")}
+        return copy.deepcopy({  # a copy: the live tensors move on with the next step
+            "model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
+            "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
+            "loader_rng": loader_rng, "in_epoch": self._in_epoch if mid else 0,
+            "epoch_losses": list(self._epoch_losses) if mid else [],
+            "torch_rng": self._rng, "step": self.step_count, "epoch": self.epoch,
+            "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
+            "best": self.best_params})
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Carry on a run from `state_dict`: the next step is the one the original would take."""
+        self.b.model.load_state_dict(state["model"])
+        self.b.optimizer.load_state_dict(state["optimizer"])
+        if self.b.scheduler is not None and state["scheduler"] is not None:
+            self.b.scheduler.load_state_dict(state["scheduler"])
+        if state["loader_rng"] is not None:
+            self.b.loader.generator.set_state(state["loader_rng"])
+        self.step_count, self.epoch, self.seconds = state["step"], state["epoch"], state["seconds"]
+        self._base_lr = state["base_lr"]
+        for k, v in state["rules"].items():
+            setattr(self.rules, k, list(v) if k == "events" else v)
+        self.best_params = [t.clone() for t in state["best"]] if state["best"] else None
+        self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
+        if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
+            self._epoch_rng = state["loader_rng"]
+            self._batches = iter(self.b.loader)
+            for _ in range(state["in_epoch"]):
+                next(self._batches)
+            self._in_epoch = state["in_epoch"]
+        self._rng = state["torch_rng"]
 
     # Controls and views ----------------------------------------------------------------------
     def stop(self) -> None:
         """End the run early at the user's request."""
         if not self.done:
-            self._finish("stopped")
+            self.rules.finish("stopped", self.step_count, self.lr)
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate from the next step on, keeping the schedule's shape."""
@@ -397,7 +330,7 @@ class Trainer:
             return
         rescale(self.b.optimizer, self.b.scheduler, lr / current)
         self._base_lr = lr
-        self.events.append((self.step_count, "lr", lr))
+        self.rules.events.append((self.step_count, "lr", lr))
 
     @property
     def base_lr(self) -> float:
@@ -414,7 +347,7 @@ class Trainer:
         found += [v for state in self.b.optimizer.state.values() for v in state.values()
                   if isinstance(v, Tensor)]
         found += [*(self.best_params or []), *(self._spare or [])]
-        found += [t for t in (*_data_tensors(self.b.loader), self.b.target) if isinstance(t, Tensor)]
+        found += [t for t in (*data_tensors(self.b.loader), self.b.target) if isinstance(t, Tensor)]
         return found
 
     @property
@@ -432,7 +365,7 @@ class Trainer:
         if self.released:
             return 0
         weights = sum(p.untyped_storage().nbytes() for p in self.params)
-        data = sum(t.untyped_storage().nbytes() for t in _data_tensors(self.b.loader)
+        data = sum(t.untyped_storage().nbytes() for t in data_tensors(self.b.loader)
                    if isinstance(t, Tensor))
         return max(self.nbytes, 6 * weights + data)
 
@@ -451,8 +384,7 @@ class Trainer:
         """Load the best weights kept so far (the best checkpoint); False if there are none."""
         if self.best_params is None or self.released:
             return False
-        with torch.no_grad():
-            torch._foreach_copy_(self.params, self.best_params)
+        self._restore_best_weights()
         return True
 
     def image(self) -> np.ndarray | None:
@@ -466,25 +398,17 @@ class Trainer:
         model.train()
         return sprites.from_tensor(pixels)
 
-    def history(self) -> pd.DataFrame:
-        """Every step so far as a DataFrame."""
-        columns = [*COLUMNS, *self.b.extra_columns]
-        if not self.rows:
-            return pd.DataFrame(self.rows[:], columns=columns)
-        df = pd.DataFrame(self.rows.array().copy(), columns=columns)
-        return df.astype({"step": "int64", "epoch": "int64"})
-
     def result(self) -> TrainResult:
         """Package the run for callers of `train()`."""
         best = None
         if self.best_params is not None:
             names = [n for n, p in self.b.model.named_parameters() if p.requires_grad]
             best = dict(zip(names, self.best_params, strict=True))
-        return TrainResult(self.cfg, self.status, self.history(), self.b.model, self.image(),
+        return TrainResult(self.cfg, self.status, self.rows.table(), self.b.model, self.image(),
                            self.best_loss, self.diverged_at, self.reason, self.seconds, best)
 
 
-def train(cfg: RunConfig, on_step: Callable[[Trainer, tuple], None] | None = None,
+def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Run the whole loop; `on_step(trainer, row)` sees every step, `should_stop()` can end it."""
     trainer = Trainer(cfg)

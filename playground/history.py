@@ -1,76 +1,142 @@
-"""A run's history as packed float64 chunks: a list of tuples to its readers, 56 bytes a row inside.
+"""A run's history: one shape from the worker to the chart, the CSV and the CLI.
 
-A row of 7 numbers as a Python tuple of int and float objects costs about 250 bytes; a run may keep
-200,000 of them and a server may hold 50 such runs. Here a row costs 8 bytes a column, and reading
-rows back gives the same tuples (step and epoch as ints, the rest as floats, NaN where missing).
+Rows are packed as float64 chunks (8 bytes a number instead of ~35 as Python objects: a run may keep
+200,000 rows and a server may hold 50 runs). Readers get a `Table`, one float array with named
+columns, and read it by name (`table["loss"]`, `table.last.step`); a row leaves the trainer as a
+named tuple. Nothing converts the rows to lists of tuples and back on the way to a chart.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import Iterator
-from typing import overload
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 
+COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "update_ratio", "seconds")
+INT_COLUMNS = frozenset({"step", "epoch"})  # whole numbers, read back as int
 CHUNK = 4096  # rows per block: appends never copy old rows, and a short run stays small
-INT_COLUMNS = 2  # step and epoch
+
+
+@functools.cache
+def row_type(columns: tuple[str, ...]) -> type[NamedTuple]:
+    """The named tuple a trainer returns for each step, one type per column set."""
+    return collections.namedtuple("Row", columns)  # type: ignore[return-value]
+
+
+class Table:
+    """History rows as one (n, width) float array with named columns."""
+
+    __slots__ = ("columns", "data", "_index")
+
+    def __init__(self, columns: Sequence[str], data: np.ndarray | None = None) -> None:
+        self.columns = tuple(columns)
+        self.data = np.empty((0, len(self.columns))) if data is None else data
+        self._index = {c: i for i, c in enumerate(self.columns)}
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        """One column (a view, not a copy)."""
+        return self.data[:, self._index[column]]
+
+    def __contains__(self, column: str) -> bool:
+        return column in self._index
+
+    def row(self, i: int) -> Any:
+        """Row i as the trainer's named tuple (step and epoch as int)."""
+        values = self.data[i].tolist()
+        return row_type(self.columns)(*(int(v) if c in INT_COLUMNS and v == v else v
+                                        for c, v in zip(self.columns, values, strict=True)))
+
+    @property
+    def last(self) -> Any | None:
+        """The newest row, or None for an empty table."""
+        return self.row(-1) if len(self) else None
+
+    def where(self, mask: np.ndarray) -> Table:
+        """The rows where mask is true."""
+        return Table(self.columns, self.data[mask])
+
+    def finite(self, column: str = "loss") -> Table:
+        """The rows whose `column` is a finite number (what a chart can draw)."""
+        return self.where(np.isfinite(self[column]))
+
+    def frame(self) -> pd.DataFrame:
+        """As a DataFrame (step and epoch as int64 where every value is whole)."""
+        df = pd.DataFrame(self.data, columns=list(self.columns))
+        ints = {c: "int64" for c in INT_COLUMNS & set(self.columns)
+                if len(df) == 0 or np.isfinite(df[c]).all()}
+        return df.astype(ints)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Table) and self.columns == other.columns
+                and np.array_equal(self.data, other.data, equal_nan=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Table({len(self)} rows: {', '.join(self.columns)})"
+
+
+def concat(tables: Sequence[Table]) -> Table:
+    """Rows of several tables with the same columns, in order."""
+    if not tables:
+        raise ValueError("concat needs at least one table")
+    return Table(tables[0].columns, np.concatenate([t.data for t in tables]))
 
 
 class HistoryRows:
-    """Append-only rows of equal length, read back as tuples (index, slice, iteration)."""
+    """Append-only packed rows of one run; readers get Tables (all, thinned, or new since n)."""
 
-    def __init__(self) -> None:
+    def __init__(self, columns: Sequence[str] = COLUMNS) -> None:
+        self.columns = tuple(columns)
         self._chunks: list[np.ndarray] = []
         self._n = 0
-        self._width = 0
 
-    def append(self, row: tuple) -> None:
-        """Add one row; every row must have as many numbers as the first."""
-        if not self._width:
-            self._width = len(row)
-        elif len(row) != self._width:
-            raise ValueError(f"a history row has {self._width} numbers, not {len(row)}")
+    def append(self, row: Sequence[float]) -> None:
+        """Add one row in column order."""
+        if len(row) != len(self.columns):
+            raise ValueError(f"a history row has {len(self.columns)} numbers, not {len(row)}")
         i = self._n % CHUNK
         if i == 0:
-            self._chunks.append(np.empty((CHUNK, self._width), dtype=np.float64))
+            self._chunks.append(np.empty((CHUNK, len(self.columns)), dtype=np.float64))
         self._chunks[-1][i] = row
         self._n += 1  # last: a reader in another thread never sees a row before it is written
 
     def __len__(self) -> int:
         return self._n
 
-    @overload
-    def __getitem__(self, index: int) -> tuple: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[tuple]: ...
-
-    def __getitem__(self, index: int | slice) -> tuple | list[tuple]:
-        if isinstance(index, slice):
-            return _tuples(self.take(np.arange(self._n)[index]))
-        if index < 0:
-            index += self._n
-        if not 0 <= index < self._n:
-            raise IndexError("history row index out of range")
-        return _tuples(self._chunks[index // CHUNK][index % CHUNK: index % CHUNK + 1])[0]
-
-    def __iter__(self) -> Iterator[tuple]:
-        return iter(self[:])
-
     def take(self, rows: np.ndarray) -> np.ndarray:
-        """The rows at these (ascending, in-range) indices as one float array, without first
-        joining every chunk: a chart thins 200,000 rows to 1,000 several times a second."""
-        parts = [self._chunks[k][rows[(rows // CHUNK) == k] % CHUNK]
-                 for k in np.unique(rows // CHUNK)]
-        return np.concatenate(parts) if parts else np.empty((0, self._width), dtype=np.float64)
+        """The rows at these (ascending, in-range) indices as one float array, without joining every
+        chunk first: a chart thins 200,000 rows to 1,000 several times a second."""
+        parts = [self._chunks[k][rows[(rows // CHUNK) == k] % CHUNK] for k in np.unique(rows // CHUNK)]
+        return np.concatenate(parts) if parts else np.empty((0, len(self.columns)))
 
     def array(self) -> np.ndarray:
-        """Every row as one (n, width) float array: the cheap way to chart or export them."""
-        if not self._n:
-            return np.empty((0, self._width), dtype=np.float64)
+        """Every row as one (n, width) float array."""
+        n = self._n
+        if not n:
+            return np.empty((0, len(self.columns)))
         whole = np.concatenate(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
-        return whole[:self._n]
+        return whole[:n]
+
+    def table(self) -> Table:
+        """Every row (a copy: later appends do not show through)."""
+        return Table(self.columns, self.array().copy())
+
+    def since(self, start: int) -> Table:
+        """The rows from index `start` on: what is new since a reader last looked."""
+        n = self._n
+        return Table(self.columns, self.take(np.arange(min(start, n), n)))
+
+    def thin(self, max_points: int) -> Table:
+        """At most `max_points` evenly spread rows, always with the newest (see `thin_indices`)."""
+        return Table(self.columns, self.take(thin_indices(self._n, max_points)))
 
     @property
     def nbytes(self) -> int:
@@ -78,17 +144,16 @@ class HistoryRows:
         return sum(c.nbytes for c in self._chunks)
 
 
-def _tuples(block: np.ndarray) -> list[tuple]:
-    """Rows of a float block as tuples with the integer columns back as ints (a structured array's
-    tolist() builds the tuples in C: a live refresh converts 1,000 rows 4 times a second)."""
-    width = block.shape[1]
-    record = np.empty(len(block), dtype=_record_dtype(width))
-    for i in range(width):
-        record[f"c{i}"] = block[:, i]
-    return record.tolist()
+def thin_indices(n: int, max_points: int) -> np.ndarray:
+    """Every k-th index of n (and always the last) so a chart never gets more than max_points."""
+    max_points = max(2, max_points)
+    if n <= max_points:
+        return np.arange(n)
+    stride = -(-n // (max_points - 1))
+    idx = np.arange(0, n, stride)
+    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
-@functools.cache
-def _record_dtype(width: int) -> np.dtype:
-    """int64 for the integer columns, float64 for the rest."""
-    return np.dtype([(f"c{i}", np.int64 if i < INT_COLUMNS else np.float64) for i in range(width)])
+def thin(table: Table, max_points: int) -> Table:
+    """A table thinned as `HistoryRows.thin` thins (for curves kept outside a run)."""
+    return Table(table.columns, table.data[thin_indices(len(table), max_points)])

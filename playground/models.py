@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -52,11 +53,19 @@ class Pixels(nn.Module):
 
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
-        self.canvas = nn.Parameter(torch.rand(1, CHANNELS, cfg.size, cfg.size))
+        self.canvas = nn.Parameter(torch.empty(1, CHANNELS, cfg.size, cfg.size))
         self.register_buffer("z", torch.zeros(1, 1))  # a placeholder input: one sample per epoch
+
+    def reset(self, g: torch.Generator) -> None:
+        """Random colours in [0, 1): the picture starts as noise."""
+        self.canvas.uniform_(0.0, 1.0, generator=g)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.canvas.expand(z.shape[0], -1, -1, -1)
+
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the placeholder input and the whole sprite."""
+        return self.z, image.unsqueeze(0)
 
     def image(self) -> Tensor:
         return self.canvas[0]
@@ -75,6 +84,10 @@ class LatentMLP(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z).view(-1, CHANNELS, self.size, self.size)
 
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the fixed latent and the whole sprite."""
+        return self.z, image.unsqueeze(0)
+
     def image(self) -> Tensor:
         return self.forward(self.z)[0]
 
@@ -89,9 +102,13 @@ class CoordMLP(nn.Module):
         self.register_buffer("B", torch.randn(2, cfg.fourier, generator=g) * cfg.fourier_scale)
         n_in = 2 + 2 * cfg.fourier
         self.net = _mlp(n_in, cfg.hidden, cfg.depth, CHANNELS, cfg.activation)
-        if cfg.activation == "sine":
-            _siren_init(self.net)
+        self.sine = cfg.activation == "sine"
         self.register_buffer("grid", coord_grid(cfg.size))
+
+    def reset(self, g: torch.Generator) -> None:
+        """SIREN's initialisation for sine activations (the default init suits the others)."""
+        if self.sine:
+            _siren_init(self.net, g)
 
     def forward(self, xy: Tensor) -> Tensor:
         if self.B.shape[1]:
@@ -101,6 +118,10 @@ class CoordMLP(nn.Module):
 
     def image(self) -> Tensor:
         return self.forward(self.grid).T.reshape(CHANNELS, self.size, self.size)
+
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per pixel: its coordinates and its RGBA (batches are sets of pixels)."""
+        return self.grid, image.reshape(CHANNELS, -1).T.contiguous()
 
 
 class ConvDecoder(nn.Module):
@@ -126,6 +147,10 @@ class ConvDecoder(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         return self.body(self.fc(z).view(-1, self.ch, self.base, self.base))
 
+    def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        """One example per epoch: the fixed latent and the whole sprite."""
+        return self.z, image.unsqueeze(0)
+
     def image(self) -> Tensor:
         return self.forward(self.z)[0]
 
@@ -137,35 +162,63 @@ def coord_grid(size: int) -> Tensor:
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
 
 
-def _siren_init(net: nn.Sequential) -> None:
+def _siren_init(net: nn.Sequential, g: torch.Generator) -> None:
     """SIREN initialisation keeps sin(30x) activations well spread through depth."""
     first = True
     for m in net:
         if isinstance(m, nn.Linear):
             bound = 1 / m.in_features if first else math.sqrt(6 / m.in_features) / 30
-            nn.init.uniform_(m.weight, -bound, bound)
+            nn.init.uniform_(m.weight, -bound, bound, generator=g)
             first = False
 
 
-MODELS: dict[str, type[nn.Module]] = {
-    "pixels": Pixels,
-    "mlp": LatentMLP,
-    "coord": CoordMLP,
-    "conv": ConvDecoder,
-}
+@torch.no_grad()
+def seed_weights(model: nn.Module, seed: int) -> nn.Module:
+    """Draw every weight from a generator of the model's own, seeded by `seed`: the same config
+    gives the same weights in any thread or process, whatever else draws random numbers meanwhile.
+    Linear and conv layers get PyTorch's default initialisation (kaiming-uniform with a = sqrt(5),
+    and a bias uniform in +-1/sqrt(fan_in)); then the model's own `reset(generator)`, if any."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
+            if m.bias is not None:
+                fan_in = m.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=g)
+    for m in model.modules():
+        if hasattr(m, "reset"):
+            m.reset(g)
+    return model
 
-DESCRIPTIONS: dict[str, str] = {
-    "pixels": "Learnable pixels: each pixel is a weight (no network at all).",
-    "mlp": "MLP generator: a fixed random latent through hidden layers to every pixel at once.",
-    "coord": "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are sets of pixels.",
-    "conv": "Conv decoder: a latent upsampled by convolutions, like a tiny GAN generator.",
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: how to make it from a config, the line that describes it, and the settings it
+    reads (the sidebar shows exactly these under "Model details")."""
+
+    make: Callable[[RunConfig], nn.Module]
+    doc: str
+    uses: tuple[str, ...] = ()
+    example_dims: tuple[int, ...] = ()  # output dims that make one example (summed by the loss)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "pixels": ModelSpec(Pixels, "Learnable pixels: each pixel is a weight (no network at all).",
+                        ("size",), (1, 2, 3)),
+    "mlp": ModelSpec(LatentMLP, "MLP generator: a fixed random latent through hidden layers to every "
+                     "pixel at once.", ("size", "hidden", "depth", "latent"), (1, 2, 3)),
+    "coord": ModelSpec(CoordMLP, "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are "
+                       "sets of pixels.", ("size", "hidden", "depth", "activation", "fourier",
+                                           "fourier_scale", "batch_size"), (1,)),
+    "conv": ModelSpec(ConvDecoder, "Conv decoder: a latent upsampled by convolutions, like a tiny GAN "
+                      "generator.", ("size", "hidden", "latent"), (1,)),
 }
 
 
 def make_model(cfg: RunConfig) -> nn.Module:
-    """Build the configured model with weights drawn from the config's seed."""
-    torch.manual_seed(cfg.seed)
-    return MODELS[cfg.model](cfg)
+    """Build the configured model with weights drawn from the config's seed (its own generator)."""
+    return seed_weights(MODELS[cfg.model].make(cfg), cfg.seed)
 
 
 def num_parameters(model: nn.Module) -> int:

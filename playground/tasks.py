@@ -1,37 +1,81 @@
-"""Task registry: what is being learned. Each task names its models, its losses and the defaults
-that make a good first run, so `--set task=classify` alone gives a sensible config."""
+"""Task registry: what is being learned. Each entry carries everything that varies between lessons
+(its builder, models, losses, defaults, history columns, the data settings the sidebar shows, and
+whether it learns a sprite), so the engine, the CLI and the page never branch on a task's name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from playground import losses, models
+from playground.history import COLUMNS
 from playground.lessons import classify, linefit
+from playground.lessons.build import CLASSIFY_COLUMNS, build_classify, build_line
+from playground.lessons.generate import build_generate
+
+if TYPE_CHECKING:
+    from playground.config import RunConfig
+    from playground.ingredients import Built
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One lesson: its model and loss registries, defaults and a line that says what it teaches."""
+    """One lesson: how to build it, what it offers, and what the page shows for it."""
 
-    models: dict[str, Any]
-    losses: dict[str, Any]
+    build: Callable[[RunConfig, np.ndarray | None], Built]
+    models: dict[str, models.ModelSpec]
+    losses: dict[str, losses.LossSpec]
     defaults: dict[str, Any] = field(default_factory=dict)
     doc: str = ""
+    columns: tuple[str, ...] = COLUMNS  # the history row: every step's, plus per-epoch metrics
+    fields: tuple[str, ...] = ()  # data settings the sidebar shows under "Data"
+    sprite: bool = False  # learns a sprite: target picker, pictures, filmstrip, GIF and train.py
+    examples: Callable[[RunConfig], int] = lambda cfg: cfg.samples  # examples in one epoch
+
+
+def _sprite_examples(cfg: RunConfig) -> int:
+    """The coordinate MLP's examples are pixels; the other models see one whole sprite."""
+    return cfg.size * cfg.size if cfg.model == "coord" else cfg.batch_size
+
+
+def _classify_examples(cfg: RunConfig) -> int:
+    """What is left for training after the validation split."""
+    return cfg.samples - max(1, int(round(cfg.samples * cfg.val_split)))
+
+
+def _line_examples(cfg: RunConfig) -> int:
+    """The user's own points when given, else the generated ones."""
+    return len(cfg.houses.split(",")) if cfg.houses else cfg.samples
 
 
 TASKS: dict[str, TaskSpec] = {
-    "generate": TaskSpec(models.MODELS, losses.LOSSES, {},
-                         "Reproduce a pixel-art sprite: every optimizer step you can see."),
-    "classify": TaskSpec(classify.CLASSIFIERS, classify.CLASS_LOSSES,
-                         {"model": "cnn", "loss": "ce", "lr": 0.01, "epochs": 20, "batch_size": 32,
-                          "hidden": 64, "depth": 2, "size": 12, "patience": 5, "min_delta": 0.001},
-                         "Classify shape sprites: epochs and batches, train vs validation."),
-    "line": TaskSpec(linefit.LINE_MODELS, {"mse": None, "l1": None, "huber": None},
-                     {"model": "linear", "loss": "mse", "optimizer": "sgd", "lr": 1e-5,
-                      "epochs": 100, "batch_size": 40, "samples": 40},
-                     "Fit a line to house prices: the smallest training loop there is."),
+    "generate": TaskSpec(
+        build_generate, models.MODELS, losses.LOSSES, {},
+        "Reproduce a pixel-art sprite: every optimizer step you can see.",
+        sprite=True, examples=_sprite_examples),
+    "classify": TaskSpec(
+        build_classify, classify.CLASSIFIERS, classify.CLASS_LOSSES,
+        {"model": "cnn", "loss": "ce", "lr": 0.01, "epochs": 20, "batch_size": 32, "hidden": 64,
+         "depth": 2, "size": 12, "patience": 5, "min_delta": 0.001},
+        "Classify shape sprites: epochs and batches, train vs validation.",
+        columns=(*COLUMNS, *CLASSIFY_COLUMNS), fields=("classes", "samples", "noise", "val_split"),
+        examples=_classify_examples),
+    "line": TaskSpec(
+        build_line, linefit.LINE_MODELS, {k: losses.LOSSES[k] for k in ("mse", "l1", "huber")},
+        {"model": "linear", "loss": "mse", "optimizer": "sgd", "lr": 1e-5, "epochs": 100,
+         "batch_size": 40, "samples": 40},
+        "Fit a line to house prices: the smallest training loop there is.",
+        fields=("normalize", "samples", "noise"), examples=_line_examples),
 }
+
+
+def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
+    """Model, data, loss, optimizer and scheduler of any task, deterministically from `cfg.seed`."""
+    return TASKS[cfg.task].build(cfg, target)
 
 
 def model_names() -> dict[str, None]:

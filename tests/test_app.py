@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from playground.config import RunConfig
 from tests.helpers import wait_until
 
 TIMEOUT = 60
@@ -50,6 +50,8 @@ def app():
 
 
 def open_page(at: AppTest, **query: str) -> AppTest:
+    """Open the page with a link's settings; runs play at full speed unless the link sets a pace."""
+    query.setdefault("pace", "0")
     for k, v in query.items():
         at.query_params[k] = v
     at.run()
@@ -58,10 +60,11 @@ def open_page(at: AppTest, **query: str) -> AppTest:
 
 
 def test_page_loads_with_defaults(app: AppTest) -> None:
-    open_page(app)
-    assert app.selectbox(key="w_model").value == "mlp"
+    app.run()  # no link at all: the defaults a new visitor sees
+    assert app.selectbox(key="w_model").value == RunConfig().model == "coord"
     assert app.selectbox(key="w_optimizer").value == "adam"
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(0.001)
+    assert app.select_slider(key="w_pace").value == RunConfig().pace > 0  # slow enough to watch
     assert app.selectbox(key="w_schedule").value == "constant"
     assert "idle" in status(app)
     assert app.button(key="start").value is False and app.button(key="stop").disabled
@@ -71,7 +74,7 @@ def test_start_produces_history_and_an_image(app: AppTest) -> None:
     open_page(app)
     app.button(key="start").click().run()
     line = poll(app, lambda s: "completed" in s, "the default run to complete")
-    assert step_of(line) == 400
+    assert step_of(line) == RunConfig(pace=0).total_steps
     html = " ".join(h.proto.body for h in app.get("html"))
     assert 'alt="generated"' in html and 'alt="target"' in html
     assert len(app.get("vega_lite_chart")) >= 1
@@ -106,25 +109,27 @@ def test_changing_the_model_mid_run_says_it_applies_on_next_start(app: AppTest) 
     open_page(app, epochs="1000000")
     app.button(key="start").click().run()
     poll(app, lambda s: "running" in s, "running")
-    app.selectbox(key="w_model").set_value("coord").run()
+    app.selectbox(key="w_model").set_value("mlp").run()
     notes = " ".join(i.value for i in app.info)
     assert "model" in notes and "next Start or Reset" in notes
 
 
-def test_start_twice_keeps_one_worker(app: AppTest) -> None:
+def test_start_twice_keeps_one_run(app: AppTest) -> None:
     open_page(app, epochs="1000000")
     app.button(key="start").click().run()
+    first = app.session_state["runner"]._task
     app.button(key="start").click().run()
     runner = app.session_state["runner"]
-    workers = [t for t in threading.enumerate() if t.name == f"playground-run-{runner.id}"]
-    assert len(workers) == 1
+    assert runner._task is first  # the second Start made no new run
+    wait_until(lambda: runner.snapshot().n_rows > 0, what="it trains")
+    assert sum(w.task is first for w in runner.pool.workers) == 1
 
 
 def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, monkeypatch) -> None:
     from playground.serve import runner as runner_module
 
     monkeypatch.setattr(runner_module.MEMORY, "per_run", 0.5 * 2**20)  # a server allowing 0.5 MB
-    open_page(app)
+    open_page(app, model="mlp")  # 72k weights: 1.7 MB with gradients and Adam's moments
     app.button(key="start").click().run()
     errors = " ".join(e.value for e in app.error)
     assert "this server allows 0.5 MB per run" in errors and "Choose a smaller size" in errors
@@ -163,7 +168,7 @@ def test_malformed_share_link_uses_defaults_and_says_so(app: AppTest) -> None:
     open_page(app, lr="nan", optimizer="bogus", size="99999", junk="1", epochs="50")
     warning = " ".join(w.value for w in app.warning)
     assert "lr" in warning and "optimizer" in warning and "junk" in warning
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(RunConfig().lr)
     assert app.number_input(key="w_epochs").value == 50
     app.button(key="start").click().run()
     poll(app, lambda s: "completed" in s, "a run to complete")
@@ -202,9 +207,9 @@ def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:
 def test_overfit_preset_sets_a_small_training_set(app: AppTest) -> None:
     open_page(app, task="classify")
     app.button(key="preset_overfit").click().run()
-    assert app.number_input(key="w_samples").value == 80
-    assert app.selectbox(key="w_model").value == "mlp"
-    assert app.session_state["cfg"].dropout == 0.0
+    assert app.number_input(key="w_samples").value == 100
+    assert app.selectbox(key="w_model").value == "cnn"
+    assert app.session_state["cfg"].dropout == 0.0 and app.session_state["cfg"].classes == 2
 
 
 def test_line_lesson_fits_and_predicts(app: AppTest) -> None:
@@ -244,10 +249,10 @@ def test_finished_runs_are_kept_overlaid_and_restorable(app: AppTest) -> None:
     poll(app, lambda s: "completed" in s and "lr 0.05" in s, "second run")
     app.run()
     runs = app.session_state["run_history"]
-    assert len(runs) == 2 and runs[0].config.lr == 0.01 and runs[1].config.lr == 0.05
+    assert len(runs) == 2 and runs[0].config.lr == RunConfig().lr and runs[1].config.lr == 0.05
     app.selectbox(key="history_pick").set_value(runs[0].name).run()
     app.button(key="history_restore").click().run()
-    assert app.number_input(key="w_lr").value == pytest.approx(0.01)
+    assert app.number_input(key="w_lr").value == pytest.approx(RunConfig().lr)
     app.button(key="history_delete").click().run()
     assert len(app.session_state["run_history"]) == 1
 
@@ -276,8 +281,9 @@ def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None
 def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:
     open_page(app)
     app.button(key="lr_find_run").click().run()
-    assert any("Suggested" in c.value for c in app.caption)
-    _, result = app.session_state["lr_find"]
+    wait_until(lambda: app.run() and any("Suggested" in c.value for c in app.caption), timeout=60,
+               interval=0.1, what="the sweep's suggestion")
+    result = app.session_state["lr_find"][1].snapshot()["result"]
     app.button(key="lr_find_use").click().run()
     assert app.number_input(key="w_lr").value == pytest.approx(result.suggestion, rel=0.01)
 
@@ -310,3 +316,38 @@ def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
     assert {"history.csv", "config.json", "final.png", "forming.gif", "train.py",
             "checkpoint.pt"} <= names
     assert len(runner.frames()) > len(app.session_state["runner"].snapshot().filmstrip)
+
+
+def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -> None:
+    from playground.lessons.experiments import EXPERIMENTS
+
+    open_page(app)
+    app.button(key="exp_diverging").click().run()
+    assert app.selectbox(key="w_model").value == "pixels"
+    assert app.number_input(key="w_lr").value == pytest.approx(1.5)
+    line = poll(app, lambda s: "diverged" in s, "the diverging experiment to blow up")
+    assert "step" in line
+    notes = " ".join(i.value for i in app.info)
+    assert EXPERIMENTS["diverging"].watch in notes
+    assert "try a learning rate 10x lower" in " ".join(e.value for e in app.error)
+    app.button(key="exp_warmup_base").click().run()  # its comparison: no warm-up
+    assert app.selectbox(key="w_schedule").value == "constant"
+    poll(app, lambda s: "diverged" in s, "Adam at 0.3 without warm-up to blow up")
+
+
+def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: AppTest) -> None:
+    open_page(app, model="pixels")
+    app.number_input(key="map_count").set_value(3).run()
+    app.number_input(key="map_steps").set_value(20).run()
+    app.button(key="map_run").click().run()
+    snap = _wait_job(app, "map_job")
+    app.run()
+    cells = snap["result"]
+    assert set(cells["regime"]) <= {"crawl", "converge", "oscillate", "diverge"}
+    sgd = next(o for o in app.selectbox(key="map_pick").options if o.startswith("sgd · lr=0.0316 "))
+    app.selectbox(key="map_pick").set_value(sgd).run()
+    app.button(key="map_load").click().run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="w_optimizer").value == "sgd"
+    assert app.number_input(key="w_lr").value == pytest.approx(0.0316)
+    assert "Loaded sgd at lr=0.0316 into the sidebar" in " ".join(s.value for s in app.success)

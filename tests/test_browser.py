@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import pytest
 
+from playground.config import RunConfig
 from tests.conftest import ARTIFACTS, ROOT, Server
 from tests.helpers import stays, wait_until
 
@@ -30,7 +31,7 @@ UI_MS = 15_000  # a click's rerun, on a slow 2-core CI box
 STATES = r"idle|ready|starting|queued|running|paused|completed|diverged|early stopped|stopped|error"
 STATUS_RE = re.compile(rf"^\W*\s*({STATES})\b")  # "🟢 running · step 1,234 / 200,000 · …"
 STEP_RE = re.compile(r"step ([\d,]+) / ([\d,]+)")
-LONG_RUN = "?epochs=200000"  # still running long after a test has looked at it
+LONG_RUN = "?model=mlp&epochs=200000&pace=0"  # still running long after a test has looked at it
 VIEWPORT = {"width": 1400, "height": 1200}  # the main area scrolls inside the page: tall enough
 
 # The app's own INFO lines (logger "playground.*") reach no handler under plain
@@ -291,13 +292,14 @@ def test_malformed_share_link_warns_and_falls_back_to_defaults(page: Page, app: 
         expect(warning).to_contain_text(part)
     expect(page).to_have_url(app.url, timeout=UI_MS)  # all defaults: the share link is bare
     expect(page.get_by_role("combobox", name="Optimizer")).to_have_value(re.compile(r"^adam\b"))
-    expect(page.locator(".st-key-w_lr input")).to_have_value("1.00e-2")
+    expect(page.locator(".st-key-w_lr input")).to_have_value("1.00e-3")
     expect(page.locator(".st-key-w_size input")).to_have_value("16")
     shot(page, "08_bad_link")
 
-    button(page, "start").click()  # the defaults train: 400 epochs of the heart
-    wait_for(lambda: status(page)[0] == "completed", 30, "the default run to complete")
-    assert status(page)[1:] == (400, 400)
+    button(page, "start").click()  # the defaults train: the heart, played at the default pace
+    steps = RunConfig().total_steps
+    wait_for(lambda: status(page)[0] == "completed", 120, "the default run to complete", interval=0.5)
+    assert status(page)[1:] == (steps, steps)
 
 
 def test_classify_lesson_trains_with_validation_and_confusion(page: Page, app: Server) -> None:
@@ -322,8 +324,11 @@ def test_race_shows_every_contender_and_a_leaderboard(page: Page, app: Server) -
     page.get_by_role("button", name="🏁 Start race").click()
     main = page.get_by_test_id("stMainBlockContainer")
     expect(main.get_by_text("Leaderboard")).to_be_visible(timeout=90_000)
-    for name in ("sgd lr=30", "adam lr=0.05"):
+    for name in ("sgd lr=0.1 ", "adam lr=0.01"):
         expect(main.locator(f'img[alt^="{name}"]').first).to_be_visible(timeout=UI_MS)
+    race_chart = main.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first
+    expect(race_chart).to_be_visible(timeout=UI_MS)
+    expect(main.get_by_text("None")).to_have_count(0)  # no raw NA in the leaderboard
     shot(page, "10_race")
 
 

@@ -7,24 +7,38 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from playground.charts import run as charts
+from playground.history import COLUMNS, Table
 
 ROWS = [(i, (i - 1) // 4 + 1, 1.0 / i, 0.01, 0.5, math.nan, i * 1e-3) for i in range(1, 41)]
 
 
-def test_history_frame_drops_non_finite_losses() -> None:
-    rows = [*ROWS, (41, 11, math.inf, 0.01, 0.5, math.nan, 0.05), (42, 11, math.nan, 0.01, 0.1,
-                                                                        math.nan, 0.06)]
-    df = charts.history_frame(rows)
-    assert len(df) == 40 and np.isfinite(df["loss"]).all()
-    assert charts.history_frame([]).empty
+def table(rows: list[tuple]) -> Table:
+    """History rows as the runner's snapshots carry them."""
+    return Table(COLUMNS, np.array(rows, dtype=float).reshape(-1, len(COLUMNS)))
 
 
-def test_loss_frame_floors_zero_for_log_scale_and_smooths() -> None:
-    df = charts.history_frame([*ROWS, (41, 11, 0.0, 0.01, 0.0, math.nan, 0.05)])
+def test_a_blow_up_is_drawn_at_the_ceiling_and_marked() -> None:
+    rows = [*ROWS, (41, 11, 5e9, 0.01, 0.5, math.nan, 0.05), (42, 11, math.inf, 0.01, 0.1,
+                                                                math.nan, 0.06)]
+    df = charts.history_frame(table(rows))
+    assert len(df) == 42  # every step, the blow-up included
+    frame = charts.loss_frame(df, 0.6)
+    floor, ceiling = charts.loss_range(df["loss"].to_numpy())
+    assert ceiling == 1e3 * ROWS[0][2] and frame["blown"].tolist() == [False] * 40 + [True, True]
+    assert (frame["loss"].iloc[-2:] == ceiling).all() and frame["smoothed"].max() <= ceiling
+    assert frame["true_loss"].iloc[-2] == 5e9 and math.isnan(frame["true_loss"].iloc[-1])
+    assert charts.history_frame(table([])).empty
+
+
+def test_the_floor_follows_the_smallest_loss_and_zero_sits_on_it() -> None:
+    tiny = [(i, 1, 10.0 ** -i, 0.01, 0.5, math.nan, 0.0) for i in range(1, 18)]
+    df = charts.history_frame(table([*tiny, (18, 1, 0.0, 0.01, 0.0, math.nan, 0.0)]))
     frame = charts.loss_frame(df, 0.9)
-    assert frame["loss"].min() == charts.MIN_POSITIVE
+    assert frame["loss"].iloc[-2] == pytest.approx(1e-17)  # 7.9e-17 is drawn, not pinned at 1e-12
+    assert frame["loss"].iloc[-1] == pytest.approx(1e-18)  # an exact zero sits a decade below
     assert frame["smoothed"].iloc[5] > frame["loss"].iloc[5]  # EMA lags a falling curve
 
 
@@ -40,16 +54,16 @@ def test_loss_spec_is_cached_and_has_no_main_data() -> None:
 
 
 def test_with_data_names_the_dataset() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     spec = charts.with_data(charts.lr_spec(False), df[["step", "lr"]], "lr-1-40")
     assert spec["data"] == {"name": "lr-1-40"}
     assert spec["datasets"]["lr-1-40"] is not None
 
 
 def test_epoch_starts_only_when_epochs_span_steps() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     assert charts.epoch_starts(df) == [4, 8, 12, 16, 20, 24, 28, 32, 36]
-    one_per_step = charts.history_frame([(i, i, 1.0, 0.1, 0.1, math.nan, 0.0) for i in range(1, 9)])
+    one_per_step = charts.history_frame(table([(i, i, 1.0, 0.1, 0.1, math.nan, 0.0) for i in range(1, 9)]))
     assert charts.epoch_starts(one_per_step) == []
 
 
@@ -63,7 +77,7 @@ def test_error_map_is_dark_when_right_and_bright_when_wrong() -> None:
 
 
 def test_altair_charts_build() -> None:
-    df = charts.history_frame(ROWS)
+    df = charts.history_frame(table(ROWS))
     assert charts.loss_chart(df, events=[(5, "lr", 0.1)]).to_dict()["layer"]
     assert charts.lr_chart(df).to_dict()["mark"]["type"] == "line"
     assert charts.schedule_chart([(1, 0.1), (2, 0.05)]).to_dict()

@@ -27,8 +27,8 @@ def test_sprites_lists_the_gallery(capsys) -> None:
 
 def test_train_writes_every_artifact(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = main(["train", "--set", "sprite=heart", "--set", "optimizer=adam", "--set", "lr=0.01",
-                 "--set", "epochs=30", "--out", str(out), "--quiet"])
+    code = main(["train", "--set", "sprite=heart", "--set", "model=mlp", "--set", "optimizer=adam",
+                 "--set", "lr=0.01", "--set", "epochs=30", "--out", str(out), "--quiet"])
     assert code == 0
     cfg = RunConfig.from_json((out / "config.json").read_text())
     assert cfg.epochs == 30 and cfg.optimizer == "adam"

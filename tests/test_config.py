@@ -59,14 +59,14 @@ def test_unknown_key_is_reported() -> None:
 
 
 def test_json_round_trip_every_field() -> None:
-    cfg = RunConfig(sprite="heart", size=24, model="coord", hidden=32, depth=3, activation="sine",
+    cfg = RunConfig(sprite="heart", size=24, model="conv", hidden=32, depth=3, activation="sine",
                     fourier=8, fourier_scale=2.5, latent=8, loss="huber", optimizer="sgd",
                     lr=0.3, momentum=0.9, nesterov=True, betas=(0.8, 0.99), weight_decay=1e-4,
                     alpha=0.9, eps=1e-6, history_size=5, max_iter=3, schedule="cyclic",
                     step_size=7, gamma=0.3, warmup=4, min_lr=0.001, epochs=9, batch_size=32,
                     clip_grad_norm=1.5, patience=3, min_delta=0.01, seed=42, classes=3,
                     samples=300, noise=0.2, val_split=0.3, dropout=0.1, normalize=True,
-                    houses="50:200,90:310")
+                    houses="50:200,90:310", reduction="mean", pace=10)
     changed = {f for f in FIELDS if getattr(cfg, f) != getattr(RunConfig(), f)}
     assert changed == set(FIELDS) - {"pixels", "sprite", "task"}  # every field exercised
     assert RunConfig.from_json(cfg.to_json()) == cfg

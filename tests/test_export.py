@@ -19,7 +19,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from playground import RunConfig, build, sprites, train
-from playground.engine import COLUMNS, Trainer, target_array
+from playground.engine import Trainer
 from playground.export import (
     GIF_MAX_FRAMES,
     animation_gif,
@@ -35,6 +35,8 @@ from playground.export import (
     tensorboard_zip,
     train_script,
 )
+from playground.history import COLUMNS, Table
+from playground.lessons.generate import target_array
 from playground.losses import LOSSES
 from playground.models import MODELS
 from playground.optim import OPTIMIZERS
@@ -70,17 +72,17 @@ def expected_frame(arr: np.ndarray, scale: int) -> np.ndarray:
 
 
 # CSV, JSON, PNG -------------------------------------------------------------------------------
-def test_history_csv_round_trips_rows_and_dataframes_exactly() -> None:
+def test_history_csv_round_trips_tables_and_dataframes_exactly() -> None:
     result = train(RunConfig(epochs=12, **SMALL))
     from_df = history_csv(result.history)
-    from_rows = history_csv(list(result.history.itertuples(index=False, name=None)))
+    from_rows = history_csv(result.rows)
     assert from_df == from_rows
     back = pd.read_csv(io.BytesIO(from_df))
-    assert list(back.columns) == COLUMNS
+    assert tuple(back.columns) == COLUMNS
     assert back["step"].tolist() == list(range(1, 13))
     np.testing.assert_array_equal(back["loss"].to_numpy(), result.history["loss"].to_numpy())
     assert back["update_ratio"].isna().sum() == 11  # measured every 10th step only
-    assert history_csv([]).decode().strip() == ",".join(COLUMNS)
+    assert history_csv(Table(COLUMNS)).decode().strip() == ",".join(COLUMNS)
 
 
 def test_config_json_reloads_to_the_same_config_custom_sprite_included() -> None:
@@ -110,7 +112,8 @@ def test_sprite_png_refuses_a_bad_scale_or_array() -> None:
 
 # GIF ------------------------------------------------------------------------------------------
 def test_gif_shows_each_frame_with_exact_colours_and_holds_the_last() -> None:
-    frames, trainer = frames_of(RunConfig(sprite="mushroom", epochs=30, size=16), (0, 1, 3, 10, 30))
+    frames, trainer = frames_of(RunConfig(sprite="mushroom", model="mlp", epochs=30, size=16),
+                               (0, 1, 3, 10, 30))
     gif = animation_gif(frames, scale=4, frame_ms=100, final_ms=1500)
     img = Image.open(io.BytesIO(gif))
     assert img.format == "GIF" and img.info["loop"] == 0 and img.n_frames == 5
@@ -280,7 +283,7 @@ def test_train_script_needs_only_torch_and_the_standard_library(cfg: RunConfig) 
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
     assert "playground" not in imported and "numpy" not in imported
-    assert f"model = {MODELS[cfg.model].__name__}(cfg)" in code
+    assert f"model = seed_weights({MODELS[cfg.model].make.__name__}(cfg), cfg.seed)" in code
     for word in ("optimizer.zero_grad", "loss.backward()", "optimizer.step(", "for epoch in range",
                  "for x, y in loader:", "progress_bar(", "losses.csv", "final.png"):
         assert word in code, word
@@ -334,7 +337,7 @@ REPLAYS: dict[str, tuple[dict, list[str]]] = {
     "coord-sine-bce-adamw-exponential": (dict(model="coord", activation="sine", loss="bce",
                                               optimizer="adamw", weight_decay=0.1, batch_size=24,
                                               schedule="exponential", step_size=2, epochs=4), []),
-    "pixels-plateau": (dict(model="pixels", optimizer="sgd", lr=1e-4, schedule="plateau",
+    "pixels-plateau": (dict(model="pixels", optimizer="sgd", lr=1e-6, schedule="plateau",
                             step_size=1, gamma=0.5, epochs=8), []),
     "conv-nadam-warmup0-l1": (dict(model="conv", optimizer="nadam", schedule="warmup_cosine",
                                    warmup=0, loss="l1", epochs=6), []),
@@ -434,7 +437,7 @@ def test_the_replays_exercise_what_they_claim(replays: dict[str, Path]) -> None:
     assert train(replay_config("early-stopping")).status == "early_stopped"
     diverged = train(replay_config("diverges"))
     assert diverged.status == "diverged"
-    wild = trained(replay_config("diverges"), diverged.steps).image()  # before the restore
+    wild = trained(replay_config("diverges"), diverged.steps - 1).image()  # the last update made
     assert not np.array_equal(np.asarray(Image.open(replays["diverges"] / "final.png")), wild)
     assert "SPRITE_RGBA" in (replays["colourful-cyclic-no-tqdm"] / "train.py").read_text()
 

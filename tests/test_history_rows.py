@@ -1,13 +1,13 @@
-"""Packed history rows read back exactly as the tuples that went in."""
+"""Packed history rows: read back exactly, by column name, thinned and incrementally."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from playground.history import CHUNK, HistoryRows
-from playground.serve.runner import thin
+from playground.history import CHUNK, COLUMNS, HistoryRows, Table, concat, row_type, thin, thin_indices
 
 
 def sample_rows(n: int) -> list[tuple]:
@@ -17,54 +17,86 @@ def sample_rows(n: int) -> list[tuple]:
 
 
 def same(a: tuple, b: tuple) -> bool:
-    """Equal element by element, NaN equal to NaN, and the same types."""
-    pairs = zip(a, b, strict=True) if len(a) == len(b) else ()
-    return len(a) == len(b) and all(
-        type(x) is type(y) and (x == y or (math.isnan(x) and math.isnan(y))) for x, y in pairs)
+    """Equal element by element, NaN equal to NaN."""
+    return len(a) == len(b) and all(x == y or (math.isnan(x) and math.isnan(y))
+                                    for x, y in zip(a, b, strict=True))
 
 
 @pytest.fixture(scope="module")
 def pair() -> tuple[list[tuple], HistoryRows]:
     rows = sample_rows(2 * CHUNK + 17)  # three chunks, the last part-filled
-    packed = HistoryRows()
+    packed = HistoryRows(COLUMNS)
     for row in rows:
         packed.append(row)
     return rows, packed
 
 
 @pytest.mark.parametrize("index", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 16, -1, -CHUNK])
-def test_one_row_reads_back_exactly(pair, index: int) -> None:
+def test_one_row_reads_back_exactly_by_name(pair, index: int) -> None:
     rows, packed = pair
-    assert same(packed[index], rows[index])
+    got = packed.table().row(index)
+    assert same(tuple(got), rows[index])
+    assert type(got.step) is int and type(got.epoch) is int and type(got.loss) is float
+    assert got.step == rows[index][0] and got.lr == rows[index][3]
 
 
-@pytest.mark.parametrize("cut", [slice(None), slice(CHUNK - 3, CHUNK + 3), slice(None, None, 7),
-                                 slice(5, None, 1000), slice(-4, None), slice(10, 10)])
-def test_slices_read_back_exactly(pair, cut: slice) -> None:
+def test_columns_read_by_name(pair) -> None:
     rows, packed = pair
-    got, want = packed[cut], rows[cut]
-    assert len(got) == len(want) and all(same(a, b) for a, b in zip(got, want, strict=True))
+    table = packed.table()
+    assert table.columns == COLUMNS and len(table) == len(rows)
+    assert np.array_equal(table["loss"], [r[2] for r in rows])
+    assert table.last.step == len(rows) and "grad_norm" in table and "val_loss" not in table
+    assert table.frame()["step"].dtype == np.int64
+
+
+@pytest.mark.parametrize("start", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK + 16, 2 * CHUNK + 17, 10**6])
+def test_rows_since_a_cursor_are_exactly_the_new_ones(pair, start: int) -> None:
+    rows, packed = pair
+    got = packed.since(start)
+    want = rows[start:]
+    assert len(got) == len(want) and all(same(tuple(got.data[i]), w) for i, w in enumerate(want))
 
 
 @pytest.mark.parametrize("points", [2, 3, 100, 1000, 10_000])
-def test_thinning_packed_rows_equals_thinning_the_list(pair, points: int) -> None:
+def test_thinning_keeps_even_steps_and_the_newest_row(pair, points: int) -> None:
     rows, packed = pair
-    got, want = thin(packed, points), thin(rows, points)
-    assert len(got) == len(want) <= max(points, 2) and all(same(a, b) for a, b in zip(got, want, strict=True))
-    assert same(got[-1], rows[-1])  # the newest row is always drawn
+    got = packed.thin(points)
+    idx = thin_indices(len(rows), points)
+    assert len(got) == len(idx) <= max(points, 2)
+    assert all(same(tuple(got.data[k]), rows[i]) for k, i in enumerate(idx))
+    assert got.last.step == rows[-1][0]  # the newest row is always drawn
+    assert thin(packed.table(), points) == got  # a table thins the same way as the packed rows
+
+
+def test_thin_indices_bound_the_count_and_keep_both_ends() -> None:
+    for n in (0, 1, 2, 5, 999, 1000, 1001, 123_457):
+        idx = thin_indices(n, 1000)
+        assert len(idx) <= max(n, 0) and len(idx) <= 1000
+        if n:
+            assert idx[0] == 0 and idx[-1] == n - 1 and np.all(np.diff(idx) > 0)
 
 
 def test_rows_cost_eight_bytes_a_number(pair) -> None:
     rows, packed = pair
-    assert packed.nbytes / len(packed) == 7 * 8 * CHUNK * 3 / len(rows)
-    assert len(packed) == len(rows) and all(same(a, b) for a, b in zip(list(packed), rows, strict=True))
+    assert packed.nbytes == 7 * 8 * CHUNK * 3
+    assert len(packed) == len(rows)
 
 
-def test_a_row_of_another_length_is_refused() -> None:
-    packed = HistoryRows()
+def test_a_row_of_another_length_is_refused_and_empty_tables_work() -> None:
+    packed = HistoryRows(("step", "epoch", "loss"))
     packed.append((1, 0, 0.5))
     with pytest.raises(ValueError, match="3 numbers, not 2"):
         packed.append((2, 0))
-    with pytest.raises(IndexError):
-        packed[1]
-    assert not HistoryRows() and HistoryRows()[:] == []
+    empty = HistoryRows(COLUMNS)
+    assert not len(empty) and empty.table().last is None and len(empty.thin(10)) == 0
+    assert len(Table(COLUMNS).frame()) == 0
+
+
+def test_rows_are_named_tuples_and_tables_concatenate() -> None:
+    row = row_type(COLUMNS)(1, 1, 0.5, 0.01, 1.0, math.nan, 0.1)
+    assert row.loss == 0.5 and row_type(COLUMNS) is type(row)
+    packed = HistoryRows(COLUMNS)
+    for r in sample_rows(5):
+        packed.append(r)
+    both = concat([packed.since(0), packed.since(3)])
+    assert len(both) == 7 and both.last.step == 5

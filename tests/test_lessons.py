@@ -91,7 +91,7 @@ def test_early_stopping_triggers_on_a_crafted_curve_and_restores_the_best() -> N
     assert trainer.status == "early_stopped" and trainer.epoch == 6
     assert trainer.best_epoch == 4 and trainer.best_loss == 0.595
     assert any(e[1] == "early_stop" for e in trainer.events)
-    hist = trainer.history().dropna(subset=["bad_epochs"])
+    hist = trainer.rows.table().frame().dropna(subset=["bad_epochs"])
     assert hist["bad_epochs"].tolist() == [0, 0, 0, 1, 2, 3]
 
 

@@ -16,21 +16,21 @@ from playground.compare.lr_finder import lr_find, steepest, sweep_lrs, valley_lr
 from playground.config import ConfigError
 from playground.engine import Trainer
 
-# Learnable pixels + SGD + MSE is a quadratic: loss = mean((p - y)^2) over N = 4 * size^2 values,
-# so one step multiplies the error by (1 - 2 lr / N): lr = N / 2 lands in one step and lr > N
+# Learnable pixels + SGD + MSE summed over the sprite is a quadratic: loss = sum((p - y)^2), so one
+# step multiplies every pixel's error by (1 - 2 lr): lr = 0.5 lands in one step and lr > EDGE = 1
 # diverges. A sane suggestion lies a decade or two below the edge.
 SIZE = 8
-N = 4 * SIZE * SIZE
+EDGE = 1.0
 QUADRATIC = RunConfig(model="pixels", optimizer="sgd", size=SIZE, epochs=20)
 
 
 
 def test_quadratic_suggestion_lies_below_the_known_edge_and_trains_well() -> None:
-    result = lr_find(QUADRATIC, start=1e-3, end=1e4, steps=150)
-    assert result.stopped == "exploded"  # past lr = N the loss grows every step
-    assert result.frame["lr"].max() < 1e4
-    assert N / 100 <= result.suggestion <= N
-    assert N / 100 <= result.steep <= N
+    result = lr_find(QUADRATIC, start=1e-5, end=100.0, steps=150)
+    assert result.stopped == "exploded"  # past lr = EDGE the loss grows every step
+    assert result.frame["lr"].max() < 100.0
+    assert EDGE / 100 <= result.suggestion <= EDGE
+    assert EDGE / 100 <= result.steep <= EDGE
     assert result.suggestion == result.valley
     suggested = train(QUADRATIC.replace(lr=result.suggestion))
     timid = train(QUADRATIC.replace(lr=result.suggestion / 100))
@@ -99,7 +99,7 @@ def test_cli_lr_find_prints_the_suggestion_and_writes_csv(tmp_path: Path, capsys
                  f"size={SIZE}", "--end", "1e4", "--out", str(tmp_path)])
     assert code == 0
     out = capsys.readouterr().out
-    assert "suggested lr:" in out and "your lr 0.01" in out
+    assert "suggested lr:" in out and f"your lr {RunConfig().lr:g}" in out
     frame = pd.read_csv(tmp_path / "lr_find.csv")
     assert list(frame.columns) == ["step", "lr", "loss", "smoothed"] and len(frame) > 20
     assert main(["lr-find", "--set", "lr=-1", "--out", str(tmp_path)]) == 2

@@ -23,6 +23,7 @@ from playground.ui.pixel_editor import (
     MAX_SIZE,
     MIN_SIZE,
     build_palette,
+    check_key,
     check_sprite,
     colour_hex,
     decode_pixels,
@@ -237,11 +238,9 @@ def test_app_returns_the_stored_edit(app: AppTest) -> None:
 
 def test_key_with_double_underscore_is_rejected_clearly() -> None:
     # The app's config redacts exception text on the page, so check the raised error itself.
-    from playground.ui.pixel_editor import _check_key
-
     with pytest.raises(ValueError, match="without '__'"):
-        _check_key("my__editor")
-    assert _check_key("editor") == "editor"
+        check_key("my__editor")
+    assert check_key("editor") == "editor"
 
 
 @pytest.mark.parametrize("raw", [

@@ -13,8 +13,9 @@ from PIL import Image
 
 from playground import RunConfig, build, train
 from playground.cli import main
-from playground.compare.race import (
+from playground.compare import (
     CHUNK,
+    PLAYBACK,
     SHARED,
     VARYING,
     Race,
@@ -26,7 +27,8 @@ from playground.compare.race import (
     variants,
 )
 from playground.config import FIELDS, ConfigError
-from playground.engine import COLUMNS, TrainResult
+from playground.engine import TrainResult
+from playground.history import COLUMNS, Table
 
 
 def mix(base: RunConfig) -> list[RunConfig]:
@@ -151,8 +153,10 @@ def test_a_diverging_contender_stops_alone(model: str) -> None:
     bad = results[1]
     assert bad.status == "diverged" and bad.diverged_at == solo.diverged_at
     assert bad.reason == solo.reason and "lr=1000" in bad.reason
-    assert np.isfinite(bad.history["loss"]).all() and bad.steps == bad.diverged_at - 1
-    assert all(rows[1] is None for rows in seen[bad.diverged_at - 1:])
+    assert np.isfinite(bad.history["loss"].iloc[:-1]).all() and bad.steps == bad.diverged_at
+    np.testing.assert_allclose(bad.history["loss"], solo.history["loss"], rtol=1e-5)  # blow-up too
+    assert seen[bad.diverged_at - 1][1] is not None  # the row of the step that blew up
+    assert all(rows[1] is None for rows in seen[bad.diverged_at:])
     np.testing.assert_array_equal(bad.image, solo.image)  # the best (initial) weights came back
     for good in (results[0], results[2]):
         assert good.status == "completed" and good.steps == 25
@@ -192,7 +196,7 @@ def test_race_function_calls_hooks_and_can_be_stopped() -> None:
     assert [r.steps for r in results] == [CHUNK, CHUNK]
 
 
-@pytest.mark.parametrize(("change", "field"), [({"seed": 1}, "seed"), ({"model": "coord"}, "model"),
+@pytest.mark.parametrize(("change", "field"), [({"seed": 1}, "seed"), ({"model": "pixels"}, "model"),
                                                ({"sprite": "ghost"}, "sprite"),
                                                ({"epochs": 5}, "epochs")])
 def test_contenders_must_share_the_task(change: dict, field: str) -> None:
@@ -210,8 +214,8 @@ def test_two_to_eight_contenders() -> None:
 
 
 def test_every_setting_is_either_shared_or_may_vary() -> None:
-    assert set(SHARED).isdisjoint(VARYING)
-    assert set(SHARED) | set(VARYING) == set(FIELDS)
+    assert set(SHARED).isdisjoint(VARYING) and set(PLAYBACK).isdisjoint({*SHARED, *VARYING})
+    assert set(SHARED) | set(VARYING) | set(PLAYBACK) == set(FIELDS)
 
 
 def test_names_vary_and_variants() -> None:
@@ -231,13 +235,13 @@ def test_names_vary_and_variants() -> None:
 
 def test_leaderboard_ranks_and_counts_steps_to_threshold() -> None:
     def result(losses: list[float], status: str, diverged_at: int | None = None) -> TrainResult:
-        hist = pd.DataFrame({"step": range(1, len(losses) + 1), "loss": losses})
+        hist = Table(("step", "loss"), np.array([range(1, len(losses) + 1), losses], float).T)
         return TrainResult(RunConfig(), status, hist, None, None, min(losses), diverged_at, "", 1.0)
 
     runs = [result([1.0, 0.5, 0.2, 0.05], "completed"), result([1.0, 0.09, 0.01], "completed"),
             result([1.0, 50.0], "diverged", 3), result([1.0, 0.95], "completed")]
-    assert steps_to_threshold(runs[0].history) == 4  # first loss below 10% of the first loss
-    assert steps_to_threshold(runs[0].history, threshold=0.3) == 3
+    assert steps_to_threshold(runs[0].rows) == 4  # first loss below 10% of the first loss
+    assert steps_to_threshold(runs[0].rows, threshold=0.3) == 3
     board = leaderboard(runs, ["a", "b", "c", "d"])
     assert list(board["name"]) == ["b", "a", "d", "c"]
     assert board["steps_to_threshold"].tolist() == [2, 4, pd.NA, pd.NA]
@@ -260,7 +264,7 @@ def test_cli_race_writes_histories_images_and_leaderboard(tmp_path: Path, capsys
     assert board["status"].tolist()[-2:] == ["diverged", "diverged"]
     for name in ("sgd_lr=0.01", "adam_lr=1000.0"):
         hist = pd.read_csv(out / name / "history.csv")
-        assert list(hist.columns) == COLUMNS and len(hist) >= 1
+        assert tuple(hist.columns) == COLUMNS and len(hist) >= 1
         assert Image.open(out / name / "final.png").size == (8, 8)
         assert RunConfig.from_json((out / name / "config.json").read_text()).size == 8
     assert "adam lr=0.01" in capsys.readouterr().out

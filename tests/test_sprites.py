@@ -8,6 +8,7 @@ import json
 import re
 import struct
 import time
+import tomllib
 import urllib.parse
 import warnings
 import zlib
@@ -40,10 +41,13 @@ from playground.sprites import (
     to_tensor,
     upscale,
 )
+from playground.sprites.gallery import GALLERY_FILE, parse_gallery
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real_images"
 URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")
 NAMES = list(SPRITES)
+GALLERY_TEXT = (Path(sprites.__file__).parent / GALLERY_FILE).read_text(encoding="utf-8")
+GALLERY_TABLES = tomllib.loads(GALLERY_TEXT)  # read here without the package's parser
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -173,6 +177,44 @@ def test_gallery_sprite_is_well_formed(name: str) -> None:
     assert len(opaque) >= 3
     for edge in (arr[0], arr[-1], arr[:, 0], arr[:, -1]):  # it is not a filled square
         assert (edge[:, 3] == 0).any()
+
+
+def test_gallery_is_the_data_file_in_file_order() -> None:
+    assert list(GALLERY_TABLES) == NAMES
+    assert len(NAMES) == 21
+    assert parse_gallery(GALLERY_TEXT) == SPRITES
+
+
+@pytest.mark.parametrize("name", list(GALLERY_TABLES))
+def test_gallery_entry_parses_from_the_data_file(name: str) -> None:
+    table = GALLERY_TABLES[name]
+    assert sorted(table) == ["description", "palette", "rows"]
+    rows = table["rows"].splitlines()
+    width = len(rows[0])
+    assert width in (16, 32) and len(rows) == width, "square, 16 or 32 pixels a side"
+    assert all(len(row) == width for row in rows), "every row the same width"
+    assert all(len(ch) == 1 and ch != "." for ch in table["palette"])
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in table["palette"].values())
+    assert set("".join(rows)) <= set(table["palette"]) | {"."}
+    sprite = SPRITES[name]
+    assert sprite.name == name and sprite.size == width
+    assert sprite.rows == tuple(rows) and dict(sprite.palette) == table["palette"]
+    assert sprite.description == table["description"]
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("[a]\ndescription = 'x'\npalette = { k = '#000000' }\n", "exactly the keys"),
+    ("[a]\ndescription = 'x'\npalette = {}\nrows = '.'\ncolour = 'red'\n", "exactly the keys"),
+    ('[a]\ndescription = "two\\nlines"\npalette = {}\nrows = "."\n', "one-line description"),
+    ("[a]\ndescription = 'x'\npalette = { k = 0 }\nrows = 'k'\n", "palette"),
+    ("[a]\ndescription = 'x'\npalette = {}\nrows = ['.']\n", "multi-line string"),
+    ("[a]\ndescription = 'x'\npalette = { k = '#000000' }\nrows = \"\"\"\nkk\nk\n\"\"\"\n", "square"),
+    ("[A]\ndescription = 'x'\npalette = {}\nrows = '.'\n", "lowercase"),
+    ("[a]\n[a]\n", "not valid TOML"),
+])
+def test_gallery_parser_names_the_mistake(text: str, match: str) -> None:
+    with pytest.raises(SpriteError, match=match):
+        parse_gallery(text)
 
 
 def test_sprite_refuses_bad_drawings() -> None:
@@ -733,5 +775,7 @@ def test_upscale_checkerboard_and_png() -> None:
 
 
 def test_module_stays_free_of_streamlit() -> None:
-    source = Path(sprites.__file__).read_text()
-    assert "streamlit" not in source
+    modules = sorted(Path(sprites.__file__).parent.glob("*.py"))
+    assert len(modules) > 1  # the package, not one file
+    for module in modules:
+        assert "streamlit" not in module.read_text(), module.name

@@ -9,17 +9,20 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.run import MIN_POSITIVE, _spec_without_main_data, format_lr
+from playground.charts.common import MIN_POSITIVE, format_lr, shift_zoom, spec_without_main_data
+from playground.history import Table
 
 
-def race_frame(names: list[str], curves: list[list[tuple]]) -> pd.DataFrame:
+def race_frame(names: list[str], curves: list[Table]) -> pd.DataFrame:
     """Every contender's (step, loss) in long format, finite losses only."""
-    frames = [pd.DataFrame({"step": [r[0] for r in rows], "loss": [r[2] for r in rows],
-                            "contender": name}) for name, rows in zip(names, curves, strict=True)]
+    frames = [pd.DataFrame({"step": rows["step"], "loss": rows["loss"], "contender": name})
+              for name, rows in zip(names, curves, strict=True)]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["step", "loss", "contender"])
     data = data[np.isfinite(data["loss"].astype(float))]
-    data["loss"] = data["loss"].astype(float).clip(lower=MIN_POSITIVE)
+    positive = data["loss"][data["loss"] > 0]
+    floor = float(positive.min()) / 10 if len(positive) else MIN_POSITIVE  # follows the data
+    data["loss"] = data["loss"].astype(float).clip(lower=floor)
     return data
 
 
@@ -33,8 +36,8 @@ def race_spec(names: tuple[str, ...], height: int = 300) -> str:
         color=alt.Color("contender:N", scale=alt.Scale(domain=list(names)),
                         legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)),
         tooltip=["contender:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
-    ).properties(height=height).interactive(bind_y=False)
-    return _spec_without_main_data(chart)
+    ).properties(height=height)
+    return spec_without_main_data(shift_zoom(chart))
 
 
 def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float) -> alt.LayerChart:
@@ -51,15 +54,18 @@ def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float)
     line = alt.Chart(data).mark_line(strokeWidth=2).encode(
         x=x, y=alt.Y("smoothed:Q", scale=y_scale, title="loss"),
         tooltip=[alt.Tooltip("lr:Q", format=".2e"), alt.Tooltip("smoothed:Q", format=".4g")])
-    marks = [("your LR", current, "#888888")]
-    if suggestion is not None:
-        marks.append((f"suggested {format_lr(suggestion)}", suggestion, "#2ca02c"))
-    frame_marks = pd.DataFrame(marks, columns=["label", "lr", "color"])
+    marks = [(f"your LR {format_lr(current)}", current, "#555555", 12)]
+    if suggestion is not None:  # one label per line: close LRs never print over each other
+        marks.append((f"suggested {format_lr(suggestion)}", suggestion, "#2ca02c", 30))
+    frame_marks = pd.DataFrame(marks, columns=["label", "lr", "color", "y"])
     rules = alt.Chart(frame_marks).mark_rule(strokeWidth=2, strokeDash=[5, 3]).encode(
         x="lr:Q", color=alt.Color("color:N", scale=None))
-    text = alt.Chart(frame_marks).mark_text(align="left", dx=4, dy=-6, fontSize=12).encode(
-        x="lr:Q", y=alt.value(12), text="label:N", color=alt.Color("color:N", scale=None))
+    text = alt.Chart(frame_marks).mark_text(align="left", dx=4, fontSize=12, fontWeight="bold").encode(
+        x="lr:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=alt.Color("color:N", scale=None))
     return alt.layer(raw, line, rules, text).properties(height=280)
+
+
+REGIME_MARKS = {"crawl": "🐢", "converge": "✅", "oscillate": "〰️", "diverge": "💥"}
 
 
 def stability_chart(frame: pd.DataFrame, optimizer: str, lr: float) -> alt.LayerChart:
@@ -68,8 +74,8 @@ def stability_chart(frame: pd.DataFrame, optimizer: str, lr: float) -> alt.Layer
     data = frame.copy()
     data["lr_label"] = [format_lr(v) for v in data["lr"]]
     data["loss"] = [v if math.isfinite(v) and v > 0 else None for v in data["final_loss"]]
-    data["mark"] = ["✕" if d else ("…" if s == "not_run" else "") for d, s in
-                    zip(data["diverged"], data["status"], strict=True)]
+    data["mark"] = [REGIME_MARKS.get(r, "…" if s == "not_run" else "") for r, s in
+                    zip(data["regime"], data["status"], strict=True)]
     nearest = min(data["lr"], key=lambda v: abs(math.log10(v) - math.log10(lr))) if len(data) else lr
     data["current"] = (data["optimizer"] == optimizer) & (data["lr"] == nearest)
     order = list(dict.fromkeys(data["lr_label"]))
@@ -77,12 +83,12 @@ def stability_chart(frame: pd.DataFrame, optimizer: str, lr: float) -> alt.Layer
     base = alt.Chart(data).encode(x=alt.X("lr_label:O", sort=order, title="learning rate"),
                                   y=alt.Y("optimizer:N", title=None))
     rect = base.mark_rect().encode(
-        color=alt.Color("loss:Q", scale=alt.Scale(type="log", scheme="viridis", reverse=True),
-                        title="final loss"),
+        color=alt.Color("loss:Q", scale=alt.Scale(type="log", scheme="viridis"),
+                        title="final loss", legend=alt.Legend(format=".0e")),
         stroke=alt.condition(alt.datum.current, alt.value("black"), alt.value(None)),
         strokeWidth=alt.condition(alt.datum.current, alt.value(3), alt.value(0)),
-        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".2e"), "status:N",
-                 alt.Tooltip("final_loss:Q", format=".4g"), "diverged_at:Q"],
+        tooltip=["optimizer:N", alt.Tooltip("lr:Q", format=".2e"), "regime:N", "status:N",
+                 alt.Tooltip("final_loss:Q", format=".3g"), "diverged_at:Q"],
     ).add_params(pick)
-    text = base.mark_text(fontSize=16, color="#d62728").encode(text="mark:N")
-    return alt.layer(rect, text).properties(height=40 * max(1, data["optimizer"].nunique()) + 60)
+    text = base.mark_text(fontSize=18).encode(text="mark:N")
+    return alt.layer(rect, text).properties(height=alt.Step(56))

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.run import _spec_without_main_data
+from playground.charts.common import shift_zoom, spec_without_main_data
 
 SERIES = ["batch loss", "train (epoch mean)", "validation"]
 
@@ -61,8 +61,8 @@ def epoch_loss_spec(marks: tuple = (), epoch_rules: tuple = (), height: int = 28
             x="step:Q"))
         layers.append(alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728").encode(
             x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N"))
-    chart = alt.layer(*layers, data=sample).properties(height=height).interactive(bind_y=False)
-    return _spec_without_main_data(chart)
+    chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
+    return spec_without_main_data(chart)
 
 
 @functools.lru_cache(maxsize=4)
@@ -77,7 +77,7 @@ def accuracy_spec(height: int = 200) -> str:
                         legend=alt.Legend(orient="top", title=None)),
         tooltip=["series:N", "epoch:Q", alt.Tooltip("accuracy:Q", format=".1%")],
     ).properties(height=height)
-    return _spec_without_main_data(chart)
+    return spec_without_main_data(chart)
 
 
 def confusion_frame(matrix: np.ndarray, classes: list[str]) -> pd.DataFrame:
@@ -100,7 +100,7 @@ def confusion_spec(classes: tuple[str, ...], height: int = 240) -> str:
     text = base.mark_text(fontSize=13).encode(
         text="count:Q",
         color=alt.condition(alt.datum.count > 0, alt.value("black"), alt.value("#bbbbbb")))
-    return _spec_without_main_data(alt.layer(rect, text, data=sample).properties(height=height))
+    return spec_without_main_data(alt.layer(rect, text, data=sample).properties(height=height))
 
 
 def line_frame(view: dict) -> pd.DataFrame:
@@ -136,5 +136,5 @@ def line_spec(height: int = 300) -> str:
     exact = alt.Chart().mark_line(strokeDash=[6, 4]).encode(x=x, y=y, color=color
                                                             ).transform_filter(
         alt.datum.series == "least squares")
-    return _spec_without_main_data(alt.layer(points, exact, model, data=sample)
+    return spec_without_main_data(alt.layer(points, exact, model, data=sample)
                                    .properties(height=height))

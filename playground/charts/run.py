@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import functools
-import json
-import math
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.engine import COLUMNS
+from playground.charts.common import (
+    MIN_POSITIVE,
+    event_label,
+    format_lr,
+    shift_zoom,
+    spec_without_main_data,
+    with_data,
+)
+from playground.history import COLUMNS, Table
 
-MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
 INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
                    dtype=np.float32)
 
 
-def history_frame(rows: list[tuple]) -> pd.DataFrame:
-    """History rows as a DataFrame with only finite losses (no NaN ever reaches a chart).
-
-    Built through one float array: a page refresh does this 4 times a second while a training
-    thread competes for the GIL, and pandas' row-by-row constructor costs several times more.
-    """
-    if not rows:  # queued pages redraw often: one empty array, not a Series per column
-        return pd.DataFrame(np.empty((0, len(COLUMNS))), columns=COLUMNS)
-    arr = np.asarray(rows, dtype=np.float64)
-    arr = arr[np.isfinite(arr[:, 2])]
-    return pd.DataFrame(arr[:, :len(COLUMNS)], columns=COLUMNS)
+def history_frame(rows: Table) -> pd.DataFrame:
+    """The step columns of a history, every row: a diverged run's blow-up is drawn too (at the
+    chart's ceiling, see `loss_frame`)."""
+    return pd.DataFrame(rows.data[:, :len(COLUMNS)], columns=list(COLUMNS))
 
 
 def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
@@ -44,12 +42,31 @@ def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:
     return out
 
 
+CEILING = 1e3  # losses above this many times the first (or non-finite ones) are drawn at it
+
+
+def loss_range(loss: np.ndarray) -> tuple[float, float]:
+    """(floor, ceiling) for a log-scale loss chart that follows the data: the floor sits a decade
+    under the smallest positive loss (exact zeros are drawn there), the ceiling at CEILING x the
+    first loss (a blow-up is drawn there, marked, instead of squashing the rest of the curve)."""
+    finite = loss[np.isfinite(loss)]
+    positive = finite[finite > 0]
+    floor = float(positive.min()) / 10 if len(positive) else MIN_POSITIVE
+    first = float(finite[0]) if len(finite) else 1.0
+    return floor, max(CEILING * max(abs(first), floor), floor * 10)
+
+
 def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
-    """The columns the loss chart draws: raw and smoothed loss, floored for the log scale."""
-    loss = np.maximum(df["loss"].to_numpy(dtype=np.float64), MIN_POSITIVE)
+    """The columns the loss chart draws: raw and smoothed loss between the floor and the ceiling,
+    and `blown` where the true loss was above the ceiling or not a number (a diverging step)."""
+    raw = df["loss"].to_numpy(dtype=np.float64)
+    floor, ceiling = loss_range(raw)
+    blown = ~np.isfinite(raw) | (raw > ceiling)
+    loss = np.clip(np.where(np.isfinite(raw), raw, ceiling), floor, ceiling)
     return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
-                         "loss": loss, "lr": df["lr"].to_numpy(),
-                         "smoothed": np.maximum(smooth(loss, smoothing), MIN_POSITIVE)})
+                         "loss": loss, "true_loss": np.where(np.isfinite(raw), raw, np.nan),
+                         "lr": df["lr"].to_numpy(), "blown": blown,
+                         "smoothed": np.clip(smooth(loss, smoothing), floor, ceiling)})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
@@ -68,28 +85,8 @@ def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height:
     training thread at several refreshes a second; the page sends this cached spec plus fresh data.
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
-    return _spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
+    return spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
                                                 height, points))
-
-
-def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
-    """A cached spec plus fresh data as a named dataset.
-
-    A new name per update makes the browser replace the data: Streamlit's front end otherwise
-    tries to treat new data as rows appended to the old, which thinned histories are not.
-    """
-    spec = json.loads(spec_json)
-    spec["data"] = {"name": name}
-    spec.setdefault("datasets", {})[name] = frame
-    return spec
-
-
-def _spec_without_main_data(chart: alt.TopLevelMixin) -> str:
-    """Drop the chart's top-level dataset so the caller can pass live data for it."""
-    spec = chart.to_dict()
-    main = spec.pop("data")["name"]
-    spec.get("datasets", {}).pop(main, None)
-    return json.dumps(spec)
 
 
 def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
@@ -105,26 +102,36 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: li
     hover = alt.selection_point(fields=["step"], nearest=True, on="pointerover", empty=False)
     points = base.mark_point(opacity=0, size=60).encode(
         y=alt.Y("loss:Q", scale=y_scale),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g"),
+        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"),
+                 alt.Tooltip("true_loss:Q", format=".4g", title="loss"),
                  alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
     ).add_params(hover)
-    layers = [raw, line, points]
+    blown = base.mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
+        y=alt.Y("loss:Q", scale=y_scale)).transform_filter(alt.datum.blown)
+    layers = [raw, line, points, blown]
     layers += _event_layers(events, data)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
-    return alt.layer(*layers, data=data).properties(height=height).interactive(bind_y=False)
+    return shift_zoom(alt.layer(*layers, data=data).properties(height=height))
+
+
+EVENT_COLORS = {"lr": "#d62728", "plateau": "#9467bd", "early_stop": "#2ca02c",
+                "diverged": "#d62728"}
 
 
 def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
-    """A labelled vertical rule at every live LR change (labels staggered so they don't overlap)."""
-    marks = [(step, f"lr → {value:.3g}", 10 + 13 * (i % 3))
-             for i, (step, kind, value) in enumerate(e for e in events if e[1] == "lr")]
+    """A labelled vertical rule at every event: live LR changes, plateau cuts, early stopping and
+    divergence (labels staggered so they don't overlap)."""
+    marks = [(step, ("💥 " if kind == "diverged" else "") + event_label(kind, value),
+              10 + 13 * (i % 3), EVENT_COLORS.get(kind, "#555555"))
+             for i, (step, kind, value) in enumerate(events)]
     if not marks or data.empty:
         return []
-    frame = pd.DataFrame(marks, columns=["step", "label", "y"])
-    rule = _rules(frame, "#d62728", dash=[4, 3])
-    text = alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728", fontSize=11).encode(
-        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N")
+    frame = pd.DataFrame(marks, columns=["step", "label", "y", "color"])
+    rule = alt.Chart(frame).mark_rule(strokeDash=[4, 3]).encode(
+        x="step:Q", color=alt.Color("color:N", scale=None))
+    text = alt.Chart(frame).mark_text(align="left", dx=3, fontSize=11).encode(
+        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=alt.Color("color:N", scale=None))
     return [rule, text]
 
 
@@ -147,7 +154,7 @@ def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
 @functools.lru_cache(maxsize=8)
 def lr_spec(log: bool, height: int = 170) -> str:
     """The LR chart's spec without data (see loss_spec for why)."""
-    return _spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
+    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
 
 
 def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
@@ -162,12 +169,10 @@ def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
 
 
 def schedule_chart(curve: list[tuple[int, float]], height: int = 140) -> alt.Chart:
-    """A small preview of the schedule's LR over the run, before it starts."""
+    """A small preview of the schedule's LR over the run, before it starts: drawn exactly as the
+    run's own LR chart will be (same axis, log when the LR spans more than 10x)."""
     data = pd.DataFrame(curve, columns=["step", "lr"])
-    return alt.Chart(data).mark_line(color="#ff7f0e").encode(
-        x=alt.X("step:Q", title=None), y=alt.Y("lr:Q", title=None, axis=alt.Axis(format=".1e")),
-        tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("lr:Q", format=".3g")],
-    ).properties(height=height)
+    return _lr_chart(data, lr_log_scale(data), height)
 
 
 def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:
@@ -188,8 +193,4 @@ def error_map(target: np.ndarray, image: np.ndarray) -> np.ndarray:
     return rgb.round().astype(np.uint8)
 
 
-def format_lr(lr: float) -> str:
-    """Learning rates read best in scientific form below 0.01."""
-    if lr == 0 or not math.isfinite(lr):
-        return str(lr)
-    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.4g}"
+__all__ = ["MIN_POSITIVE", "format_lr", "with_data"]

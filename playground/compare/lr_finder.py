@@ -20,7 +20,8 @@ import pandas as pd
 from torch import Tensor, nn
 
 from playground.config import FIELDS, ConfigError, RunConfig
-from playground.engine import Built, build
+from playground.ingredients import Built
+from playground.tasks import build
 
 COLUMNS = ["step", "lr", "loss", "smoothed"]
 VALLEY_TOLERANCE = 0.01  # a fall under 1% of the drop to the curve's minimum is flat, not a valley

@@ -17,13 +17,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from playground.compare.race import CHUNK, MAX_CONTENDERS, Race
+from playground.compare import MAX_CONTENDERS, race
+from playground.compare.regimes import run_regime
 from playground.config import ConfigError, RunConfig
 from playground.engine import TrainResult, train
 
-COLUMNS = ["optimizer", "lr", "status", "final_loss", "best_loss", "diverged", "diverged_at",
-           "steps"]
-VERSION = 1  # bump when the map's meaning changes, so old cached maps are not reused
+COLUMNS = ["optimizer", "lr", "status", "regime", "final_loss", "best_loss", "diverged",
+           "diverged_at", "steps"]
+VERSION = 2  # bump when the map's meaning changes, so old cached maps are not reused
 OVERRIDDEN = ("optimizer", "lr", "epochs")  # what each cell sets: not part of the cache key
 NOT_RUN = "not_run"
 
@@ -100,23 +101,18 @@ def _run(group: list[RunConfig], progress: _Progress,
          should_stop: Callable[[], bool] | None) -> list[TrainResult | None]:
     """Race the group (or train a lone cell); a cancelled cell comes back as None."""
     if len(group) == 1:
-        result = train(group[0], on_step=lambda t, row: progress.add(1), should_stop=should_stop)
-        return [None if result.status == "stopped" else result]
-    contest = Race(group)
-    while not contest.done:
-        if should_stop is not None and should_stop():
-            contest.stop()
-            break
-        for rows in contest.advance(CHUNK):
-            progress.add(sum(r is not None for r in rows))
-    return [None if r.status == "stopped" else r for r in contest.results()]
+        results = [train(group[0], on_step=lambda t, row: progress.add(1), should_stop=should_stop)]
+    else:
+        results = race(group, on_step=lambda contest, rows: progress.add(sum(r is not None for r in rows)),
+                       should_stop=should_stop)
+    return [None if r.status == "stopped" else r for r in results]
 
 
 def _row(cfg: RunConfig, result: TrainResult | None) -> tuple:
     """One cell of the map; a cell that did not finish is 'not_run' with no numbers."""
     if result is None:
-        return (cfg.optimizer, cfg.lr, NOT_RUN, math.nan, math.nan, False, None, 0)
+        return (cfg.optimizer, cfg.lr, NOT_RUN, "", math.nan, math.nan, False, None, 0)
     best = result.best_loss if math.isfinite(result.best_loss) else math.nan
     final = result.final_loss if result.final_loss is not None else math.nan
-    return (cfg.optimizer, cfg.lr, result.status, final, best, result.status == "diverged",
-            result.diverged_at, result.steps)
+    return (cfg.optimizer, cfg.lr, result.status, run_regime(result.history, result.status), final,
+            best, result.status == "diverged", result.diverged_at, result.steps)

@@ -1,4 +1,4 @@
-"""Ingredients for the lessons beyond sprites: shape classification and the house-price line.
+"""Builders for the lessons beyond sprites: shape classification and the house-price line.
 
 Each returns the same `Built` as a sprite run, plus a per-epoch `evaluate` and a `view` for the
 page, so one Trainer, one worker and one CLI serve every lesson.
@@ -6,26 +6,24 @@ page, so one Trainer, one worker and one CLI serve every lesson.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from playground.config import RunConfig
-from playground.engine import Built, Loader
+from playground.ingredients import Built, Loader
 from playground.lessons import classify, linefit
 from playground.losses import LOSSES
+from playground.models import seed_weights
 from playground.optim import make_optimizer
 from playground.schedules import make_scheduler
 
+if TYPE_CHECKING:
+    from playground.config import RunConfig
+
 CLASSIFY_COLUMNS = ("epoch_loss", "train_accuracy", "val_loss", "val_accuracy", "bad_epochs")
 MISCLASSIFIED = 12  # misclassified validation sprites shown in the gallery
-
-
-def build_lesson(cfg: RunConfig) -> Built:
-    """The Built for a non-sprite task."""
-    return {"classify": _build_classify, "line": _build_line}[cfg.task](cfg)
 
 
 def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
@@ -35,13 +33,12 @@ def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
                  **extra)
 
 
-def _build_classify(cfg: RunConfig) -> Built:
+def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     """Shapes dataset, train/validation split, a real DataLoader and the chosen classifier."""
     x, y = classify.make_dataset(cfg)
     (xt, yt), (xv, yv) = classify.split(cfg, x, y)
-    torch.manual_seed(cfg.seed)
-    model = classify.CLASSIFIERS[cfg.model](cfg)
-    criterion = classify.CLASS_LOSSES[cfg.loss]()
+    model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
+    criterion = classify.CLASS_LOSSES[cfg.loss].make()
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         """Validation in eval mode without gradients (dropout off), plus train accuracy."""
@@ -75,12 +72,12 @@ def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((classify.predict(logits) == labels).float().mean())
 
 
-def _build_line(cfg: RunConfig) -> Built:
+def build_line(cfg: RunConfig, target: Any = None) -> Built:
     """House sizes and prices, optionally standardised, and nn.Linear(1, 1) starting at zero."""
     points = linefit.house_points(cfg)
     scaler = linefit.Scaler(points, cfg.normalize)
     x, y = scaler.tensors(points)
-    model = linefit.LINE_MODELS[cfg.model](cfg)
+    model = seed_weights(linefit.LINE_MODELS[cfg.model].make(cfg), cfg.seed)
 
     def view(m: nn.Module) -> dict[str, Any]:
         slope, intercept = scaler.line(m.fc)

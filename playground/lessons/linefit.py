@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from playground.models import ModelSpec
+
 if TYPE_CHECKING:
     from playground.config import RunConfig
 
@@ -80,6 +82,9 @@ class Line(nn.Module):
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(1, 1)
+
+    def reset(self, g: torch.Generator) -> None:
+        """Weight and bias start at zero: every run of the line starts the same."""
         nn.init.zeros_(self.fc.weight)
         nn.init.zeros_(self.fc.bias)
 
@@ -87,4 +92,4 @@ class Line(nn.Module):
         return self.fc(x)
 
 
-LINE_MODELS = {"linear": Line}
+LINE_MODELS = {"linear": ModelSpec(Line, "Linear: price = weight x size + bias.", ("batch_size",))}

@@ -1,18 +1,26 @@
-"""Admission control for page code: a few sessions run their script at once, the rest wait.
+"""Admission: who may use the server's shared resources, and when.
 
-Every browser tab runs the app on its own thread in one Python process. Fifty tabs loading at
-once means fifty threads taking turns on one GIL, so each page, each training step and the
-server's health check wait behind all of them. Threads blocked on this gate do not compete for
-the GIL; the sessions inside it, the trainings and the event loop get it back quickly.
+- `Gate`: a few sessions run page code at once; the rest wait (fifty tabs loading at once would
+  otherwise take turns on one GIL, and the health check would wait behind all of them).
+- `MemoryBudget`: a cap on the tensor memory runs hold; ended runs give theirs back first.
+The process-wide instances (`LIMITS`, `MEMORY`) and run ids live here too. Trainings queue for
+the pool's worker processes (serve/pool.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar
+
+from playground.serve.limits import Limits
+
+if TYPE_CHECKING:
+    from playground.engine import Trainer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,3 +81,67 @@ class Gate:
                 return fn(*args, **kwargs)
         return inner
 
+
+MB = 2**20
+
+
+def mb(n: float) -> str:
+    """Bytes as MB a person reads: one decimal below 10 MB, whole numbers above."""
+    return f"{n / MB:,.1f} MB" if n < 10 * MB else f"{n / MB:,.0f} MB"
+
+
+class RunRefused(Exception):
+    """A run this server cannot hold in memory; the message says what to do instead."""
+
+
+class MemoryBudget:
+    """A process-wide cap on the tensor memory runs hold. A new run first takes memory back from
+    ended runs, oldest first (their curves and pictures stay); if that is not enough it is refused."""
+
+    def __init__(self, per_run_mb: float, total_mb: float) -> None:
+        self.per_run, self.total = per_run_mb * MB, total_mb * MB
+        self._runners: weakref.WeakSet[Holder] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def admit(self, runner: Holder, trainer: Trainer) -> int:
+        """Make room for this runner's new trainer (not yet stepping), or raise RunRefused; returns
+        the bytes it was admitted with. Other runs are never inspected: their workers may be
+        stepping, and reading a tensor's storage while another thread frees it crashes torch."""
+        need = trainer.expected_nbytes
+        if need > self.per_run:
+            raise RunRefused(f"This model needs {mb(need)}; this server allows {mb(self.per_run)} "
+                             "per run. Choose a smaller size or model.")
+        with self._lock:
+            others = [r for r in self._runners if r is not runner]
+            held = sum(r.held_bytes() for r in others)
+            for old in sorted((r for r in others if r.releasable()), key=lambda r: r.ended_at):
+                if held + need <= self.total:
+                    break
+                held -= old.release_weights()
+            if held + need > self.total:
+                raise RunRefused(f"The server is busy: other sessions' runs hold {mb(held)} of its "
+                                 f"{mb(self.total)} for models. Try a smaller model, "
+                                 "or again when some runs have ended.")
+            self._runners.add(runner)
+        return need
+
+class Holder(Protocol):
+    """What the memory budget needs of a session's runner."""
+
+    ended_at: float
+
+    def held_bytes(self) -> int: ...
+
+    def releasable(self) -> bool: ...
+
+    def release_weights(self) -> int: ...
+
+
+LIMITS = Limits.from_env()
+MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)
+_ids = itertools.count(1)
+
+
+def next_id() -> int:
+    """A process-wide id for a run or a job (its place in the slot queue)."""
+    return next(_ids)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -10,29 +9,37 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import compare as compare_charts
-from playground.charts.run import format_lr, with_data
-from playground.compare.lr_finder import lr_find
-from playground.compare.race import MAX_CONTENDERS, Race, contender_names
-from playground.compare.stability import cache_key, log_lrs, stability_map
+from playground.charts.common import format_lr, with_data
+from playground.compare import MAX_CONTENDERS, contender_names
+from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.serve.jobs import Cancelled, Job
-from playground.serve.runner import thin
+from playground.serve import Job
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE, track_job
 
 REFRESH = 0.25
-PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
-CURVE_POINTS = 800  # per contender on the chart
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 
 
 # Presets --------------------------------------------------------------------------------------
-# Learning rates that suit each model (from the LR range test at the default settings).
-SGD_LR = {"pixels": 30.0, "mlp": 10.0, "coord": 0.1, "conv": 0.05, "cnn": 0.05, "logreg": 0.1,
+# Learning rates that converge for each model at the default settings (the sprite models from the
+# regime table of benchmarks/lr_regimes.py; SGD without momentum).
+SGD_LR = {"pixels": 0.1, "mlp": 0.01, "coord": 0.1, "conv": 0.1, "cnn": 0.05, "logreg": 0.1,
           "linear": 1e-5}
-ADAM_LR = {"pixels": 0.05, "mlp": 0.01, "coord": 0.005, "conv": 0.002, "cnn": 0.01,
+ADAM_LR = {"pixels": 0.01, "mlp": 0.001, "coord": 0.001, "conv": 0.001, "cnn": 0.01,
            "logreg": 0.003, "linear": 0.01}
+LEADERBOARD = {  # the leaderboard's columns as a learner reads them
+    "name": st.column_config.TextColumn("contender"),
+    "status": st.column_config.TextColumn("ended"),
+    "final_loss": st.column_config.NumberColumn("final loss", format="%.3g"),
+    "best_loss": st.column_config.NumberColumn("best loss", format="%.3g"),
+    "steps_to_threshold": st.column_config.TextColumn(
+        "steps to 10% of the first loss", help="How many steps it took to cut the loss to a tenth "
+        "(— : never)."),
+    "diverged_at": st.column_config.TextColumn("diverged at step", help="— : it did not diverge."),
+    "steps": st.column_config.NumberColumn("steps", format="%d"),
+}
 
 
 def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
@@ -47,7 +54,7 @@ def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
         "Adam family": [{"optimizer": o, "lr": adam} for o in ("adam", "adamw", "nadam", "radam",
                                                                "adamax")],
     }
-    if cfg.task == "generate":
+    if TASKS[cfg.task].sprite:
         out["MSE vs L1 vs Huber"] = [{"loss": name, "lr": lr} for name in ("mse", "l1", "huber")]
     return out
 
@@ -80,44 +87,6 @@ def configs_from_table(cfg: RunConfig, table: pd.DataFrame) -> tuple[list[RunCon
 
 
 # The race -------------------------------------------------------------------------------------
-def race_work(configs: list[RunConfig], names: list[str], target: np.ndarray | None):
-    """The worker: step the race in lockstep and publish thinned curves and images."""
-    def work(job: Job) -> None:
-        contest = Race(configs, names, target)
-        curves: list[list[tuple]] = [[] for _ in configs]
-        last = 0.0
-        try:
-            while not contest.done:
-                job.check()
-                for i, r in enumerate(contest.step()):
-                    if r is not None:
-                        curves[i].append(r)
-                if contest.step_count >= job.limits.max_steps:
-                    job.publish(message=f"Stopped at this server's limit of "
-                                        f"{job.limits.max_steps:,} steps per run.")
-                    contest.stop()
-                if time.monotonic() - last > PUBLISH_EVERY or contest.done:
-                    _publish(job, contest, curves)
-                    last = time.monotonic()
-        except Cancelled:
-            contest.stop()
-            _publish(job, contest, curves, final=True)
-            raise
-        _publish(job, contest, curves, final=True)
-    return work
-
-
-def _publish(job: Job, contest: Race, curves: list[list[tuple]], final: bool = False) -> None:
-    """Copies for the page: thinned curves, images, statuses (and the leaderboard at the end)."""
-    state = {"progress": contest.step_count / max(1, contest.total_steps),
-             "curves": [thin(c, CURVE_POINTS) for c in curves], "images": contest.images(),
-             "statuses": list(contest.statuses), "reasons": list(contest.reasons),
-             "step": contest.step_count}
-    if final:
-        state["leaderboard"] = contest.leaderboard()
-    job.publish(**state)
-
-
 def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     """Pick contenders, start the race, watch it."""
     st.markdown("**Race** — contenders start from the *same* weights and see the *same* batches.")
@@ -141,7 +110,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
                 bool(job and job.alive)):
         names = contender_names(configs)
-        job = track_job(Job("Race", race_work(configs, names, target)).start())
+        job = track_job(Job("Race", "race", (configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
     if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
@@ -171,12 +140,21 @@ def _race_view(job: Job) -> None:
                                               f"race-{job.id}-{snap.get('step')}"), width="stretch")
         if "leaderboard" in snap:
             st.markdown("**Leaderboard**")
-            st.dataframe(snap["leaderboard"], hide_index=True, width="stretch")
+            st.dataframe(readable(snap["leaderboard"]), hide_index=True, width="stretch",
+                         column_config=LEADERBOARD)
         if st.session_state.get("race_polling") and not job.alive:
             st.session_state.race_polling = False
             st.rerun(scope="app")
         st.session_state.race_polling = job.alive
     view()
+
+
+def readable(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as a learner reads it: whole steps, and a dash where there is none."""
+    shown = board.copy()
+    for col in ("steps_to_threshold", "diverged_at"):
+        shown[col] = ["—" if pd.isna(v) else f"{int(v):,}" for v in board[col]]
+    return shown
 
 
 def _race_status(snap: dict) -> None:
@@ -197,10 +175,9 @@ def _race_status(snap: dict) -> None:
 
 # LR range test ------------------------------------------------------------------------------
 def _run_lr_find(cfg: RunConfig) -> None:
-    try:
-        st.session_state.lr_find = (cfg, lr_find(cfg, end=1000.0, smoothing=0.9))
-    except ConfigError as exc:
-        st.session_state.lr_find = (cfg, str(exc))
+    """The sweep runs in a worker like every training; the page polls it."""
+    job = Job("LR range test", "lr_find", (cfg, {"end": 1000.0, "smoothing": 0.9}))
+    st.session_state.lr_find = (cfg, track_job(job.start()))
 
 
 def _use_lr(lr: float) -> None:
@@ -214,16 +191,21 @@ def lr_find_section(cfg: RunConfig) -> None:
     """One click: an exponential LR sweep on a copy of fresh weights, and a suggestion."""
     st.markdown("**Learning-rate range test** — raise the LR every step from 1e-6 until the loss "
                 "explodes; the best LR is a bit before the bottom (your run is not touched).")
-    with st.spinner("Sweeping learning rates…"):
-        st.button("🔎 Find a learning rate", key="lr_find_run", on_click=_run_lr_find,
-                  args=(cfg,))
     found = st.session_state.get("lr_find")
+    busy = bool(found) and found[1].alive
+    st.button("🔎 Find a learning rate", key="lr_find_run", on_click=_run_lr_find, args=(cfg,),
+              disabled=busy)
     if not found:
         return
-    swept, result = found
-    if isinstance(result, str):
-        st.error(result)
+    swept, job = found
+    if busy:
+        _wait_for(job, "Sweeping learning rates…")
         return
+    snap = job.snapshot()
+    if snap["status"] != "done":
+        st.error(snap.get("message") or "The sweep was cancelled.")
+        return
+    result = snap["result"]
     if result.frame.empty:
         st.warning("The sweep produced no finite losses: the model diverged immediately.")
         return
@@ -241,30 +223,35 @@ def lr_find_section(cfg: RunConfig) -> None:
               on_click=_use_lr, args=(result.suggestion,))
 
 
+def _wait_for(job: Job, text: str) -> None:
+    """A small fragment that shows a job's progress and redraws the page when it ends."""
+    @st.fragment(run_every=REFRESH)
+    @PAGE_GATE.gated
+    def poll() -> None:
+        snap = job.snapshot()
+        if snap["status"] == "queued":
+            st.caption(f"🟡 queued for a free worker (position {snap.get('position', 1)})")
+        else:
+            st.progress(min(1.0, snap.get("progress", 0.0)), text=text)
+        if not job.alive:
+            st.rerun(scope="app")
+    poll()
+
+
 # Stability map ------------------------------------------------------------------------------
-def stability_work(cfg: RunConfig, lrs: list[float], optimizers: list[str], steps: int):
-    def work(job: Job) -> pd.DataFrame:
-        return stability_map(cfg, lrs, optimizers, steps,
-                             on_progress=lambda done, total: job.publish(progress=done / total),
-                             should_stop=lambda: job.cancelled or _checked(job))
-    return work
-
-
-def _checked(job: Job) -> bool:
-    """Time and session limits, as a should_stop answer."""
-    try:
-        job.check()
-    except Cancelled:
-        return True
-    return False
-
-
 def _load_cell(optimizer: str, lr: float) -> None:
+    """Put a map cell's optimizer and LR into the sidebar (the page then reruns in full)."""
     from playground.ui.setup import key, nearest_stop
 
     st.session_state[key("optimizer")] = optimizer
     st.session_state[key("lr")] = float(lr)
     st.session_state[key("lr_slider")] = nearest_stop(lr)
+    st.session_state.map_loaded = f"{optimizer} at lr={format_lr(lr)}"
+
+
+def _cell_name(optimizer: str, lr: float, regime: str) -> str:
+    """How a map cell reads in the list: 'sgd · lr=0.1 · converge'."""
+    return f"{optimizer} · lr={format_lr(lr)}" + (f" · {regime}" if regime else "")
 
 
 def stability_section(cfg: RunConfig) -> None:
@@ -283,8 +270,8 @@ def stability_section(cfg: RunConfig) -> None:
     x, y, _ = st.columns([1, 1, 3])
     if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
                 bool(job and job.alive)):
-        job = track_job(Job("Stability map", stability_work(cfg, lrs, optimizers,
-                                                            int(steps))).start())
+        job = track_job(Job("Stability map", "stability",
+                            (cfg, lrs, optimizers, int(steps))).start())
         st.session_state.map_job, st.session_state.map_key = job, key
     if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
         job.cancel()
@@ -315,11 +302,25 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
                                 width="stretch", on_select="rerun", key="map_chart")
         picked = (event.selection.get("cell") if event and hasattr(event, "selection")
                   else None)
-        if picked:
-            cell = picked[0]
-            st.button(f"Load {cell['optimizer']} at lr={format_lr(cell['lr'])}", key="map_load",
-                      on_click=_load_cell, args=(cell["optimizer"], cell["lr"]))
-        st.caption("✕ diverged · darker = lower final loss · the framed cell is your config.")
+        cells = {_cell_name(o, lr, r): (o, float(lr))
+                 for o, lr, r in zip(frame["optimizer"], frame["lr"], frame["regime"], strict=True)}
+        if picked:  # a click on the map picks the cell in the list below
+            clicked = (picked[0]["optimizer"], float(picked[0]["lr"]))
+            st.session_state.map_pick = next((n for n, c in cells.items() if c == clicked), None)
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        name = a.selectbox("Cell", list(cells), index=None, key="map_pick",
+                           placeholder="Click a cell on the map, or pick one here")
+        b.button("Load it", key="map_load", disabled=name is None, width="stretch",
+                 on_click=_load_cell, args=cells.get(name, ("", 0.0)),
+                 help="Puts this optimizer and learning rate into the sidebar.")
+        if loaded := st.session_state.pop("map_loaded", None):
+            st.session_state.map_notice = loaded
+            st.rerun(scope="app")  # the sidebar lives outside this fragment: redraw the whole page
+        if notice := st.session_state.pop("map_notice", None):
+            st.success(f"Loaded {notice} into the sidebar: press ▶ Start on the Train tab.")
+        st.caption("Each cell is a short run from the same weights: 🐢 crawl · ✅ converge · "
+                   "〰️ oscillate · 💥 diverge. Darker = lower final loss; the framed cell is your "
+                   "config; click a cell to load it.")
     view()
 
 

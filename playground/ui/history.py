@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import run as charts
-from playground.serve.runner import FINISHED, LIMITS, Snapshot, thin
+from playground.charts.common import shift_zoom
+from playground.history import Table, thin
+from playground.serve import FINISHED, LIMITS, Snapshot
 
 POINTS = 600  # history points kept per archived run (the full CSV is downloadable while it runs)
 
@@ -22,7 +24,7 @@ class ArchivedRun:
     run_id: int
     name: str
     config: object
-    rows: list[tuple]
+    rows: Table
     image: np.ndarray | None
     status: str
     final_loss: float | None
@@ -30,14 +32,14 @@ class ArchivedRun:
 
 def archive(snap: Snapshot) -> None:
     """Keep a finished run once (called on every poll; cheap when already kept)."""
-    if snap.state not in FINISHED or snap.config is None or not snap.rows:
+    if snap.state not in FINISHED or snap.config is None or not len(snap.rows):
         return
     runs: list[ArchivedRun] = st.session_state.setdefault("run_history", [])
     if any(r.run_id == snap.run_id for r in runs):
         return
     cfg = snap.config
     name = f"#{len(runs) + 1} {cfg.task}:{cfg.model} {cfg.optimizer} lr={charts.format_lr(cfg.lr)}"
-    last = snap.rows[-1][2]
+    last = snap.rows["loss"][-1]
     runs.append(ArchivedRun(snap.run_id, name, cfg, thin(snap.rows, POINTS), snap.image,
                             snap.state, float(last) if np.isfinite(last) else None))
     del runs[:-LIMITS.max_runs]
@@ -64,7 +66,7 @@ def history_panel() -> None:
             st.caption("Finished runs appear here so you can compare them.")
             return
         table = pd.DataFrame([{"run": r.name, "status": r.status, "final loss": r.final_loss,
-                               "steps": r.rows[-1][0]} for r in runs])
+                               "steps": int(r.rows["step"][-1])} for r in runs])
         st.dataframe(table, hide_index=True, width="stretch")
         names = [r.name for r in runs]
         chosen = st.multiselect("Overlay on one chart", names, default=names[-3:],
@@ -81,13 +83,13 @@ def history_panel() -> None:
 
 def overlay_chart(runs: list[ArchivedRun]) -> alt.Chart:
     """Loss curves of several runs, one colour each, log-y."""
-    frames = [pd.DataFrame({"step": [row[0] for row in r.rows], "loss": [row[2] for row in r.rows],
-                            "run": r.name}) for r in runs]
+    frames = [pd.DataFrame({"step": r.rows["step"], "loss": r.rows["loss"], "run": r.name})
+              for r in runs]
     data = pd.concat(frames, ignore_index=True)
     data = data[np.isfinite(data["loss"])]
     data["loss"] = data["loss"].clip(lower=charts.MIN_POSITIVE)
-    return alt.Chart(data).mark_line().encode(
+    return shift_zoom(alt.Chart(data).mark_line().encode(
         x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
         color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
-    ).properties(height=260).interactive(bind_y=False)
+    ).properties(height=260))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as charts
-from playground.charts.run import with_data
+from playground.charts.common import event_label, with_data
 from playground.config import RunConfig
+from playground.history import Table
 from playground.lessons import classify, linefit
-from playground.serve.runner import Snapshot
+from playground.serve import Snapshot
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18
@@ -19,10 +23,7 @@ SAMPLES_SHOWN = 18
 
 def data_panel(cfg: RunConfig) -> None:
     """What the lesson learns from, shown where the sprite picker is for the sprite lesson."""
-    if cfg.task == "classify":
-        classify_data(cfg)
-    elif cfg.task == "line":
-        line_data(cfg)
+    PANELS[cfg.task].data(cfg)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -83,22 +84,12 @@ def line_data(cfg: RunConfig) -> None:
 
 def draw(snap: Snapshot) -> None:
     """The lesson's live charts for one snapshot."""
-    cfg = snap.config
-    df = _frame(snap.rows, cfg)
-    if cfg.task == "classify":
-        _classify_view(snap, df)
-    else:
-        _line_view(snap, df)
+    PANELS[snap.config.task].draw(snap, _frame(snap.rows))
 
 
-def _frame(rows: list[tuple], cfg: RunConfig) -> pd.DataFrame:
-    """History rows with the lesson's extra columns."""
-    from playground.engine import COLUMNS
-    from playground.lessons.build import CLASSIFY_COLUMNS
-
-    extra = list(CLASSIFY_COLUMNS) if cfg.task == "classify" else []
-    df = pd.DataFrame(rows, columns=[*COLUMNS, *extra]).astype(float)
-    return df[np.isfinite(df["loss"])]
+def _frame(rows: Table) -> pd.DataFrame:
+    """History rows with the lesson's extra columns, finite losses only."""
+    return pd.DataFrame(rows.finite("loss").data, columns=list(rows.columns))
 
 
 def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
@@ -115,9 +106,7 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
                    f"{best['val_loss']:.4g} at epoch {int(best['epoch'])} (kept){patience}")
     if df.empty:
         return
-    marks = tuple((step, "LR cut" if kind == "plateau" else ("early stop" if kind == "early_stop"
-                                                             else f"lr → {value:.3g}"))
-                  for step, kind, value in snap.events)
+    marks = tuple((step, event_label(kind, value)) for step, kind, value in snap.events)
     rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
     spec = lesson_charts.epoch_loss_spec(marks, rules)
     st.vega_lite_chart(spec=with_data(spec, lesson_charts.epoch_loss_frame(df),
@@ -179,3 +168,17 @@ def _line_view(snap: Snapshot, df: pd.DataFrame) -> None:
     size = st.number_input("Predict the price of a house of size (m²)", 10.0, 1000.0, 120.0,
                            key="predict_size")
     st.markdown(f"Model's price: **{view['slope'] * size + view['intercept']:,.1f} k**")
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A lesson on the page: its data panel (beside the controls) and its live view."""
+
+    data: Callable[[RunConfig], None]
+    draw: Callable[[Snapshot, pd.DataFrame], None]
+
+
+PANELS: dict[str, Panel] = {  # keyed like TASKS; the sprite lesson has its own target picker
+    "classify": Panel(classify_data, _classify_view),
+    "line": Panel(line_data, _line_view),
+}

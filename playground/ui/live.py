@@ -10,8 +10,9 @@ import streamlit as st
 
 from playground import export
 from playground.charts import run as charts
-from playground.config import RunConfig
-from playground.serve.runner import FINISHED, Runner, RunRefused, Snapshot
+from playground.config import RunConfig, field_spec
+from playground.serve import FINISHED, Runner, RunRefused, Snapshot
+from playground.tasks import TASKS
 from playground.ui import history, lessons
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
@@ -25,6 +26,7 @@ STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "�
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
                "stopped": "⏹️", "error": "⚠️"}
 RESTART_FIELDS = "weights, data or optimizer"
+LIVE = ("lr", "pace")  # settings a running run takes on at once
 
 
 def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
@@ -76,18 +78,21 @@ def _refusable(action: Callable[..., object]) -> Callable[..., None]:
 
 
 def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
-    """Apply a new learning rate to a live run; say which other changes wait for Start/Reset."""
+    """Apply a new learning rate or pace to a live run; say which other changes wait for
+    Start/Reset."""
     snap = runner.snapshot(max_points=2)
     running = snap.config
     if running is None or snap.state in FINISHED:
         return
     if runner.alive and abs(cfg.lr - snap.base_lr) > 1e-15 * cfg.lr:
         runner.set_lr(cfg.lr)
+    if cfg.pace != runner.pace:
+        runner.set_pace(cfg.pace)
     changed = [k for k, v in cfg.to_dict().items()
-               if k != "lr" and v != running.to_dict()[k]]
+               if k not in LIVE and v != running.to_dict()[k]]
     if changed:
         st.info(f"Changed {', '.join(changed)}: this needs new {RESTART_FIELDS}, so it applies on "
-                "the next Start or Reset. (The learning rate changes live.)", icon="ℹ️")
+                "the next Start or Reset. (The learning rate and the pace change live.)", icon="ℹ️")
 
 
 def view_options() -> tuple[bool, float]:
@@ -100,7 +105,7 @@ def view_options() -> tuple[bool, float]:
     return log_y, smoothing
 
 
-def live_view(runner: Runner, target: np.ndarray | None) -> None:
+def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None:
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
     every = _pace(runner)
@@ -110,9 +115,16 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
     @PAGE_GATE.gated
     def refresh() -> None:
         runner.keepalive()
+        if "lr_pending" in st.session_state:
+            st.rerun(scope="app")  # a typed learning rate: apply it with a full run (setup.keep_typed_lr)
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
-        draw(snap, target, log_y, smoothing)
+        if runner.alive:
+            live_lr(runner, snap)
+        if not runner.alive and _stale(snap, cfg, target):
+            new_setup(snap, cfg, target)
+        else:
+            draw(snap, target, log_y, smoothing)
         if snap.state in FINISHED and snap.state != "error" and not runner.alive:
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
@@ -122,6 +134,26 @@ def live_view(runner: Runner, target: np.ndarray | None) -> None:
             st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
 
     refresh()
+
+
+def live_lr(runner: Runner, snap: Snapshot) -> None:
+    """The running run's learning rate, typed here and applied from its next step. It lives in the
+    live view, which reruns on its timer: a value typed into the sidebar during a run can be lost
+    when that rerun and the page's rerun cross (see setup.keep_typed_lr); one typed here cannot."""
+    if st.session_state.get("live_lr_seen") != (snap.run_id, snap.base_lr):
+        st.session_state["live_lr"] = float(snap.base_lr)  # follow the run (and the sidebar)
+        st.session_state["live_lr_seen"] = (snap.run_id, snap.base_lr)
+    spec = field_spec("lr")
+    st.number_input("Learning rate now (Enter applies it from the next step)",
+                    min_value=spec["min"], max_value=spec["max"], format="%.2e", step=None,
+                    key="live_lr", on_change=_live_lr_typed, args=(runner,))
+
+
+def _live_lr_typed(runner: Runner) -> None:
+    """Apply the typed rate at once, and carry it into the sidebar on the next full run."""
+    lr = float(st.session_state["live_lr"])
+    runner.set_lr(lr)
+    st.session_state.lr_pending = lr
 
 
 def _pace(runner: Runner) -> float | None:
@@ -134,18 +166,36 @@ def _pace(runner: Runner) -> float | None:
     return QUEUED_REFRESH if runner.snapshot(max_points=2).state == "queued" else REFRESH
 
 
+def _stale(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> bool:
+    """Whether the setup changed since the shown run ended (a new target, model, optimizer...)."""
+    if snap.config is None or snap.state not in (*FINISHED, "ready"):
+        return False
+    new_target = (target is not None and snap.target is not None
+                  and (target.shape != snap.target.shape or not np.array_equal(target, snap.target)))
+    return new_target or snap.config.replace(pace=cfg.pace) != cfg
+
+
+def new_setup(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> None:
+    """The setup changed after the last run: show what will be trained, and how to start it."""
+    st.markdown("⚪ **ready** · the setup changed since the last run")
+    st.info("Press ▶ Start to train on this setup. The last run is kept under 🗂️ Runs this "
+            "session, below, to compare with.", icon="▶️")
+    if target is not None and TASKS[cfg.task].sprite:
+        st.html(row([figure(target, SHOWN, "target")]))
+
+
 def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
     """Status line, pictures, charts and filmstrip for one snapshot."""
     status_line(snap)
     message(snap)
-    if snap.config is not None and snap.config.task != "generate":
+    if snap.config is not None and not TASKS[snap.config.task].sprite:
         lessons.draw(snap)
         return
     if target is None:
         st.caption("Press ▶ Start (or Step) and the curves appear here.")
         return
     pictures(snap, target)
-    df = charts.history_frame(snap.rows) if snap.rows else None
+    df = charts.history_frame(snap.rows) if len(snap.rows) else None
     if df is None or df.empty:  # not started, or queued: the cheapest redraw (no frame, no chart)
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
@@ -169,9 +219,8 @@ def status_line(snap: Snapshot) -> None:
         what = "taking turns with other sessions" if last is not None else "waiting for a free training slot"
         parts.append(f"{what} (position {snap.queue_position})")
     if last is not None:
-        step, epoch, loss, lr = last[:4]
-        parts += [f"step {step:,} / {snap.total_steps:,}", f"epoch {epoch:,}", f"loss {loss:.4g}",
-                  f"lr {charts.format_lr(lr)}"]
+        parts += [f"step {last.step:,} / {snap.total_steps:,}", f"epoch {last.epoch:,}",
+                  f"loss {last.loss:.4g}", f"lr {charts.format_lr(last.lr)}"]
     if snap.state == "running" and snap.steps_per_second:
         parts.append(f"{snap.steps_per_second:,.0f} steps/s")
     st.markdown(" · ".join(parts))
@@ -201,8 +250,8 @@ def pictures(snap: Snapshot, target: np.ndarray) -> None:
     st.html(row(figs))
 
 
-def filmstrip(snap: Snapshot, keep: int = 7) -> None:
-    """The generated sprite at a few log-spaced moments of the run."""
+def filmstrip(snap: Snapshot, keep: int = 10) -> None:
+    """The generated sprite at the moments it changed most (see serve/film.py)."""
     frames = snap.filmstrip[-keep:]
     if len(frames) > 1:
         st.html(row([figure(img, 52, f"step {step:,}") for step, img in frames], gap=6))
@@ -215,15 +264,14 @@ def downloads(runner: Runner) -> None:
         return
     cfg = snap.config
     with st.expander("⬇️ Download this run"):
-        if cfg.task == "generate" and snap.image is not None:
+        if TASKS[cfg.task].sprite and snap.image is not None:
             st.download_button("Download all (zip)", lambda: _bundle(runner),
                                f"pixel-playground-{cfg.sprite}.zip", "application/zip",
                                key="dl_all", type="primary",
                                help="History, config, pictures, the GIF, the checkpoint and a "
                                     "train.py that replays this run in plain PyTorch.")
         a, b, c, d = st.columns(4)
-        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0),
-                                                                     _columns(cfg)),
+        a.download_button("history.csv", lambda: export.history_csv(runner.rows_since(0)),
                           "history.csv", "text/csv", key="dl_csv")
         a.download_button("config.json", export.config_json(cfg), "config.json",
                           "application/json", key="dl_json")
@@ -231,7 +279,7 @@ def downloads(runner: Runner) -> None:
                           "application/octet-stream", key="dl_ckpt", disabled=runner.alive,
                           help="Weights and optimizer state (state dicts only). Stop the run, or "
                                "let it finish, to save it.")
-        if cfg.task == "generate" and snap.image is not None:
+        if TASKS[cfg.task].sprite and snap.image is not None:
             _sprite_downloads(runner, snap, b, c)
         if export.tensorboard_available():
             d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
@@ -258,17 +306,10 @@ def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
         st.caption("train.py replays the settings, not the learning-rate changes made mid-run.")
 
 
-def _columns(cfg: RunConfig) -> list[str]:
-    """History columns of this run's lesson."""
-    from playground.lessons.build import CLASSIFY_COLUMNS
-
-    return [*charts.COLUMNS, *(CLASSIFY_COLUMNS if cfg.task == "classify" else ())]
-
-
 def _bundle(runner: Runner) -> bytes:
     """The "Download all" zip."""
     snap, rows = runner.snapshot(max_points=2), runner.rows_since(0)
     summary = {"status": snap.state, "steps": snap.n_rows,
-               "final_loss": rows[-1][2] if rows else None}
+               "final_loss": float(rows["loss"][-1]) if len(rows) else None}
     return export.run_bundle(snap.config, snap.target, rows, snap.image,
                              runner.frames() or snap.filmstrip, runner.checkpoint(), summary)

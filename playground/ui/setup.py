@@ -9,9 +9,6 @@ import streamlit as st
 
 from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
-from playground.lessons.classify import CLASSIFIERS
-from playground.losses import LOSSES
-from playground.models import DESCRIPTIONS
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
 from playground.tasks import TASKS
@@ -74,17 +71,13 @@ def widget(name: str, box: Any = st, choices: list[str] | None = None, **extra: 
 
 
 def _choice_text(name: str) -> Any:
-    """How a registry key reads in a selectbox."""
-    docs = {"model": {**DESCRIPTIONS, **{k: (v.__doc__ or k) for k, v in CLASSIFIERS.items()},
-                      "linear": "Linear: price = weight x size + bias"},
-            "loss": {**{k: v.doc for k, v in LOSSES.items()}, "ce": "Cross-entropy", "bce":
-                     "Binary cross-entropy: two classes, one logit"},
-            "task": {k: v.doc for k, v in TASKS.items()},
-            "optimizer": {k: v.doc for k, v in OPTIMIZERS.items()},
-            "schedule": {k: v.doc for k, v in SCHEDULES.items()}}.get(name)
-    if docs is None:
+    """How a registry key reads in a selectbox: the key and the first clause of its entry's doc."""
+    task = TASKS[st.session_state.get(key("task"), "generate")]
+    registry = {"model": task.models, "loss": task.losses, "task": TASKS, "optimizer": OPTIMIZERS,
+                "schedule": SCHEDULES}.get(name)
+    if registry is None:
         return str
-    return lambda k: f"{k} · {_short_doc(docs.get(k, k))}"
+    return lambda k: f"{k} · {_short_doc(registry[k].doc if k in registry else k)}"
 
 
 def _short_doc(doc: str, limit: int = 26) -> str:
@@ -101,11 +94,32 @@ def nearest_stop(lr: float) -> float:
 
 
 def _slider_moved() -> None:
-    st.session_state[key("lr")] = float(st.session_state[key("lr_slider")])
+    """A slider move sets the exact LR, unless the slider only shows the stop nearest to it."""
+    moved = float(st.session_state[key("lr_slider")])
+    if moved == nearest_stop(st.session_state.get(key("lr"), moved)):
+        return
+    st.session_state[key("lr")] = moved
+    st.session_state.lr_pending = moved
 
 
 def _box_typed() -> None:
     st.session_state[key("lr_slider")] = nearest_stop(st.session_state[key("lr")])
+    st.session_state.lr_pending = float(st.session_state[key("lr")])
+
+
+def keep_typed_lr() -> bool:
+    """Put a learning rate typed during a run back into the widgets; True if there was one.
+
+    While a run is live its view reruns every 0.25 s, and Streamlit 1.67 can turn the full rerun a
+    typed value asks for into that fragment-only rerun, which drops the sidebar widget's new value
+    as stale (streamlit/streamlit#14064). The widget's callback still runs and records the value;
+    the next full run restores it here, and the live view asks for that full run."""
+    value = st.session_state.pop("lr_pending", None)
+    if value is None:
+        return False
+    st.session_state[key("lr")] = value
+    st.session_state[key("lr_slider")] = nearest_stop(value)
+    return True
 
 
 def lr_widgets(box: Any = st) -> None:
@@ -121,26 +135,26 @@ def lr_widgets(box: Any = st) -> None:
 
 
 def sidebar() -> Any:
-    """Draw all setting widgets (values land in session state); returns the schedule preview slot."""
+    """Draw all setting widgets (values land in session state); returns the schedule preview slot.
+    Which widgets appear comes from the registries: the task's data fields, the model's `uses`,
+    the optimizer's and the schedule's `uses`."""
     sb = st.sidebar
     sb.header("Setup")
     task = widget("task", sb, on_change=_task_changed)
     spec = TASKS[task]
-    if task != "generate":
-        _data_widgets(sb, task)
+    if spec.fields:
+        sb.subheader("Data")
+        for name in spec.fields:
+            widget(name, sb)
     sb.subheader("Model")
     model = widget("model", sb, choices=list(spec.models))
     widget("loss", sb, choices=list(spec.losses))
-    if task == "generate":
-        _sprite_model_details(sb, model)
-    elif task == "classify":
+    uses = spec.models[model].uses
+    details = [n for n in uses if n != "batch_size"]
+    if details:
         with sb.expander("Model details"):
-            widget("size")
-            if model != "logreg":
-                widget("hidden")
-                widget("dropout")
-            if model == "mlp":
-                widget("depth")
+            for name in details:
+                widget(name)
     sb.subheader("Optimizer")
     optimizer = widget("optimizer", sb)
     lr_widgets(sb)
@@ -155,8 +169,9 @@ def sidebar() -> Any:
         widget(name, sb)
     preview = sb.empty()
     sb.subheader("Training")
+    pace_widget(sb)
     widget("epochs", sb)
-    if model == "coord" or task != "generate":
+    if "batch_size" in uses:
         widget("batch_size", sb)
     widget("clip_grad_norm", sb)
     widget("seed", sb)
@@ -166,40 +181,29 @@ def sidebar() -> Any:
     return preview
 
 
-def _sprite_model_details(sb: Any, model: str) -> None:
-    """The sprite models' architecture settings, tucked away: the defaults teach well."""
-    with sb.expander("Model details"):
-        widget("size")
-        if model != "pixels":
-            widget("hidden")
-        if model in ("mlp", "coord"):
-            widget("depth")
-        if model in ("mlp", "conv"):
-            widget("latent")
-        if model == "coord":
-            widget("activation")
-            widget("fourier")
-            widget("fourier_scale")
-
-
-def _data_widgets(sb: Any, task: str) -> None:
-    """The generated data of the classify and line lessons."""
-    sb.subheader("Data")
-    if task == "classify":
-        for name in ("classes", "samples", "noise", "val_split"):
-            widget(name, sb)
-    else:
-        widget("normalize", sb)
-        for name in ("samples", "noise"):
-            widget(name, sb)
-
-
 def _task_changed() -> None:
     """A new lesson starts from that lesson's defaults (its models, losses and a good LR)."""
     task = st.session_state[key("task")]
     load_into_widgets(RunConfig(**task_defaults(task)), overwrite=True)
-    if task == "generate":
+    if TASKS[task].sprite:
         st.session_state.sprite = st.session_state.get("sprite") or "heart"
+
+
+PACES = (5, 10, 20, 30, 60, 120, 250, 500, 0)  # steps per second; 0 = as fast as it goes
+
+
+def _pace_text(pace: int) -> str:
+    return "full speed" if pace == 0 else f"{pace} steps/s"
+
+
+def pace_widget(box: Any) -> None:
+    """How fast the app plays the run: slow enough to watch, or flat out."""
+    if "pace" in st.session_state.get("hidden_fields", ()):
+        return
+    current = st.session_state.get(key("pace"), field_spec("pace")["default"])
+    options = sorted({*PACES, current}, key=lambda p: p or 10**9)  # a link may carry any pace
+    box.select_slider("Pace", options, key=key("pace"), format_func=_pace_text,
+                      help=field_spec("pace")["help"])
 
 
 def _betas(box: Any) -> None:

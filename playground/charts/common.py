@@ -1,0 +1,54 @@
+"""What every chart shares: cached specs with live data, the log-scale floor, LR labels."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import altair as alt
+import pandas as pd
+
+MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
+
+
+def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
+    """A cached spec plus fresh data as a named dataset.
+
+    A new name per update makes the browser replace the data: Streamlit's front end otherwise
+    tries to treat new data as rows appended to the old, which thinned histories are not.
+    """
+    spec = json.loads(spec_json)
+    spec["data"] = {"name": name}
+    spec.setdefault("datasets", {})[name] = frame
+    return spec
+
+
+def spec_without_main_data(chart: alt.TopLevelMixin) -> str:
+    """Drop the chart's top-level dataset so the caller can pass live data for it."""
+    spec = chart.to_dict()
+    main = spec.pop("data")["name"]
+    spec.get("datasets", {}).pop(main, None)
+    return json.dumps(spec)
+
+
+ZOOM_HINT = "Drag to pan · Shift + scroll to zoom · double-click to reset"
+
+
+def shift_zoom(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Pan by dragging and zoom the step axis only with Shift + wheel, so the wheel keeps scrolling
+    the page; a double-click resets the view."""
+    return chart.add_params(alt.selection_interval(bind="scales", encodings=["x"],
+                                                   zoom="wheel![event.shiftKey]"))
+
+
+def event_label(kind: str, value: float) -> str:
+    """How a run's event reads on a chart."""
+    return {"plateau": "LR cut", "early_stop": "early stop", "diverged": "diverged"}.get(
+        kind, f"lr → {value:.3g}")
+
+
+def format_lr(lr: float) -> str:
+    """Learning rates read best in scientific form below 0.01."""
+    if lr == 0 or not math.isfinite(lr):
+        return str(lr)
+    return f"{lr:.0e}" if lr < 0.01 else f"{lr:.4g}"

@@ -1,0 +1,113 @@
+"""The rules every run follows, in one place: when it has diverged, when it stops early, which
+weights are the best checkpoint, and how it ends.
+
+`RunRules` holds only numbers and decisions. The owner of the weights (a `Trainer`, or one row of a
+batched race `Stack`) copies the best weights when told to and restores them through a callback,
+so a solo run and a race contender stop, pick and restore exactly alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from playground.config import RunConfig
+
+EXPLODE = 1e3  # a loss this many times its first value (or above 1e3 absolute) has diverged
+ENDED = ("completed", "diverged", "early_stopped", "stopped")  # a run's final statuses
+
+
+def _nothing() -> None:
+    """The default restore: an owner without a best copy has nothing to put back."""
+
+
+def _finite() -> bool:
+    return True
+
+
+class RunRules:
+    """Divergence, early stopping, best weights and finishing for one run."""
+
+    def __init__(self, cfg: RunConfig, *, by_validation: bool = False,
+                 restore: Callable[[], None] = _nothing,
+                 weights_finite: Callable[[], bool] = _finite) -> None:
+        self.cfg = cfg
+        self.by_validation = by_validation  # best weights chosen per epoch on the validation loss
+        self.restore, self.weights_finite = restore, weights_finite
+        self.status, self.reason = "ready", ""
+        self.diverged_at: int | None = None
+        self.best_loss, self.has_best = math.inf, False
+        self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
+        self.explode_at = math.inf
+        self._epoch_best, self.bad_epochs = math.inf, 0
+        self.events: list[tuple[int, str, float]] = []  # (step, kind, value) for the charts
+
+    @property
+    def done(self) -> bool:
+        return self.status in ENDED
+
+    # Divergence -----------------------------------------------------------------------------
+    def healthy(self, step: int, loss: float, grad_norm: float, lr: float) -> bool:
+        """False (and the run ends as diverged) on a non-finite loss or gradient, or a loss that
+        exploded past EXPLODE x its first value."""
+        if -math.inf < loss < self.explode_at < math.inf and -math.inf < grad_norm < math.inf:
+            return True  # the usual case, in one comparison chain (the checks below agree)
+        if not math.isfinite(self.explode_at) and math.isfinite(loss):
+            self.explode_at = EXPLODE * max(loss, 1.0)
+        if not math.isfinite(loss):
+            return self.diverge(step, f"loss became {loss}", lr)
+        if not math.isfinite(grad_norm):
+            return self.diverge(step, f"the gradient became {grad_norm}", lr)
+        if loss > self.explode_at:
+            return self.diverge(step, f"loss exploded to {loss:.3g}", lr)
+        return True
+
+    def diverge(self, step: int, what: str, lr: float) -> bool:
+        """Record where and why the run blew up, with a hint that teaches; always False."""
+        self.diverged_at = step
+        self.reason = f"diverged at step {step}: {what} with lr={lr:.4g}; try a learning rate 10x lower"
+        self.events.append((step, "diverged", lr))
+        self.finish("diverged", step, lr)
+        return False
+
+    # Best weights ---------------------------------------------------------------------------
+    def step_best(self, loss: float) -> bool:
+        """Whether the weights that gave this training loss are the best so far (the owner then
+        copies them before the update); validated runs pick per epoch instead."""
+        if loss >= self.best_loss or self.by_validation:
+            return False
+        self.best_loss, self.has_best = loss, True
+        return True
+
+    def epoch_best(self, val_loss: float, epoch: int) -> bool:
+        """Whether this epoch's validation loss is the best so far (the owner copies the weights)."""
+        if not val_loss < self.best_loss:
+            return False
+        self.best_loss, self.has_best, self.best_epoch = val_loss, True, epoch
+        return True
+
+    # Early stopping -------------------------------------------------------------------------
+    def end_epoch(self, epoch: int, step: int, watched: float, lr: float) -> None:
+        """Count epochs without an improvement of at least min_delta; stop after `patience`."""
+        cfg = self.cfg
+        if cfg.patience <= 0:
+            return
+        if self._epoch_best - watched > cfg.min_delta:
+            self._epoch_best, self.bad_epochs = watched, 0
+            return
+        self.bad_epochs += 1
+        if self.bad_epochs >= cfg.patience:
+            self.reason = (f"early stopped after epoch {epoch}: no improvement above "
+                           f"{cfg.min_delta:g} for {cfg.patience} epochs; the best weights are restored")
+            self.events.append((step, "early_stop", watched))
+            self.finish("early_stopped", step, lr)
+
+    # Ending ---------------------------------------------------------------------------------
+    def finish(self, status: str, step: int, lr: float) -> None:
+        """End the run; after divergence or early stopping the best weights come back, and a run
+        that completed with non-finite weights counts as diverged."""
+        self.status = status
+        if status in ("diverged", "early_stopped") and self.has_best:
+            self.restore()
+        if status == "completed" and not self.weights_finite():
+            self.diverge(step, "the weights became non-finite", lr)

@@ -1,0 +1,70 @@
+"""Guided experiments on the Train tab: one click loads a setup and starts it; the sentence of what
+to watch stays above the live view while that setup is on; each has a share link."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import streamlit as st
+
+from playground.config import RunConfig
+from playground.lessons.experiments import EXPERIMENTS, Experiment
+from playground.serve import Runner, RunRefused
+from playground.ui.setup import load_into_widgets
+from playground.ui.share import base_url
+
+
+def _load(cfg: RunConfig) -> None:
+    """Put a config into every widget (and the sprite picker)."""
+    load_into_widgets(cfg, overwrite=True)
+    st.session_state.sprite, st.session_state.pixels = cfg.sprite, cfg.pixels
+
+
+def _try(runner: Runner, name: str, baseline: bool) -> None:
+    """Load the experiment (or its comparison) and start it at once."""
+    exp = EXPERIMENTS[name]
+    cfg = exp.baseline_config() if baseline else exp.config()
+    _load(cfg)
+    st.session_state.experiment = name
+    runner.stop(wait=True)
+    try:
+        runner.start(cfg)
+    except RunRefused as exc:
+        st.session_state.refused = str(exc)
+
+
+def link(exp: Experiment) -> str:
+    """A share link that opens the experiment with its sentence as the task line."""
+    query = {**exp.config().to_query(), "title": exp.title, "note": exp.watch}
+    return base_url() + "?" + urllib.parse.urlencode(query)
+
+
+def experiments_panel(runner: Runner) -> None:
+    """The list of experiments, each a sentence and one click."""
+    with st.expander("🧪 Guided experiments: one click, one lesson", expanded=False):
+        for name, exp in EXPERIMENTS.items():
+            text, go = st.columns([5, 2])
+            text.markdown(f"**{exp.title}** · {exp.watch}")
+            go.button("▶ Try it", key=f"exp_{name}", on_click=_try, args=(runner, name, False),
+                      width="stretch", help="Loads these settings into the sidebar and starts.")
+            if exp.baseline:
+                changed = ", ".join(f"{k}={v}" for k, v in exp.baseline.items())
+                go.button(f"…compare: {changed}", key=f"exp_{name}_base", width="stretch",
+                          on_click=_try, args=(runner, name, True),
+                          help="The same setup with this change, to overlay under Runs this session.")
+        st.caption("Each experiment is also a link you can share: right-click to copy it from "
+                   "the list below.")
+        st.markdown(" · ".join(f"[{exp.title}]({link(exp)})" for exp in EXPERIMENTS.values()))
+
+
+def watch_note(cfg: RunConfig) -> None:
+    """While an experiment's setup is on, say what to watch for."""
+    name = st.session_state.get("experiment")
+    exp = EXPERIMENTS.get(name) if name else None
+    if exp is None:
+        return
+    if cfg.replace(pace=0) in (exp.config().replace(pace=0),
+                               (exp.baseline_config() or exp.config()).replace(pace=0)):
+        st.info(f"**{exp.title}**: {exp.watch}", icon="🧪")
+    else:
+        st.session_state.experiment = None  # the setup moved on

@@ -1,0 +1,98 @@
+"""The learning-rate lesson in a real Chromium: the default run forms over seconds, and every guided
+experiment's share link opens with its sentence and shows its phenomenon. Screenshots land in
+tests/_artifacts/lesson_*.png (look at them: would a learner see what the sentence says?)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from typing import TYPE_CHECKING
+
+import pytest
+
+from playground.charts.common import format_lr
+from playground.config import RunConfig
+from playground.lessons.experiments import EXPERIMENTS
+from tests.conftest import ARTIFACTS
+from tests.test_browser import (  # noqa: F401
+    UI_MS,
+    app,
+    button,
+    open_app,
+    page,
+    status,
+    status_line,
+    wait_for,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from tests.conftest import Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser_watchdog")]
+ENDED = ("completed", "diverged", "early stopped", "stopped")
+
+
+def shot(page: Page, name: str) -> None:  # noqa: F811
+    """A full-page screenshot with the mouse off the controls and their tooltips gone."""
+    page.mouse.move(2, 2)
+    page.get_by_test_id("stTooltipContent").first.wait_for(state="hidden", timeout=UI_MS)
+    page.screenshot(path=str(ARTIFACTS / f"lesson_{name}.png"), full_page=True)
+
+
+def test_the_default_run_forms_its_sprite_over_seconds(page: Page, app: Server) -> None:  # noqa: F811
+    """Pressed on the defaults, the run plays at its pace: a learner watches it form for ~25 s."""
+    cfg = RunConfig()
+    open_app(page, app)
+    button(page, "start").click()
+    t0 = time.monotonic()
+    wait_for(lambda: status(page)[1], UI_MS, "the first step")
+    first = time.monotonic() - t0
+    wait_for(lambda: (status(page)[1] or 0) >= cfg.total_steps // 6, 60, "a sixth of the run")
+    shot(page, "default_forming")
+    wait_for(lambda: status(page)[0] in ENDED, 120, "the default run to end", interval=0.25)
+    seconds = time.monotonic() - t0
+    shot(page, "default_done")
+    assert status(page)[0] == "completed"
+    assert seconds >= 0.9 * cfg.total_steps / cfg.pace  # paced, never over in a second
+    ARTIFACTS.joinpath("lesson_default_timing.json").write_text(json.dumps(
+        {"steps": cfg.total_steps, "pace": cfg.pace, "first_step_s": round(first, 2),
+         "run_s": round(seconds, 1)}))
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_an_experiment_link_opens_with_its_sentence_and_shows_it(
+        page: Page, app: Server, name: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    exp = EXPERIMENTS[name]
+    query = {**exp.config().replace(pace=0).to_query(), "title": exp.title, "note": exp.watch}
+    open_app(page, app, "?" + urllib.parse.urlencode(query))
+    expect(page.get_by_text(exp.watch).first).to_be_visible(timeout=UI_MS)
+    button(page, "start").click()
+    wait_for(lambda: status(page)[0] in ENDED, 90, f"{name} to end", interval=0.25)
+    page.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first.wait_for(
+        timeout=UI_MS)
+    shot(page, name)
+    state = status(page)[0]
+    assert state == ("diverged" if name == "diverging" else "completed"), state
+
+
+def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  # noqa: F811
+                                                                 app: Server) -> None:  # noqa: F811
+    """Typed and Enter, never dropped (the live view reruns four times a second meanwhile)."""
+    open_app(page, app, "?epochs=100000&pace=0&model=mlp&optimizer=sgd&lr=0.01")
+    button(page, "start").click()
+    box = page.locator(".st-key-live_lr input")
+    box.wait_for(timeout=UI_MS)
+    for value in ("0.02", "0.003", "0.04", "0.005"):
+        box.click()
+        box.fill(value)
+        box.press("Enter")
+        wait_for(lambda v=value: f"lr {format_lr(float(v))}" in status_line(page).inner_text(),
+                 UI_MS, f"lr {value} in the status line")
+    from playwright.sync_api import expect
+
+    expect(page.locator(".st-key-w_lr input")).to_have_value("5.00e-3", timeout=UI_MS)  # synced
