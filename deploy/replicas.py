@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -450,6 +450,8 @@ class Report:
     controls: list[TabResult] = field(default_factory=list)
     extra_tabs: int = 0  # tabs opened beyond --sessions until every replica had one
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    load_avg: float = 0.0  # the machine's 1-minute load average when it started
 
     def sessions_on(self, label: str) -> int:
         return sum(1 for t in self.tabs if label in t.replicas)
@@ -505,17 +507,22 @@ async def run_async(demo: Demo) -> Report:
     try:
         servers = await asyncio.to_thread(start_replicas, demo.replicas,
                                           app_options(demo.max_sessions))
+        started = time.monotonic()
         upstreams = [f"127.0.0.1:{s.port}" for s in servers]
         labels = {addr: f"app{i + 1}" for i, addr in enumerate(upstreams)}
-        report = Report(replicas={label: addr for addr, label in labels.items()})
+        report = Report(replicas={label: addr for addr, label in labels.items()},
+                        load_avg=load.load_avg())
+        report.timings["replicas healthy"] = started - t0
         proxy = await asyncio.to_thread(start_proxy, upstreams, tmp / "cookie")
         proxies.append(proxy)
-        report.tabs, report.extra_tabs = await sticky_tabs(proxy, labels, demo)
+        report.tabs, report.extra_tabs = await sticky_tabs(proxy, labels, demo, report.timings)
+        controls = time.monotonic()
         if demo.controls:
             for balance, tabs, rounds in (("round-robin", 1, 2), ("ip-hash", 2, 0)):
                 control = await asyncio.to_thread(start_proxy, upstreams, tmp / balance, balance)
                 proxies.append(control)
                 report.controls += await drive(control, labels, demo, tabs, rounds)
+            report.timings["controls"] = time.monotonic() - controls
         report.seconds = time.monotonic() - t0
         ok = report.ok
         return report
@@ -532,18 +539,22 @@ async def run_async(demo: Demo) -> Report:
             print(f"kept for a look: {tmp} (nginx), {logs or 'no'} (replicas)", file=sys.stderr)
 
 
-async def sticky_tabs(proxy: Proxy, labels: dict[str, str], demo: Demo) -> tuple[list[TabResult], int]:
+async def sticky_tabs(proxy: Proxy, labels: dict[str, str], demo: Demo,
+                      timings: dict[str, float]) -> tuple[list[TabResult], int]:
     """Open --sessions tabs through the sticky proxy, then more, one at a time, until every
     replica has one (at most --max-sessions); all of them press Start and reconnect."""
     opts = app_options(demo.max_sessions)
     tabs = [Tab(i + 1, proxy.port, opts, demo.query) for i in range(demo.sessions)]
+    t0 = time.monotonic()
     try:
         await asyncio.gather(*(t.open() for t in tabs))
         while (len(landed(proxy, tabs, labels)) < len(labels) and len(tabs) < demo.max_sessions
                and not any(t.log.error for t in tabs)):
             tabs.append(Tab(len(tabs) + 1, proxy.port, opts, demo.query))
             await tabs[-1].open()
-        return await exercise(proxy, labels, tabs, demo, demo.rounds), len(tabs) - demo.sessions
+        timings["tabs loaded (first page load of a replica: torch warm-up)"] = time.monotonic() - t0
+        return (await exercise(proxy, labels, tabs, demo, demo.rounds, timings),
+                len(tabs) - demo.sessions)
     finally:
         await load.close_all(tabs)
 
@@ -571,34 +582,44 @@ async def drive(proxy: Proxy, labels: dict[str, str], demo: Demo, n: int,
 
 
 async def exercise(proxy: Proxy, labels: dict[str, str], tabs: Sequence[Tab], demo: Demo,
-                   rounds: int) -> list[TabResult]:
-    """Every tab presses Start; then `rounds` times: reconnect + rerun, read the step, upload."""
-    out = {t.index: TabResult(t.index, proxy.balance, t.route) for t in tabs}
-    for t in tabs:
-        if t.log.error:
-            out[t.index].error = t.log.error
+                   rounds: int, timings: dict[str, float] | None = None) -> list[TabResult]:
+    """Every tab presses Start; then `rounds` times, all tabs at once: reconnect and rerun, read
+    the step, upload. A tab that fails is a result (its check fails), not a crash."""
+    out = {t.index: TabResult(t.index, proxy.balance, t.route, error=t.log.error) for t in tabs}
 
-    async def one(tab: Tab) -> None:
-        r = out[tab.index]
-        if r.error:
-            return
-        try:
-            await tab.start(demo.timeout)
-            r.steps.append(tab.last_step)
-            r.states.append(tab.state)
-            for _ in range(rounds):
-                before = tab.last_step
-                await tab.reconnect(demo.timeout)
-                if tab.state == "running":  # the full run drew it; give the run a moment to move on
-                    with contextlib.suppress(TimeoutError):
-                        await _until(lambda n=before: tab.last_step > n, demo.timeout, "a higher step")
-                r.states.append(tab.state or "(no status line)")
-                r.steps.append(tab.last_step if tab.state == "running" else None)
-                r.uploads.append(await tab.upload())
-        except Exception as exc:  # a tab that fails is a result (the check fails), not a crash
-            r.error = f"{type(exc).__name__}: {exc}"[:200]
+    async def start(tab: Tab, r: TabResult) -> None:
+        await tab.start(demo.timeout)
+        r.steps.append(tab.last_step)
+        r.states.append(tab.state)
 
-    await asyncio.gather(*(one(t) for t in tabs))
+    async def again(tab: Tab, r: TabResult) -> None:
+        before = tab.last_step
+        await tab.reconnect(demo.timeout)
+        if tab.state == "running":  # the full run drew it; give the run a moment to move on
+            with contextlib.suppress(TimeoutError):
+                await _until(lambda: tab.last_step > before, demo.timeout, "a higher step")
+        r.states.append(tab.state or "(no status line)")
+        r.steps.append(tab.last_step if tab.state == "running" else None)
+        r.uploads.append(await tab.upload())
+
+    async def each(step: Callable[[Tab, TabResult], Awaitable[None]]) -> None:
+        async def guarded(tab: Tab) -> None:
+            r = out[tab.index]
+            if not r.error:
+                try:
+                    await step(tab, r)
+                except Exception as exc:
+                    r.error = f"{type(exc).__name__}: {exc}"[:200]
+        await asyncio.gather(*(guarded(t) for t in tabs))
+
+    t0 = time.monotonic()
+    await each(start)
+    t1 = time.monotonic()
+    for _ in range(rounds):
+        await each(again)
+    if timings is not None:
+        timings.update({"Start until running": t1 - t0,
+                        f"{rounds} reconnect rounds": time.monotonic() - t1})
     await load.close_all(tabs)
     return await results(proxy, labels, tabs, out)
 
@@ -676,7 +697,9 @@ def markdown(r: Report) -> str:
     if r.controls:
         verdict.append("controls: round-robin lost the sessions, ip_hash put one address on one "
                        f"replica: {'yes' if r.controls_failed_as_expected else 'NO'}")
-    return "\n".join(out + verdict + [f"({r.seconds:.0f} s)"]) + "\n"
+    took = " · ".join(f"{name} {sec:.0f} s" for name, sec in r.timings.items())
+    return "\n".join(out + verdict + [f"{r.seconds:.0f} s in all ({took}); load average "
+                                      f"{r.load_avg:.1f} on {os.cpu_count()} CPUs"]) + "\n"
 
 
 # Command line ----------------------------------------------------------------------------------
