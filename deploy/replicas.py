@@ -490,6 +490,7 @@ class Demo:
     controls: bool = True
     timeout: float = 30.0  # seconds any single wait may take
     query: str = QUERY
+    keep: bool = True  # keep nginx's dir and the replicas' logs for a look when something failed
 
 
 def run(demo: Demo = Demo()) -> Report:
@@ -530,7 +531,7 @@ async def run_async(demo: Demo) -> Report:
         for p in proxies:
             stop(p.proc)
         stop_replicas(servers)
-        if ok:
+        if ok or not demo.keep:
             shutil.rmtree(tmp, ignore_errors=True)
             for s in servers:
                 s.log.unlink(missing_ok=True)

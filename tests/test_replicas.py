@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from contextlib import suppress
 from pathlib import Path
 
@@ -153,6 +154,8 @@ def test_everything_started_is_stopped_when_the_proxy_cannot_start(
     broken = tmp_path / "nginx.conf"
     broken.write_text(CONF.replace("proxy_read_timeout 86400s;", "proxy_read_timeout forever;"))
     monkeypatch.setattr(replicas, "TEMPLATE", broken)
+    before = set(Path(tempfile.gettempdir()).glob("playground-replicas-*"))
     with pytest.raises(RuntimeError, match="nginx -t failed"):
-        replicas.run(replicas.Demo(replicas=2, sessions=1, rounds=1, controls=False))
+        replicas.run(replicas.Demo(replicas=2, sessions=1, rounds=1, controls=False, keep=False))
     assert not descendants("nginx") and not descendants("streamlit"), "left running"
+    assert set(Path(tempfile.gettempdir()).glob("playground-replicas-*")) == before, "left behind"
