@@ -77,7 +77,7 @@ class Options:
     soak_minutes: float = 0.0
     epochs: int = 400  # per run; the app's default, so runs end and the queue cycles
     think: float = 1.0  # seconds a session waits before pressing Start again after its run ended
-    max_trainings: int = 2
+    workers: int = 2  # PLAYGROUND_WORKERS: worker processes that train
     session_grace: float = 2.0
     session_ttl: int = 5  # Streamlit's server.disconnectedSessionTTL (its default is 120 s)
     max_steps: int | None = None
@@ -91,7 +91,7 @@ class Options:
 
     def env(self) -> dict[str, str]:
         """The PLAYGROUND_* limits the server starts with."""
-        env = {"PLAYGROUND_MAX_TRAININGS": str(self.max_trainings),
+        env = {"PLAYGROUND_WORKERS": str(self.workers),
                "PLAYGROUND_SESSION_GRACE": str(self.session_grace)}
         if self.max_steps is not None:
             env["PLAYGROUND_MAX_STEPS"] = str(self.max_steps)
@@ -502,7 +502,7 @@ class Result:
     sessions: int
     seconds: float
     epochs: int
-    max_trainings: int
+    workers: int
     session_grace: float
     session_ttl: int
     load_avg_before: float
@@ -698,7 +698,7 @@ def new_result(opts: Options, name: str) -> Result:
     """An empty result stamped with the command, the date and the machine's load."""
     return Result(name=name, command=command(), date=datetime.date.today().isoformat(),
                   sessions=opts.sessions, seconds=opts.seconds, epochs=opts.epochs,
-                  max_trainings=opts.max_trainings, session_grace=opts.session_grace,
+                  workers=opts.workers, session_grace=opts.session_grace,
                   session_ttl=opts.session_ttl, load_avg_before=load_avg(), load_avg_after=0.0,
                   queued_poll=opts.queued_poll, max_page_runs=opts.max_page_runs)
 
@@ -794,7 +794,7 @@ def run_markdown(r: Result) -> str:
     idle_mb = (r.resources["idle"]["rss_mb"] - r.resources["baseline"]["rss_mb"]) / r.sessions
     what_if = f" (what-if: {variant(r)})" if variant(r) else ""
     head = (f"### {r.name}, {r.seconds:g} s of training{what_if}\n\n"
-            f"`{r.command}` — {r.date}; limits: {r.max_trainings} trainings at once, "
+            f"`{r.command}` — {r.date}; limits: {r.workers} worker processes, "
             f"{r.epochs} epochs per run, grace {r.session_grace:g} s, session TTL "
             f"{r.session_ttl} s. Load average before / after: {r.load_avg_before:.2f} / "
             f"{r.load_avg_after:.2f} on {cpus} CPUs"
@@ -970,7 +970,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
                    help="waves of sessions opening and closing for this long")
     p.add_argument("--epochs", type=int, default=400, help="epochs per run (the app's default: 400)")
     p.add_argument("--think", type=float, default=1.0, help="pause before pressing Start again")
-    p.add_argument("--max-trainings", type=int, default=2, help="PLAYGROUND_MAX_TRAININGS")
+    p.add_argument("--workers", type=int, default=2, help="PLAYGROUND_WORKERS")
     p.add_argument("--session-grace", type=float, default=2.0, help="PLAYGROUND_SESSION_GRACE")
     p.add_argument("--session-ttl", type=int, default=5,
                    help="server.disconnectedSessionTTL (Streamlit's default is 120)")
@@ -988,7 +988,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
         p.error("--quick numbers are meaningless; refusing to --write them")
     sessions, seconds = (3, 5.0) if args.quick else (args.sessions, args.seconds)
     opts = Options(sessions=sessions, seconds=seconds, soak_minutes=args.soak, epochs=args.epochs,
-                   think=args.think, max_trainings=args.max_trainings,
+                   think=args.think, workers=args.workers,
                    session_grace=args.session_grace, session_ttl=args.session_ttl,
                    max_steps=args.max_steps, max_seconds=args.max_seconds, port=args.port,
                    queued_poll=args.queued_poll, max_page_runs=args.max_page_runs)

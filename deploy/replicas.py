@@ -211,11 +211,10 @@ def read_log(path: Path) -> list[LogLine]:
 
 
 # The replicas ----------------------------------------------------------------------------------
-def app_options(max_trainings: int) -> load.Options:
+def app_options(workers: int = 2) -> load.Options:
     """The app as load.py starts it, with the app's own session grace and Streamlit's session TTL
-    (a reconnect must find its session), and enough training slots that no tab queues."""
-    return load.Options(max_trainings=max_trainings, session_grace=30.0, session_ttl=120,
-                        load_timeout=60.0)
+    (a reconnect must find its session); its worker processes take turns among the tabs."""
+    return load.Options(workers=workers, session_grace=30.0, session_ttl=120, load_timeout=60.0)
 
 
 def start_replicas(n: int, opts: load.Options) -> list[load.Server]:
@@ -507,7 +506,7 @@ async def run_async(demo: Demo) -> Report:
     ok = False
     try:
         servers = await asyncio.to_thread(start_replicas, demo.replicas,
-                                          app_options(demo.max_sessions))
+                                          app_options())
         started = time.monotonic()
         upstreams = [f"127.0.0.1:{s.port}" for s in servers]
         labels = {addr: f"app{i + 1}" for i, addr in enumerate(upstreams)}
@@ -544,7 +543,7 @@ async def sticky_tabs(proxy: Proxy, labels: dict[str, str], demo: Demo,
                       timings: dict[str, float]) -> tuple[list[TabResult], int]:
     """Open --sessions tabs through the sticky proxy, then more, one at a time, until every
     replica has one (at most --max-sessions); all of them press Start and reconnect."""
-    opts = app_options(demo.max_sessions)
+    opts = app_options()
     tabs = [Tab(i + 1, proxy.port, opts, demo.query) for i in range(demo.sessions)]
     t0 = time.monotonic()
     try:
@@ -570,7 +569,7 @@ def landed(proxy: Proxy, tabs: Sequence[Tab], labels: dict[str, str]) -> set[str
 async def drive(proxy: Proxy, labels: dict[str, str], demo: Demo, n: int,
                 rounds: int) -> list[TabResult]:
     """n tabs through one proxy: open, and (with rounds) Start and reconnect; then the results."""
-    opts = app_options(demo.max_sessions)
+    opts = app_options()
     tabs = [Tab(i + 1, proxy.port, opts, demo.query) for i in range(n)]
     try:
         await asyncio.gather(*(t.open() for t in tabs))

@@ -44,6 +44,12 @@ def total_norm(tensors: list[Tensor]) -> float:
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
 
 
+def _generator_state(loader: Any) -> Tensor | None:
+    """The state of the generator that shuffles a loader's batches (None: it does not shuffle)."""
+    generator = getattr(loader, "generator", None)
+    return generator.get_state() if generator is not None else None
+
+
 def configure_torch(threads: int = 1) -> None:
     """Tiny models run best on one thread per training; subnormal floats only slow Adam down."""
     torch.set_num_threads(threads)
@@ -75,6 +81,13 @@ class Trainer:
         self._batches: Iterator = iter(())
         self._epoch_losses: list[float] = []
         self.released = False  # True once release() dropped the weights (see the memory budget)
+        self._epoch_rng: Tensor | None = None  # the batch order's generator when the epoch opened
+        # dropout draws from torch's global generator: a run that has dropout keeps that
+        # generator's state as its own between steps, so nothing else that draws meanwhile (a
+        # build, another run taking turns in the same process) changes its masks
+        self._rng = (torch.Generator().manual_seed(cfg.seed + 4).get_state()
+                     if any(isinstance(m, nn.Dropout) and m.p > 0 for m in self.b.model.modules())
+                     else None)
 
     # What the rules know, read by name --------------------------------------------------------
     status = property(lambda self: self.rules.status)
@@ -102,7 +115,11 @@ class Trainer:
         if batch is None:
             return None
         self.rules.status = "running"
+        if self._rng is not None:
+            torch.set_rng_state(self._rng)
         values = self._update(*batch)
+        if self._rng is not None:
+            self._rng = torch.get_rng_state()
         self.seconds += time.perf_counter() - t0
         if values is None:
             return None
@@ -121,6 +138,8 @@ class Trainer:
         self._in_epoch = 0
         if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
             self.b.model.train()
+        if self._epoch_len > 1:  # the batch order's seed, so a run can be carried on mid-epoch
+            self._epoch_rng = _generator_state(self.b.loader)
         self._batches = iter(self.b.loader)
         self.epoch += 1
         return next(self._batches)
@@ -254,24 +273,25 @@ class Trainer:
     # Carrying a run on elsewhere ------------------------------------------------------------
     @property
     def at_epoch_end(self) -> bool:
-        """Between epochs: the moment a run's whole state fits in `state_dict`."""
+        """Between epochs (a run's state is smallest here; it can be taken at any step)."""
         return self._in_epoch == 0 or self._in_epoch >= self._epoch_len
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a fresh Trainer of the same config needs to carry this run on exactly (weights,
-        optimizer and schedule state, the batch order's generator, torch's own generator for
-        dropout, the counters, the run rules and the best weights). Taken between epochs; plain
-        tensors and numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
-        if not self.at_epoch_end:
-            raise RuntimeError("a run's state is taken between epochs")
-        loader_rng = getattr(self.b.loader, "generator", None)
+        optimizer and schedule state, the batch order's generator, the dropout generator's state,
+        the counters, the run rules and the best weights), at any step: mid-epoch it
+        holds the epoch's batch-order seed and how many of its batches were used. Plain tensors and
+        numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
+        mid = not self.at_epoch_end
+        loader_rng = self._epoch_rng if mid else _generator_state(self.b.loader)
         rules = {k: v for k, v in vars(self.rules).items()
                  if k not in ("cfg", "restore", "weights_finite")}
         return copy.deepcopy({  # a copy: the live tensors move on with the next step
             "model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
             "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
-            "loader_rng": loader_rng.get_state() if loader_rng is not None else None,
-            "torch_rng": torch.get_rng_state(), "step": self.step_count, "epoch": self.epoch,
+            "loader_rng": loader_rng, "in_epoch": self._in_epoch if mid else 0,
+            "epoch_losses": list(self._epoch_losses) if mid else [],
+            "torch_rng": self._rng, "step": self.step_count, "epoch": self.epoch,
             "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
             "best": self.best_params})
 
@@ -283,13 +303,19 @@ class Trainer:
             self.b.scheduler.load_state_dict(state["scheduler"])
         if state["loader_rng"] is not None:
             self.b.loader.generator.set_state(state["loader_rng"])
-        torch.set_rng_state(state["torch_rng"])
         self.step_count, self.epoch, self.seconds = state["step"], state["epoch"], state["seconds"]
         self._base_lr = state["base_lr"]
         for k, v in state["rules"].items():
             setattr(self.rules, k, list(v) if k == "events" else v)
         self.best_params = [t.clone() for t in state["best"]] if state["best"] else None
-        self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), []
+        self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
+        if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
+            self._epoch_rng = state["loader_rng"]
+            self._batches = iter(self.b.loader)
+            for _ in range(state["in_epoch"]):
+                next(self._batches)
+            self._in_epoch = state["in_epoch"]
+        self._rng = state["torch_rng"]
 
     # Controls and views ----------------------------------------------------------------------
     def stop(self) -> None:

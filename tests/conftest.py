@@ -215,3 +215,16 @@ def browser_watchdog() -> Iterator[None]:
     if fired.is_set():
         pytest.fail(f"the test was still running after {BROWSER_TEST_DEADLINE:g} s, so its browser "
                     "was killed (a frozen page never answers Playwright)", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pool():
+    """The test session's worker pool (two warmed workers); AppTest's pages share it."""
+    from playground.serve import runner as runner_module
+    from playground.serve import shared_pool
+
+    shared = shared_pool()
+    assert shared.wait_ready(180), "the worker pool did not start"
+    yield shared
+    shared.close()
+    runner_module._POOL = None

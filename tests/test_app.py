@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 
 import numpy as np
 import pytest
@@ -115,13 +114,15 @@ def test_changing_the_model_mid_run_says_it_applies_on_next_start(app: AppTest) 
     assert "model" in notes and "next Start or Reset" in notes
 
 
-def test_start_twice_keeps_one_worker(app: AppTest) -> None:
+def test_start_twice_keeps_one_run(app: AppTest) -> None:
     open_page(app, epochs="1000000")
     app.button(key="start").click().run()
+    first = app.session_state["runner"]._task
     app.button(key="start").click().run()
     runner = app.session_state["runner"]
-    workers = [t for t in threading.enumerate() if t.name == f"playground-run-{runner.id}"]
-    assert len(workers) == 1
+    assert runner._task is first  # the second Start made no new run
+    wait_until(lambda: runner.snapshot().n_rows > 0, what="it trains")
+    assert sum(w.task is first for w in runner.pool.workers) == 1
 
 
 def test_a_model_too_big_for_the_server_gets_a_message_not_a_run(app: AppTest, monkeypatch) -> None:
@@ -280,8 +281,9 @@ def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None
 def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:
     open_page(app)
     app.button(key="lr_find_run").click().run()
-    assert any("Suggested" in c.value for c in app.caption)
-    _, result = app.session_state["lr_find"]
+    wait_until(lambda: app.run() and any("Suggested" in c.value for c in app.caption), timeout=60,
+               interval=0.1, what="the sweep's suggestion")
+    result = app.session_state["lr_find"][1].snapshot()["result"]
     app.button(key="lr_find_use").click().run()
     assert app.number_input(key="w_lr").value == pytest.approx(result.suggestion, rel=0.01)
 
@@ -339,6 +341,7 @@ def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: 
     app.number_input(key="map_steps").set_value(20).run()
     app.button(key="map_run").click().run()
     snap = _wait_job(app, "map_job")
+    app.run()
     cells = snap["result"]
     assert set(cells["regime"]) <= {"crawl", "converge", "oscillate", "diverge"}
     sgd = next(o for o in app.selectbox(key="map_pick").options if o.startswith("sgd · lr=0.0316 "))

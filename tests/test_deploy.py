@@ -222,5 +222,5 @@ def test_deploy_doc_documents_every_limit_with_its_default() -> None:
 
 def test_deploy_doc_says_what_state_is_per_process() -> None:
     doc = deploy_doc().lower()
-    for word in ("session", "runs", "training-slot", "caches", "restart", "replica"):
+    for word in ("session", "runs", "worker pool", "caches", "restart", "replica"):
         assert word in doc, word

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground import RunConfig, sprites
 from playground.cli import main
-from playground.serve import Runner, Slots
+from playground.serve import Pool, Runner
 from playground.serve.limits import Limits
 from tests.helpers import wait_until
 
@@ -152,9 +152,9 @@ def test_hostile_links_fall_back_to_defaults_with_a_note(case, query, message) -
     assert isinstance(at.session_state["cfg"], RunConfig)
 
 
-def test_stop_then_start_quickly_never_leaves_two_workers() -> None:
-    r = Runner(Limits(), Slots(2))
-    cfg = RunConfig(epochs=1_000_000, size=8)
+def test_stop_then_start_quickly_never_leaves_two_runs(pool: Pool) -> None:
+    r = Runner(Limits(), pool)
+    cfg = RunConfig(epochs=1_000_000, size=8, pace=0)
     try:
         for _ in range(5):
             r.start(cfg)
@@ -164,12 +164,13 @@ def test_stop_then_start_quickly_never_leaves_two_workers() -> None:
     finally:
         r.stop(wait=True)
     assert r.join(5)
+    wait_until(lambda: sum(w.task is r._task for w in pool.workers) == 0, what="its worker free")
 
 
-def test_diverging_run_keeps_a_finite_curve_and_last_good_image() -> None:
-    r = Runner(Limits(), Slots(2))
-    r.start(RunConfig(model="pixels", optimizer="sgd", lr=1000.0, epochs=100, size=8))
+def test_diverging_run_draws_its_blow_up_and_keeps_the_last_good_image(pool: Pool) -> None:
+    r = Runner(Limits(), pool)
+    r.start(RunConfig(model="pixels", optimizer="sgd", lr=1000.0, epochs=100, size=8, pace=0))
     snap = wait_until(lambda: (s := r.snapshot()).state == "diverged" and s)
-    assert np.isfinite(snap.rows["loss"]).all()
+    assert np.isfinite(snap.rows["loss"][:-1]).all() and snap.n_rows == int(snap.last.step)
     assert snap.image is not None and snap.image.dtype == np.uint8
     assert "diverged at step" in snap.message

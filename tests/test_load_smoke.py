@@ -1,8 +1,8 @@
 """The load machinery on a tiny scale, in CI: 3 protocol-level sessions against a real server.
 
-Two trainings may step at once, so the third session must be told it is queued; every page must
-load, health must answer within 1 s, and after the tabs close the training threads must end within
-the (shortened) session grace and the thread count return to its baseline. The long load and soak
+Two worker processes train, so the third session must be told it is queued; every page must load,
+health must answer within 1 s, and after the tabs close the runs must end within the (shortened)
+session grace and the server's thread count return to its baseline. The long load and soak
 runs are `benchmarks/load.py`, not tests.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from benchmarks import load
 
-OPTS = load.Options(sessions=3, seconds=3.0, epochs=1_000_000, max_trainings=2, session_grace=1.0,
+OPTS = load.Options(sessions=3, seconds=3.0, epochs=1_000_000, workers=2, session_grace=1.0,
                     session_ttl=1, load_timeout=60.0, settle_timeout=20.0)
 
 
@@ -24,7 +24,6 @@ def test_three_sessions_load_queue_and_release_their_threads() -> None:
     assert r.sessions_ran == 2 and r.sessions_queued == 1, (r.sessions_ran, r.sessions_queued)
     assert r.steps_total > 0
     res = r.resources
-    assert res["train_peak"]["threads"] >= res["idle"]["threads"] + 2, res  # two trainings ran
     assert r.threads_back_s is not None, res  # ...and ended after close + grace
     assert res["after_grace"]["threads"] <= res["idle"]["threads"] + load.THREAD_SLACK, res
     assert res["after_ttl"]["threads"] <= res["baseline"]["threads"] + load.THREAD_SLACK, res

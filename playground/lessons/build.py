@@ -38,7 +38,6 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     x, y = classify.make_dataset(cfg)
     (xt, yt), (xv, yv) = classify.split(cfg, x, y)
     model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
-    torch.manual_seed(cfg.seed)  # dropout masks draw from torch's global generator
     criterion = classify.CLASS_LOSSES[cfg.loss].make()
 
     def evaluate(m: nn.Module) -> dict[str, float]:

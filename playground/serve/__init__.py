@@ -1,10 +1,12 @@
-"""The server side: each session's runner, compare jobs, and the admission rules and limits that keep
-one shared server healthy. Nothing here calls Streamlit; the page polls snapshots."""
+"""The server side: each session's runner, compare jobs, the pool of worker processes that train
+for them, and the admission rules and limits that keep one shared server healthy. Nothing here
+calls Streamlit; the page polls snapshots."""
 
-from playground.serve.admission import LIMITS, MEMORY, SLOTS, Gate, MemoryBudget, RunRefused, Slots
+from playground.serve.admission import LIMITS, MEMORY, Gate, MemoryBudget, RunRefused
 from playground.serve.jobs import Cancelled, Job
 from playground.serve.limits import Limits
-from playground.serve.runner import FINISHED, Runner, Snapshot
+from playground.serve.pool import Pool
+from playground.serve.runner import FINISHED, Runner, Snapshot, shared_pool
 
-__all__ = ["FINISHED", "LIMITS", "MEMORY", "SLOTS", "Cancelled", "Gate", "Job", "Limits", "MemoryBudget",
-           "RunRefused", "Runner", "Slots", "Snapshot"]
+__all__ = ["FINISHED", "LIMITS", "MEMORY", "Cancelled", "Gate", "Job", "Limits", "MemoryBudget", "Pool",
+           "RunRefused", "Runner", "Snapshot", "shared_pool"]

@@ -2,17 +2,15 @@
 
 - `Gate`: a few sessions run page code at once; the rest wait (fifty tabs loading at once would
   otherwise take turns on one GIL, and the health check would wait behind all of them).
-- `Slots`: a cap on trainings that step at once; the rest queue in arrival order.
 - `MemoryBudget`: a cap on the tensor memory runs hold; ended runs give theirs back first.
-The process-wide instances (`LIMITS`, `SLOTS`, `MEMORY`) and run ids live here too.
+The process-wide instances (`LIMITS`, `MEMORY`) and run ids live here too. Trainings queue for
+the pool's worker processes (serve/pool.py).
 """
 
 from __future__ import annotations
 
-import collections
 import itertools
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,64 +82,6 @@ class Gate:
         return inner
 
 
-class Slots:
-    """A process-wide cap on trainings that step at once; the rest wait in arrival order."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._cond = threading.Condition()
-        self._holders: set[int] = set()
-        self._queue: collections.deque[int] = collections.deque()
-
-    def acquire(self, who: int, timeout: float) -> bool:
-        """Wait up to `timeout` for a slot; stays queued (keeps its place) when it times out."""
-        with self._cond:
-            if who in self._holders:
-                return True
-            if who not in self._queue:
-                self._queue.append(who)
-            deadline = time.monotonic() + timeout
-            while not self._my_turn(who):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            self._queue.remove(who)
-            self._holders.add(who)
-            return True
-
-    def _my_turn(self, who: int) -> bool:
-        free = self.capacity - len(self._holders)
-        return free > 0 and who in itertools.islice(self._queue, free)
-
-    def release(self, who: int) -> None:
-        """Give the slot (or the place in the queue) back."""
-        with self._cond:
-            self._holders.discard(who)
-            if who in self._queue:
-                self._queue.remove(who)
-            self._cond.notify_all()
-
-    def position(self, who: int) -> int:
-        """0 while holding a slot, else 1-based place in the queue (0 if not waiting)."""
-        with self._cond:
-            if who in self._holders or who not in self._queue:
-                return 0
-            return self._queue.index(who) + 1
-
-    @property
-    def busy(self) -> int:
-        """Trainings holding a slot now."""
-        with self._cond:
-            return len(self._holders)
-
-    @property
-    def waiting(self) -> int:
-        """Trainings queued for a slot now."""
-        with self._cond:
-            return len(self._queue)
-
-
 MB = 2**20
 
 
@@ -198,7 +138,6 @@ class Holder(Protocol):
 
 
 LIMITS = Limits.from_env()
-SLOTS = Slots(LIMITS.max_trainings)
 MEMORY = MemoryBudget(LIMITS.max_run_mb, LIMITS.max_models_mb)
 _ids = itertools.count(1)
 

@@ -1,19 +1,18 @@
-"""Background jobs for the compare tools (race, stability map): run once to the end in a thread,
-publish progress under a lock, cancel on request. Like the runner, they never call Streamlit and
-they share the process-wide cap on trainings."""
+"""Compare jobs (race, stability map, LR range test) as the page sees them: queued in the pool with
+the runs, done by a worker process to the end, their progress published back, cancelled on request.
+The work itself is in serve/work.py and runs in the worker; nothing here calls Streamlit."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from playground.serve.admission import LIMITS, SLOTS, Slots, next_id
+from playground.serve.admission import LIMITS, next_id
 from playground.serve.limits import Limits
+from playground.serve.pool import Pool
 
-log = logging.getLogger(__name__)
+DONE = ("done", "cancelled", "error")
 
 
 class Cancelled(Exception):
@@ -21,87 +20,90 @@ class Cancelled(Exception):
 
 
 class Job:
-    """One background computation with a lock-protected view of its progress."""
+    """One compare job: its published progress, and how it ended."""
 
-    def __init__(self, name: str, work: Callable[[Job], Any], limits: Limits | None = None,
-                 slots: Slots | None = None) -> None:
-        self.name, self.work = name, work
-        self.limits, self.slots = limits or LIMITS, slots or SLOTS
+    def __init__(self, name: str, kind: str, args: tuple, limits: Limits | None = None,
+                 pool: Pool | None = None) -> None:
+        from playground.serve.runner import shared_pool
+
+        self.name, self.kind, self.args = name, kind, args
+        self.limits = limits or LIMITS
+        self.pool = pool or shared_pool()
         self.id = next_id()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._state: dict[str, Any] = {"status": "queued", "progress": 0.0, "message": ""}
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
         self._deadline: float | None = None
         self.started = time.monotonic()
 
+    # The pool's side -------------------------------------------------------------------------
+    def first_message(self) -> tuple:
+        self.publish(status="running")
+        return ("job", self.id, self.kind, self.args)
+
+    def on_message(self, msg: tuple) -> bool:
+        """Progress, or the end (True: the worker is free again)."""
+        if msg[0] == "job":
+            self.publish(**msg[2])
+            return False
+        _, _, status, result, message = msg
+        self.publish(status=status, result=result, message=message or self._state.get("message", ""),
+                     progress=1.0 if status == "done" else self._state.get("progress", 0.0))
+        return True
+
+    def on_crash(self, sentence: str) -> None:
+        self.publish(status="error", message=sentence.replace("run", "job", 1))
+
+    def wants_turns(self) -> bool:
+        return False  # a job runs to its end (bounded by max_seconds) once it has a worker
+
+    def requeue(self) -> bool:
+        return False
+
+    # The page's side -------------------------------------------------------------------------
     def start(self) -> Job:
-        """Run the work in a daemon thread; returns self for chaining."""
-        self._thread = threading.Thread(target=self._run, name=f"playground-job-{self.id}",
-                                        daemon=True)
-        self._thread.start()
+        """Queue the job; returns self for chaining."""
+        self.pool.submit(self)
         return self
 
     def cancel(self) -> None:
-        """Ask the work to stop at its next check."""
-        self._cancel.set()
+        """Stop the job at its next check (or before it starts)."""
+        if self.pool.withdraw(self):
+            self.publish(status="cancelled")
+        else:
+            self.pool.send(self, ("cancel", self.id))
 
     def abandon(self) -> None:
         """The session went away: cancel unless a poll comes back within the grace period."""
         self._deadline = time.monotonic() + self.limits.session_grace
+        self.pool.watch(self)
+
+    def tick(self) -> None:
+        """The pool's ticker: cancel a job whose session did not come back."""
+        if self._deadline is not None and time.monotonic() > self._deadline and self.alive:
+            self._deadline = None
+            self.cancel()
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._state["status"] not in DONE
 
     def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.alive
-
-    # For the work function (worker thread) ---------------------------------------------------
-    def check(self) -> None:
-        """Raise Cancelled if the user cancelled, the session left, or the time budget ran out."""
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            self._cancel.set()
-        if time.monotonic() - self.started > self.limits.max_seconds:
-            self.publish(message=f"Stopped at this server's limit of "
-                                 f"{self.limits.max_seconds:g} seconds per run.")
-            self._cancel.set()
-        if self._cancel.is_set():
-            raise Cancelled
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        with self._cond:
+            return self._cond.wait_for(lambda: not self.alive, timeout)
 
     def publish(self, **state: Any) -> None:
         """Replace parts of the published state (values should not be mutated afterwards)."""
-        with self._lock:
+        with self._cond:
             self._state.update(state)
+            if self._state["status"] == "queued":
+                self._state["position"] = self.pool.position(self)
+            self._cond.notify_all()
 
-    # For the page ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """A shallow copy of the published state; a poll also proves the page is alive."""
         self._deadline = None
-        with self._lock:
-            return dict(self._state)
-
-    def _run(self) -> None:
-        """Wait for a training slot, run the work, and record how it ended."""
-        try:
-            while not self.slots.acquire(self.id, timeout=0.2):
-                self.publish(status="queued", position=self.slots.position(self.id))
-                self.check()
-            self.publish(status="running")
-            result = self.work(self)
-            self.publish(status="done", progress=1.0, result=result)
-        except Cancelled:
-            self.publish(status="cancelled")
-        except Exception as exc:  # shown as a message; the traceback goes to the server log
-            log.exception("job %s (%s) failed", self.id, self.name)
-            self.publish(status="error", message=f"{self.name} stopped by an internal error "
-                                                 f"({type(exc).__name__}); details are in the "
-                                                 "server log.")
-        finally:
-            self.slots.release(self.id)
+        with self._cond:
+            state = dict(self._state)
+        if state["status"] == "queued":
+            state["position"] = self.pool.position(self)
+        return state

@@ -14,6 +14,14 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _env_count(name: str, default: int) -> int:
+    """A count from the environment that may be 0 (meaning: decide for me); junk gives the default."""
+    try:
+        return max(0, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
 def _env_float(name: str, default: float) -> float:
     """A positive number from the environment, falling back to the default on junk."""
     try:
@@ -27,7 +35,7 @@ def _env_float(name: str, default: float) -> float:
 class Limits:
     """What one server process allows, so one busy class cannot starve it."""
 
-    max_trainings: int = 2  # trainings stepping at once per process (others queue)
+    workers: int = 0  # worker processes that train (0 = one per CPU this server may use)
     max_steps: int = 200_000  # optimizer steps per run
     max_seconds: float = 600.0  # seconds of training per run
     max_history: int = 200_000  # history rows kept per run (the run stops at this many)
@@ -42,7 +50,7 @@ class Limits:
     def from_env(cls) -> Limits:
         """Read PLAYGROUND_* variables (see docs/deploy.md)."""
         return cls(
-            max_trainings=_env_int("PLAYGROUND_MAX_TRAININGS", cls.max_trainings),
+            workers=_env_count("PLAYGROUND_WORKERS", cls.workers),
             max_steps=_env_int("PLAYGROUND_MAX_STEPS", cls.max_steps),
             max_seconds=_env_float("PLAYGROUND_MAX_SECONDS", cls.max_seconds),
             max_history=_env_int("PLAYGROUND_MAX_HISTORY", cls.max_history),

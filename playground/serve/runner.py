@@ -1,8 +1,14 @@
-"""The training worker: one background thread per run, steered by the page, polled for snapshots.
+"""A session's run, trained in the worker processes of the pool (serve/pool.py), steered by the
+page and polled for snapshots.
 
-The page never touches the trainer. It calls `start/pause/resume/step_once/stop/reset/set_lr`,
-which only set flags under a lock, and reads `snapshot()`, a copy of what the worker published.
-The worker is the only thread that steps the model; it never calls Streamlit.
+The page never touches a trainer. It calls `start/pause/resume/step_once/stop/reset/set_lr/set_pace`,
+which set controls under a lock and pass them to the worker holding the run, and reads
+`snapshot()`, a copy of what the workers sent back: only what is new each time (rows, the newest
+picture, events), appended here to the run's history. Nothing here calls Streamlit.
+
+Between turns, while paused, and after it ends, a run's whole state lives here as bytes (see
+engine.Trainer.state_dict): the next worker carries it on exactly, and downloads and the best
+checkpoint are made from it.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,17 +26,28 @@ from playground import export, sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.history import HistoryRows, Table
-from playground.serve.admission import LIMITS, MB, MEMORY, SLOTS, MemoryBudget, Slots, next_id
+from playground.serve.admission import LIMITS, MB, MEMORY, MemoryBudget, next_id
 from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
+from playground.serve.pool import Pool
+from playground.serve.worker import Controls, News, pack, unpack
 
 log = logging.getLogger(__name__)
 
-IMAGE_EVERY = 0.1  # seconds between published images (the page polls a few times a second)
 FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
-GIF_STEPS = sorted({round(1.25 ** k) for k in range(80)})  # ~60 log-spaced frames for the GIF
 RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
             "and picture stay. Press ▶ Start to train again.")
+_POOL: Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool() -> Pool:
+    """The server's pool, started on first use (the app starts it while it warms up)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = Pool(limits=LIMITS)
+        return _POOL
 
 
 @dataclass
@@ -38,7 +55,7 @@ class Snapshot:
     """A consistent copy of a run's published state: what one page refresh draws."""
 
     run_id: int
-    state: str  # idle, ready, starting, queued, running, paused, or one of FINISHED
+    state: str  # idle, ready, queued, running, paused, or one of FINISHED
     rows: Table  # the history thinned for the chart, read by column name
     n_rows: int
     image: np.ndarray | None
@@ -59,21 +76,44 @@ class Snapshot:
         return self.rows.last
 
 
-class Runner:
-    """One session's training run in a background thread."""
+class RunTask:
+    """One run as the pool queues it: a fresh id per run, so a late message from an older run of
+    the same session is never mistaken for this one's."""
 
-    def __init__(self, limits: Limits | None = None, slots: Slots | None = None,
+    def __init__(self, runner: Runner) -> None:
+        self.runner, self.id = runner, next_id()
+
+    def first_message(self) -> tuple:
+        return self.runner.assignment(self)
+
+    def on_message(self, msg: tuple) -> bool:
+        return self.runner.received(self, msg)
+
+    def on_crash(self, sentence: str) -> None:
+        self.runner.crashed(self, sentence)
+
+    def wants_turns(self) -> bool:
+        return True
+
+    def requeue(self) -> bool:
+        return self.runner.waits_for_turn(self)
+
+
+class Runner:
+    """One session's training run, trained by the pool's workers."""
+
+    def __init__(self, limits: Limits | None = None, pool: Pool | None = None,
                  memory: MemoryBudget | None = None) -> None:
         self.limits = limits or LIMITS
-        self.slots = slots or SLOTS
+        self.pool = pool or shared_pool()
         self.memory = memory or MEMORY
-        self.ended_at = 0.0  # when the last run ended (the memory budget frees the oldest first)
-        self._held = 0  # tensor bytes the current trainer was admitted with
         self.id = next_id()
+        self.ended_at = 0.0  # when the last run ended (the memory budget frees the oldest first)
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._trainer: Trainer | None = None
+        self._task: RunTask | None = None
         self._run_id = 0
+        self._cfg: RunConfig | None = None
+        self._target_in: np.ndarray | None = None
         self._state = "idle"
         self._message = ""
         self._rows = HistoryRows()
@@ -82,14 +122,18 @@ class Runner:
         self._gif: list[tuple[int, np.ndarray]] = []
         self._target: np.ndarray | None = None
         self._film = Filmstrip()
+        self._events: list[tuple[int, str, float]] = []
         self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
-        self._paused = False
-        self._stop = False
-        self._step_requests = 0
-        self._pending_lr: float | None = None
-        self._pace = 0  # steps per second the worker plays the run at (0 = flat out)
-        self._due = 0.0  # when the next paced step is due (time.monotonic)
+        self._ctl = Controls()
+        self._saved: bytes | None = None  # the run's whole state while it holds no worker
+        self._local: Trainer | None = None  # built here only while not running (first picture,
+        #                                     downloads, the best checkpoint)
+        self._held = 0
+        self._released = False
+        self._base_lr = 0.0
+        self._best = (float("inf"), None)
         self._deadline: float | None = None  # set when the session goes away
+        self.pool.watch(self)
 
     # Controls (called from the page's thread) -------------------------------------------------
     def reset(self, cfg: RunConfig, target: np.ndarray | None = None) -> None:
@@ -100,11 +144,12 @@ class Runner:
         image, view = trainer.image(), trainer.view()
         with self._cond:
             self._run_id += 1
-            self._held = held
-            self._trainer, self._state, self._message = trainer, "ready", ""
-            # one history, shared: the worker's trainer appends, pages read (one writer; a row
-            # becomes visible only once written, see HistoryRows.append)
-            self._rows, self._image, self._view = trainer.rows, image, view
+            self._task = RunTask(self)
+            self._cfg, self._target_in, self._local, self._saved = cfg, target, trainer, None
+            self._held, self._released = held, False
+            self._state, self._message = "ready", ""
+            self._rows = HistoryRows(trainer.columns)
+            self._image, self._view, self._events = image, view, []
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
                             else None)
             self._film = Filmstrip(self._target)
@@ -112,195 +157,235 @@ class Runner:
                 self._film.offer(0, image)
             self._gif = list(self._film.frames)
             self._rate.clear()
+            self._ctl = Controls(pace=cfg.pace)
+            self._base_lr, self._best = cfg.lr, (float("inf"), None)
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
               paused: bool = False) -> bool:
-        """Start training in the background; False (and nothing new) if a worker is running."""
+        """Start training in the background; False (and nothing new) if a run is going."""
         with self._cond:
             if self.alive:
                 return False
-            reuse = (self._state == "ready" and self._trainer and self._trainer.cfg == cfg
-                     and not self._trainer.released)
+            reuse = (self._state == "ready" and self._cfg == cfg and not self._released)
         if not reuse:
             self.reset(cfg, target)
         with self._cond:
-            self._paused, self._stop, self._step_requests = paused, False, 0
-            self._pace, self._due = cfg.pace, time.monotonic()
+            self._ctl = Controls(paused=paused, pace=cfg.pace)
             self._deadline = None
-            self._state = "paused" if paused else "starting"
-            trainer, run_id = self._trainer, self._run_id
-            self._thread = threading.Thread(target=self._work, args=(trainer, run_id),
-                                            name=f"playground-run-{self.id}", daemon=True)
-            self._thread.start()
+            self._state = "paused" if paused else "queued"
+            self._local = None  # the workers train it from here on
+        if not paused:
+            self.pool.submit(self._task)
         return True
 
     def pause(self) -> None:
-        """Hold the run after the current step (its slot goes to the next in the queue)."""
+        """Hold the run after the current step; it gives its worker back while paused."""
         with self._cond:
-            self._paused = True
-            self._cond.notify_all()
+            self._ctl.paused = True
+            task = self._task
+        if task is not None and not self.pool.send(task, ("pause", task.id)) and self.pool.withdraw(task):
+            with self._cond:
+                self._state = "paused"
+                self._cond.notify_all()
 
     def resume(self) -> None:
         """Carry on after a pause."""
         with self._cond:
-            self._paused = False
-            self._cond.notify_all()
+            self._ctl.paused = False
+            task = self._task if self._state == "paused" else None
+            if task is not None:
+                self._state = "queued"
+        if task is not None and not self.pool.send(task, ("resume", task.id)):
+            self.pool.submit(task)
 
     def step_once(self, cfg: RunConfig | None = None, target: np.ndarray | None = None) -> None:
-        """One optimizer step while paused (starting a paused run first if none is alive)."""
+        """One optimizer step while paused (starting a paused run first if none is going)."""
         if not self.alive and cfg is not None and self._state not in FINISHED:
             self.start(cfg, target, paused=True)
         with self._cond:
-            if self.alive:
-                self._paused = True
-                self._step_requests += 1
-                self._cond.notify_all()
+            if not self.alive:
+                return
+            self._ctl.paused = True
+            self._ctl.steps += 1
+            task = self._task
+            if self._state == "paused":
+                self._state = "queued"
+        if not self.pool.send(task, ("step", task.id)):
+            self.pool.submit(task)
 
     def stop(self, wait: bool = False, timeout: float = 10.0) -> None:
-        """End the run after the current step; optionally wait for the thread to finish."""
+        """End the run after the current step; optionally wait until it has ended."""
         with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-            thread = self._thread
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-
-    def set_pace(self, pace: int) -> None:
-        """Play the run at `pace` steps per second from now on (0 = as fast as it goes)."""
-        with self._cond:
-            self._pace = max(0, int(pace))
-            self._cond.notify_all()
-
-    @property
-    def pace(self) -> int:
-        return self._pace
-
-    def _pace_wait(self, holding: bool) -> bool:
-        """Sleep until the next step is due at the run's pace (a Pause, Stop, Step or new pace
-        wakes it at once). Steps are due on a fixed beat, so their own time does not slow the pace;
-        a beat missed by more than 0.05 s is not made up in a burst. While others queue it lends its
-        slot out; True if it did."""
-        with self._cond:
-            if not self._pace:
-                return False
-            now = time.monotonic()
-            self._due = max(self._due + 1.0 / self._pace, now - 0.05)
-            lend = holding and self.slots.waiting > 0 and self._due - now > 0.002
-        if lend:
-            self.slots.release(self.id)
-        with self._cond:
-            while (self._pace and time.monotonic() < self._due
-                   and not (self._stop or self._paused or self._step_requests)):
-                self._cond.wait(self._due - time.monotonic())
-        return lend
+            if not self.alive:
+                return
+            self._ctl.stop = True
+            task = self._task
+        if self.pool.send(task, ("stop", task.id)):
+            if wait:
+                with self._cond:
+                    self._cond.wait_for(lambda: not self.alive, timeout)
+            return
+        self.pool.withdraw(task)
+        self._end_here("stopped")
 
     def set_lr(self, lr: float) -> None:
         """Change the learning rate from the next step on (no reset)."""
         with self._cond:
-            if self.alive:
-                self._pending_lr = lr
-                self._cond.notify_all()
+            if self._state in FINISHED or lr == self._base_lr:
                 return
-            trainer = self._trainer
-        if trainer is not None and not trainer.done:
-            trainer.set_lr(lr)
+            self._ctl.lr, self._base_lr, task = lr, lr, self._task
+            if self._local is not None:  # ready, not started: the worker will be told at start
+                self._local.set_lr(lr)
+                self._ctl.lr = None
+        if task is not None:
+            self.pool.send(task, ("lr", task.id, lr))
+
+    def set_pace(self, pace: int) -> None:
+        """Play the run at `pace` steps per second from now on (0 = as fast as it goes)."""
+        with self._cond:
+            self._ctl.pace = max(0, int(pace))
+            task = self._task
+        if task is not None:
+            self.pool.send(task, ("pace", task.id, self._ctl.pace))
+
+    @property
+    def pace(self) -> int:
+        return self._ctl.pace
 
     def abandon(self) -> None:
         """The session went away: stop unless a poll (a reconnect) proves it alive in time."""
         with self._cond:
             self._deadline = time.monotonic() + self.limits.session_grace
-            self._cond.notify_all()
 
     def keepalive(self) -> None:
         """A page is still watching: clear any pending abandonment."""
         with self._cond:
             self._deadline = None
 
+    def tick(self) -> None:
+        """The pool's ticker: stop a run whose session went away and did not come back."""
+        with self._cond:
+            expired = self._deadline is not None and time.monotonic() > self._deadline
+            if expired:
+                self._deadline = None
+                if self.alive:
+                    self._message = "The run stopped because its browser tab was closed."
+        if expired and self.alive:
+            log.info("run %s stopped: its session ended", self.id)
+            self.stop()
+
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the worker to finish; True if no worker is left."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return not self.alive
+        """Wait for the run to end; True if it has."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self.alive, timeout)
 
     @property
     def pause_requested(self) -> bool:
-        """Whether the user asked to pause (the worker reports 'paused' after its current step)."""
-        return self._paused
+        """Whether the user asked to pause (the run reports 'paused' after its current step)."""
+        return self._ctl.paused
 
     @property
     def alive(self) -> bool:
-        """Whether a worker thread is running (paused counts)."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a run is going (queued, stepping, or paused)."""
+        return self._state in ("queued", "running", "paused")
+
+    # The pool's side ---------------------------------------------------------------------------
+    def assignment(self, task: RunTask) -> tuple:
+        """What a worker needs to take the run on: its config, target, state and controls."""
+        with self._cond:
+            self._state = "paused" if self._ctl.paused and not self._ctl.steps else "running"
+            ctl = replace(self._ctl)
+            self._ctl.lr = None  # the worker applies it once
+            return ("train", task.id, self._cfg, self._target_in, self._saved, ctl)
+
+    def received(self, task: RunTask, msg: tuple) -> bool:
+        """A message from the worker holding this run; True once the run has left the worker."""
+        kind = msg[0]
+        if kind == "failed":
+            self._end_here("error", msg[2])
+            return True
+        _, _, state, news = msg
+        with self._cond:
+            if task is not self._task:
+                return kind != "update"
+            self._apply(news)
+            if kind == "update":
+                return False
+            self._saved = state
+            if kind == "parked":
+                self._state = "paused" if self._ctl.paused else "queued"
+            else:
+                self._state = news.status if news.status in FINISHED else "stopped"
+                self._message = self._message or news.message or news.reason
+                self.ended_at = time.monotonic()
+            self._cond.notify_all()
+        if kind == "ended":
+            log.info("run %s ended: %s after %s steps", self.id, self._state, len(self._rows))
+        return True
+
+    def _apply(self, news: News) -> None:
+        """Append what the worker sent (under the lock)."""
+        now = time.monotonic()
+        for row in news.rows:
+            self._rows.append(row)
+        if news.rows:
+            self._rate.append((now, int(news.rows[-1][0])))
+            self._state = "paused" if self._ctl.paused and not self._ctl.steps else "running"
+        if news.image is not None:
+            self._image = news.image
+            self._film.offer(news.image_step, news.image)
+        self._gif.extend(news.gif)
+        if news.view:
+            self._view = news.view
+        self._events.extend(news.events)
+        self._base_lr, self._best = news.base_lr, (news.best_loss, news.best_epoch)
+        if news.message:
+            self._message = news.message
+
+    def waits_for_turn(self, task: RunTask) -> bool:
+        """Whether a run that just parked wants a worker again (it made way, it is not paused)."""
+        with self._cond:
+            return task is self._task and self._state == "queued"
+
+    def crashed(self, task: RunTask, sentence: str) -> None:
+        """Its worker died: the run ends here with one sentence."""
+        if task is self._task:
+            self._end_here("error", sentence)
+
+    def _end_here(self, state: str, message: str = "") -> None:
+        """End the run without a worker (stopped while waiting, or its worker died)."""
+        with self._cond:
+            if not self.alive:
+                return
+            self._state = state
+            if message:
+                self._message = message
+            self.ended_at = time.monotonic()
+            if self._image is not None and self._rows and (
+                    not self._film.frames or self._film.frames[-1][0] != len(self._rows)):
+                self._film.finish(int(self._rows.since(len(self._rows) - 1)["step"][0]), self._image)
+            self._cond.notify_all()
 
     # The page's view --------------------------------------------------------------------------
     def snapshot(self, max_points: int = 2000) -> Snapshot:
         """A copy of the published state with the history thinned to at most `max_points` rows."""
+        task = self._task
+        position = self.pool.position(task) if task is not None else 0  # not under our lock
         with self._cond:
             self._deadline = None  # a poll proves the page is alive
-            rows = self._rows.thin(max_points)
-            trainer = self._trainer
+            cfg = self._cfg
             return Snapshot(
-                run_id=self._run_id, state=self._state, rows=rows, n_rows=len(self._rows),
-                image=self._image, filmstrip=list(self._film.frames),
-                events=list(trainer.events) if trainer else [],
-                steps_per_second=self._steps_per_second(),
-                total_steps=trainer.cfg.total_steps if trainer else 0,
-                message=self._message, queue_position=self.slots.position(self.id),
-                base_lr=trainer.base_lr if trainer else 0.0,
-                config=trainer.cfg if trainer else None, target=self._target, view=self._view)
+                run_id=self._run_id, state=self._state, rows=self._rows.thin(max_points),
+                n_rows=len(self._rows), image=self._image, filmstrip=list(self._film.frames),
+                events=list(self._events), steps_per_second=self._steps_per_second(),
+                total_steps=cfg.total_steps if cfg else 0, message=self._message,
+                queue_position=position,
+                base_lr=self._base_lr, config=cfg, target=self._target, view=self._view)
 
     def frames(self) -> list[tuple[int, np.ndarray]]:
         """The sprite at ~60 log-spaced moments, for the animated GIF download."""
         with self._cond:
             return list(self._gif)
-
-    def checkpoint(self) -> bytes | None:
-        """The weights as a safe checkpoint; None while a worker may be stepping (they'd tear)."""
-        with self._cond:
-            trainer = None if self.alive else self._trainer
-        if trainer is None or trainer.released:
-            return None
-        return export.checkpoint_bytes(trainer)
-
-    def restore_best(self) -> bool:
-        """Load the best checkpoint into a finished run's model and show it (False if none)."""
-        with self._cond:
-            trainer = None if self.alive else self._trainer
-            if trainer is not None and trainer.released:
-                self._message = RELEASED
-        if trainer is None or not trainer.restore_best():
-            return False
-        image, view = trainer.image(), trainer.view()
-        with self._cond:
-            self._view = view
-            if image is not None:
-                self._image = image
-            where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
-            self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
-        return True
-
-    def held_bytes(self) -> int:
-        """Tensor memory this session's run was admitted with (0 once its weights are freed)."""
-        trainer = self._trainer
-        return self._held if trainer is not None and not trainer.released else 0
-
-    def releasable(self) -> bool:
-        """An ended (or never started) run whose weights could be freed for someone else's."""
-        trainer = self._trainer
-        return (not self.alive and trainer is not None and not trainer.released
-                and self._state in (*FINISHED, "ready"))
-
-    def release_weights(self) -> int:
-        """Free this run's weights, optimizer and data (curve and picture stay); bytes freed."""
-        with self._cond:
-            trainer = self._trainer
-            if self.alive or trainer is None:
-                return 0
-            freed = self.held_bytes()
-            trainer.release()
-        log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)
-        return freed
 
     def rows_since(self, cursor: int) -> Table:
         """Every history row from `cursor` on (for downloads and incremental readers)."""
@@ -313,159 +398,58 @@ class Runner:
         (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
-    # The worker thread --------------------------------------------------------------------------
-    def _work(self, trainer: Trainer, run_id: int) -> None:
-        """Step until done, stopped, paused-and-abandoned, or over budget; publish as it goes."""
-        holding = False
-        try:
-            while True:
-                command = self._wait_for_work(holding)
-                if command == "stop":
-                    break
-                if command == "release":
-                    self.slots.release(self.id)
-                    holding = False
-                    continue
-                if not holding:
-                    holding = self._queue_for_slot(one=command == "one")
-                    if not holding:
-                        continue
-                    turn_ends = time.monotonic() + self.limits.turn_seconds
-                    if command == "step" and self._paused:
-                        continue  # paused while it waited for the slot: step only if asked to
-                self._step(trainer)
-                if trainer.done or self._over_budget(trainer):
-                    break
-                if self._pace_wait(holding):
-                    holding = False  # it slept without its slot: others stepped meanwhile
-                    continue
-                if time.monotonic() > turn_ends and self.slots.waiting:
-                    with self._cond:
-                        self._state = "queued"
-                    self.slots.release(self.id)  # make way: back of the queue, the next one steps
-                    holding = False
-        except Exception as exc:  # shown to the user as a message; the traceback goes to the log
-            log.exception("training run %s failed", self.id)
-            with self._cond:
-                self._message = (f"Training stopped by an internal error ({type(exc).__name__}). "
-                                 "The details are in the server log.")
-                self._state = "error"
-        finally:
-            self.slots.release(self.id)
-            self._finish(trainer, run_id)
-            log.info("run %s ended: %s after %s steps", self.id, trainer.status, trainer.step_count)
-
-    def _wait_for_work(self, holding: bool) -> str:
-        """Block while paused; returns 'step', 'one' (a Step while paused), 'stop' or 'release'
-        (free the slot while paused)."""
+    def _trainer_here(self) -> Trainer | None:
+        """The ended run rebuilt in this process from its saved state (downloads, best weights)."""
         with self._cond:
-            while True:
-                if self._stop or self._expired():
-                    return "stop"
-                if self._pending_lr is not None and self._trainer is not None:
-                    self._trainer.set_lr(self._pending_lr)
-                    self._pending_lr = None
-                if not self._paused:
-                    return "step"
-                if self._step_requests:
-                    self._step_requests -= 1
-                    return "one"
-                if holding:
-                    return "release"
-                self._state = "paused"
-                self._cond.wait(0.5)
+            if self.alive or self._released or self._cfg is None:
+                return None
+            if self._local is None and self._saved is not None:
+                trainer = Trainer(self._cfg, build(self._cfg, self._target_in))
+                trainer.load_state_dict(unpack(self._saved))
+                self._local = trainer
+            return self._local
 
-    def _expired(self) -> bool:
-        """The session went away and no page came back within the grace period."""
-        if self._deadline is not None and time.monotonic() > self._deadline:
-            self._message = "The run stopped because its browser tab was closed."
-            log.info("run %s stopped: its session ended", self.id)
-            return True
-        return False
+    def checkpoint(self) -> bytes | None:
+        """The weights as a safe checkpoint; None while the run is going."""
+        trainer = self._trainer_here()
+        return export.checkpoint_bytes(trainer) if trainer is not None else None
 
-    def _queue_for_slot(self, one: bool = False) -> bool:
-        """Wait for a training slot, showing 'queued' meanwhile; False if told to stop, or to pause
-        unless the slot is for one requested Step."""
-        wait = 0.0  # first a look: a run without a slot shows "queued" at once
-        while True:
-            if self.slots.acquire(self.id, timeout=wait):
-                with self._cond:
-                    self._state = "paused" if self._paused else "running"
-                return True
-            wait = 0.2
-            with self._cond:
-                self._state = "queued"
-                paused = self._paused and not one and not self._step_requests
-                if self._stop or self._expired() or paused:
-                    self.slots.release(self.id)
-                    return False
-
-    def _step(self, trainer: Trainer) -> None:
-        """One optimizer step, then publish its row (and an image every IMAGE_EVERY seconds)."""
-        row = trainer.step()
-        now = time.monotonic()
-        image = view = None
-        if row is not None and (row.step in GIF_SET or now - self._last_image() >= IMAGE_EVERY
-                                or self._paused or trainer.done):
-            image, view = trainer.image(), trainer.view()
-            self._image_time = now
+    def restore_best(self) -> bool:
+        """Load the best checkpoint into a finished run's model and show it (False if none)."""
         with self._cond:
-            self._state = "paused" if self._paused else "running"
-            if row is not None:
-                self._rate.append((now, row.step))
-            if view is not None:
-                self._view = view
+            if self._released:
+                self._message = RELEASED
+        trainer = self._trainer_here()
+        if trainer is None or not trainer.restore_best():
+            return False
+        image, view = trainer.image(), trainer.view()
+        with self._cond:
+            self._view = view
             if image is not None:
                 self._image = image
-                self._film.offer(row.step, image)
-                if row.step in GIF_SET:
-                    self._gif.append((row.step, image))
-
-    def _last_image(self) -> float:
-        return getattr(self, "_image_time", 0.0)
-
-    def _over_budget(self, trainer: Trainer) -> bool:
-        """Per-run limits that keep a shared server healthy."""
-        limits = self.limits
-        what = None
-        if trainer.step_count >= limits.max_steps:
-            what = f"{limits.max_steps:,} steps"
-        elif trainer.seconds >= limits.max_seconds:
-            what = f"{limits.max_seconds:g} seconds"
-        elif trainer.step_count >= limits.max_history:
-            what = f"{limits.max_history:,} history rows"
-        if what is None:
-            return False
-        trainer.stop()
-        with self._cond:
-            self._message = f"Stopped at this server's limit of {what} per run."
+            where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
+            self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
+            self._saved = pack(trainer.state_dict()) if trainer.at_epoch_end else self._saved
         return True
 
-    def _finish(self, trainer: Trainer, run_id: int) -> None:
-        """Publish the final state: the last good image, the status and its explanation."""
-        if not trainer.done:
-            trainer.stop()
-        image = view = None
-        if trainer.status != "diverged" or trainer.best_params is not None:
-            try:  # after divergence the best (last good) weights have been restored
-                image, view = trainer.image(), trainer.view()
-            except Exception:
-                log.exception("could not render the final image of run %s", self.id)
+    # The memory budget's side ------------------------------------------------------------------
+    def held_bytes(self) -> int:
+        """Tensor memory this session's run was admitted with (0 once its weights are freed)."""
+        return 0 if self._released or self._cfg is None else self._held
+
+    def releasable(self) -> bool:
+        """An ended (or never started) run whose weights could be freed for someone else's."""
+        return (not self.alive and self._cfg is not None and not self._released
+                and self._state in (*FINISHED, "ready"))
+
+    def release_weights(self) -> int:
+        """Free this run's weights and state (curve and picture stay); bytes freed."""
         with self._cond:
-            self.ended_at = time.monotonic()
-            if run_id != self._run_id:
-                return
-            if self._state != "error":
-                self._state = trainer.status
-            if trainer.reason and not self._message:
-                self._message = trainer.reason
-            if view:
-                self._view = view
-            if image is not None:
-                self._image = image
-                self._film.finish(trainer.step_count, image)
-                if not self._gif or self._gif[-1][0] != trainer.step_count:
-                    self._gif.append((trainer.step_count, image))
-
-
-GIF_SET = set(GIF_STEPS[1:])
+            if self.alive or self._cfg is None:
+                return 0
+            freed = self.held_bytes()
+            self._released, self._local, self._saved = True, None, None
+            if self._state == "ready":
+                self._state = "stopped"
+        log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)
+        return freed

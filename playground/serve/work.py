@@ -1,50 +1,49 @@
-"""The work the Compare tab's jobs do in the background: a race stepped in lockstep with its curves
-and pictures published as it goes, and a stability map with its progress. Like the runner, none of
-it calls Streamlit; the page polls `Job.snapshot()`."""
+"""The work the Compare tab's jobs do in a worker process: a race stepped in lockstep with its curves
+and pictures published as it goes, a stability map with its progress, an LR range test. Each takes
+the worker's job channel (publish, check, limits) first; the page polls `Job.snapshot()`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from playground.compare import Race
+from playground.compare.lr_finder import LRFindResult, lr_find
 from playground.compare.stability import stability_map
 from playground.config import RunConfig
-from playground.serve.jobs import Cancelled, Job
+from playground.serve.jobs import Cancelled
 
 PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
 CURVE_POINTS = 800  # per contender on the chart
 
 
-def race_work(configs: list[RunConfig], names: list[str],
-              target: np.ndarray | None) -> Callable[[Job], None]:
-    """The worker: step the race in lockstep and publish thinned curves and images."""
-    def work(job: Job) -> None:
-        contest = Race(configs, names, target)
-        last = 0.0
-        try:
-            while not contest.done:
-                job.check()
-                contest.step()
-                if contest.step_count >= job.limits.max_steps:
-                    job.publish(message=f"Stopped at this server's limit of "
-                                        f"{job.limits.max_steps:,} steps per run.")
-                    contest.stop()
-                if time.monotonic() - last > PUBLISH_EVERY or contest.done:
-                    publish_race(job, contest)
-                    last = time.monotonic()
-        except Cancelled:
-            contest.stop()
-            publish_race(job, contest, final=True)
-            raise
+def race_job(job: Any, configs: list[RunConfig], names: list[str], target: np.ndarray | None) -> None:
+    """Step the race in lockstep and publish thinned curves and images as it goes."""
+    contest = Race(configs, names, target)
+    last = 0.0
+    try:
+        while not contest.done:
+            job.check()
+            contest.step()
+            if contest.step_count >= job.limits.max_steps:
+                job.publish(message=f"Stopped at this server's limit of {job.limits.max_steps:,} "
+                                    "steps per run.")
+                contest.stop()
+            if time.monotonic() - last > PUBLISH_EVERY or contest.done:
+                publish_race(job, contest)
+                last = time.monotonic()
+    except Cancelled:
+        contest.stop()
         publish_race(job, contest, final=True)
-    return work
+        raise
+    publish_race(job, contest, final=True)
 
 
-def publish_race(job: Job, contest: Race, final: bool = False) -> None:
+def publish_race(job: Any, contest: Race, final: bool = False) -> None:
     """Copies for the page: thinned curves, images, statuses (and the leaderboard at the end)."""
     n = len(contest.configs)
     state = {"progress": contest.step_count / max(1, contest.total_steps),
@@ -56,20 +55,33 @@ def publish_race(job: Job, contest: Race, final: bool = False) -> None:
     job.publish(**state)
 
 
-def stability_work(cfg: RunConfig, lrs: list[float], optimizers: list[str],
-                   steps: int) -> Callable[[Job], pd.DataFrame]:
-    """The worker: the map's races, with progress published per lockstep."""
-    def work(job: Job) -> pd.DataFrame:
-        return stability_map(cfg, lrs, optimizers, steps,
-                             on_progress=lambda done, total: job.publish(progress=done / total),
-                             should_stop=lambda: job.cancelled or _checked(job))
-    return work
+def stability_job(job: Any, cfg: RunConfig, lrs: list[float], optimizers: list[str],
+                  steps: int) -> pd.DataFrame:
+    """The map's races, with progress published every tenth of the way."""
+    shown = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if done / total - shown[0] >= 0.02 or done == total:
+            shown[0] = done / total
+            job.publish(progress=done / total)
+
+    return stability_map(cfg, lrs, optimizers, steps, on_progress=progress,
+                         should_stop=lambda: _checked(job))
 
 
-def _checked(job: Job) -> bool:
-    """Time and session limits, as a should_stop answer."""
+def lr_find_job(job: Any, cfg: RunConfig, options: dict[str, Any]) -> LRFindResult:
+    """The LR range test on a fresh copy of the weights."""
+    return lr_find(cfg, should_stop=lambda: _checked(job), **options)
+
+
+def _checked(job: Any) -> bool:
+    """Time, session and cancel checks, as a should_stop answer."""
     try:
         job.check()
     except Cancelled:
         return True
     return False
+
+
+JOBS: dict[str, Callable[..., Any]] = {"race": race_job, "stability": stability_job,
+                                        "lr_find": lr_find_job}

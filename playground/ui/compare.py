@@ -11,10 +11,9 @@ import streamlit as st
 from playground.charts import compare as compare_charts
 from playground.charts.common import format_lr, with_data
 from playground.compare import MAX_CONTENDERS, contender_names
-from playground.compare.lr_finder import lr_find
 from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.serve import Job, work
+from playground.serve import Job
 from playground.tasks import TASKS
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE, track_job
@@ -111,7 +110,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
                 bool(job and job.alive)):
         names = contender_names(configs)
-        job = track_job(Job("Race", work.race_work(configs, names, target)).start())
+        job = track_job(Job("Race", "race", (configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
     if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
@@ -176,10 +175,9 @@ def _race_status(snap: dict) -> None:
 
 # LR range test ------------------------------------------------------------------------------
 def _run_lr_find(cfg: RunConfig) -> None:
-    try:
-        st.session_state.lr_find = (cfg, lr_find(cfg, end=1000.0, smoothing=0.9))
-    except ConfigError as exc:
-        st.session_state.lr_find = (cfg, str(exc))
+    """The sweep runs in a worker like every training; the page polls it."""
+    job = Job("LR range test", "lr_find", (cfg, {"end": 1000.0, "smoothing": 0.9}))
+    st.session_state.lr_find = (cfg, track_job(job.start()))
 
 
 def _use_lr(lr: float) -> None:
@@ -193,16 +191,21 @@ def lr_find_section(cfg: RunConfig) -> None:
     """One click: an exponential LR sweep on a copy of fresh weights, and a suggestion."""
     st.markdown("**Learning-rate range test** — raise the LR every step from 1e-6 until the loss "
                 "explodes; the best LR is a bit before the bottom (your run is not touched).")
-    with st.spinner("Sweeping learning rates…"):
-        st.button("🔎 Find a learning rate", key="lr_find_run", on_click=_run_lr_find,
-                  args=(cfg,))
     found = st.session_state.get("lr_find")
+    busy = bool(found) and found[1].alive
+    st.button("🔎 Find a learning rate", key="lr_find_run", on_click=_run_lr_find, args=(cfg,),
+              disabled=busy)
     if not found:
         return
-    swept, result = found
-    if isinstance(result, str):
-        st.error(result)
+    swept, job = found
+    if busy:
+        _wait_for(job, "Sweeping learning rates…")
         return
+    snap = job.snapshot()
+    if snap["status"] != "done":
+        st.error(snap.get("message") or "The sweep was cancelled.")
+        return
+    result = snap["result"]
     if result.frame.empty:
         st.warning("The sweep produced no finite losses: the model diverged immediately.")
         return
@@ -218,6 +221,21 @@ def lr_find_section(cfg: RunConfig) -> None:
                f"{result.seconds:.2f} s, for {swept.optimizer} on {swept.model}.")
     st.button(f"Use this LR ({format_lr(result.suggestion)})", key="lr_find_use",
               on_click=_use_lr, args=(result.suggestion,))
+
+
+def _wait_for(job: Job, text: str) -> None:
+    """A small fragment that shows a job's progress and redraws the page when it ends."""
+    @st.fragment(run_every=REFRESH)
+    @PAGE_GATE.gated
+    def poll() -> None:
+        snap = job.snapshot()
+        if snap["status"] == "queued":
+            st.caption(f"🟡 queued for a free worker (position {snap.get('position', 1)})")
+        else:
+            st.progress(min(1.0, snap.get("progress", 0.0)), text=text)
+        if not job.alive:
+            st.rerun(scope="app")
+    poll()
 
 
 # Stability map ------------------------------------------------------------------------------
@@ -252,8 +270,8 @@ def stability_section(cfg: RunConfig) -> None:
     x, y, _ = st.columns([1, 1, 3])
     if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
                 bool(job and job.alive)):
-        job = track_job(Job("Stability map", work.stability_work(cfg, lrs, optimizers,
-                                                                 int(steps))).start())
+        job = track_job(Job("Stability map", "stability",
+                            (cfg, lrs, optimizers, int(steps))).start())
         st.session_state.map_job, st.session_state.map_key = job, key
     if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
         job.cancel()

@@ -4,26 +4,33 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 
 import streamlit as st
 from streamlit.logger import get_logger
 
 from playground.engine import configure_torch, warm_up
-from playground.serve import LIMITS, Gate, Job, Runner
+from playground.serve import LIMITS, Gate, Job, Runner, shared_pool
 
 log = logging.getLogger(__name__)
 get_logger("playground")  # Streamlit's handler and --logger.level for the core's run/session logs
 PAGE_GATE = Gate(LIMITS.max_page_runs)  # the app's script runs and live redraws pass through it
 
 
-@st.cache_resource(show_spinner="Preparing PyTorch (once per server start)…")
+@st.cache_resource(show_spinner="Preparing PyTorch and the training workers (once per server start)…")
 def server_warm_up() -> float:
-    """Once per server, before any Start: torch's ~2 s of lazy imports and one torch thread per run."""
+    """Once per server, before any Start: the worker processes start and warm up (torch imported,
+    a step of every model taken) while this process does the same for its own small builds (a
+    run's first picture, downloads)."""
+    t0 = time.perf_counter()
+    pool = shared_pool()
     configure_torch(1)
-    seconds = warm_up()
+    warm_up()
     gc.collect()
     gc.freeze()  # torch's objects leave the collector's view: later collections stay short
-    log.info("warm-up took %.1f s", seconds)
+    pool.wait_ready()
+    seconds = time.perf_counter() - t0
+    log.info("warm-up took %.1f s; %s workers ready", seconds, len(pool.workers))
     return seconds
 
 

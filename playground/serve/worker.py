@@ -1,0 +1,286 @@
+"""The worker process: trains one run (or runs one compare job) at a time for the server, and sends
+back only what is new. It owns its torch (one thread) and its GIL, so training never competes with
+the pages' Python, and a crash here ends only the run it was stepping.
+
+Messages in (from serve/pool.py): ("train", run_id, cfg, target, state, controls), ("job", job_id,
+kind, args), and for the task in hand ("pause"|"resume"|"step"|"stop"|"yield"|"cancel", id),
+("lr", id, value), ("pace", id, value). Messages out: ("update", run_id, news) while training,
+("parked", run_id, state, news) when it gives its worker back, ("ended", run_id, state, news),
+("job", job_id, published) and ("job_end", job_id, status, result, message).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+import torch
+
+from playground.config import ConfigError, RunConfig
+from playground.engine import Trainer, configure_torch, warm_up
+from playground.serve.limits import Limits
+from playground.tasks import build
+
+log = logging.getLogger(__name__)
+
+IMAGE_EVERY = 0.1  # seconds between pictures sent while training
+SEND_EVERY = 0.05  # seconds between updates while training (rows are batched in between)
+GIF_STEPS = frozenset(sorted({round(1.25 ** k) for k in range(80)})[1:])  # ~60 log-spaced frames
+
+
+def pack(state: dict[str, Any]) -> bytes:
+    """A trainer's state as bytes: what travels between processes and what a checkpoint holds."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def unpack(data: bytes) -> dict[str, Any]:
+    """The inverse of pack; `weights_only` refuses anything but tensors and plain data."""
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+@dataclass
+class Controls:
+    """What the page has asked of a run: the worker reads these between steps."""
+
+    paused: bool = False
+    steps: int = 0  # single steps asked for while paused
+    lr: float | None = None  # a new learning rate to apply before the next step
+    pace: int = 0  # steps per second (0 = flat out)
+    stop: bool = False
+    give_back: bool = False  # others are waiting: park at the next step
+
+
+@dataclass
+class News:
+    """What happened since the last message: new history rows, the newest picture, events."""
+
+    rows: list[tuple] = field(default_factory=list)
+    image: np.ndarray | None = None
+    image_step: int = 0
+    gif: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    view: dict | None = None
+    events: list[tuple[int, str, float]] = field(default_factory=list)
+    state: str = "running"
+    base_lr: float = 0.0
+    status: str = ""
+    reason: str = ""
+    message: str = ""
+    best_loss: float = math.inf
+    best_epoch: int | None = None
+
+
+class Training:
+    """One run on this worker: step it, obey the controls, report in batches."""
+
+    def __init__(self, conn: Connection, run_id: int, cfg: RunConfig, target: np.ndarray | None,
+                 state: bytes | None, controls: Controls, limits: Limits) -> None:
+        self.conn, self.run_id, self.limits, self.ctl = conn, run_id, limits, controls
+        self.trainer = Trainer(cfg, build(cfg, target))
+        if state is not None:
+            self.trainer.load_state_dict(unpack(state))
+        self.news = News()
+        self._events_sent = len(self.trainer.events)
+        self._last_image = self._last_send = 0.0
+        self._due = time.monotonic()
+
+    def run(self) -> None:
+        """Step until the run ends, is paused, or gives its worker back."""
+        while True:
+            self._read_controls(block=False)
+            if self.ctl.stop:
+                self.trainer.stop()
+                return self._end()
+            if (self.ctl.paused and not self.ctl.steps) or self.ctl.give_back:
+                return self._park()
+            if self._wait_for_beat():
+                continue  # a control arrived while it waited: look at it first
+            self._step()
+            if self.trainer.done:
+                return self._end()
+            if self._over_limit():
+                return self._end()
+            if time.monotonic() - self._last_send >= SEND_EVERY:
+                self._send("update")
+
+    def _read_controls(self, block: bool, timeout: float = 0.0) -> bool:
+        """Apply every control message waiting (or the first to arrive within `timeout`)."""
+        got = False
+        while self.conn.poll(timeout if block else 0):
+            block = False
+            apply_control(self.ctl, self.conn.recv())
+            got = True
+        if self.ctl.lr is not None:
+            self.trainer.set_lr(self.ctl.lr)
+            self.ctl.lr = None
+        return got
+
+    def _wait_for_beat(self) -> bool:
+        """At a pace, wait for the next beat (a control wakes it); True if a control arrived."""
+        if not self.ctl.pace or self.ctl.steps:
+            return False
+        now, beat = time.monotonic(), 1.0 / self.ctl.pace
+        self._due = max(self._due + beat, now - 0.05)
+        if self._due > now and self._read_controls(block=True, timeout=self._due - now):
+            self._due -= beat  # the beat was not used (the pace may even have changed meanwhile)
+            return True
+        return False
+
+    def _step(self) -> None:
+        """One optimizer step; its row, and a picture every IMAGE_EVERY seconds."""
+        t = self.trainer
+        row = t.step()
+        if self.ctl.steps:
+            self.ctl.steps -= 1
+        if row is None:
+            return
+        self.news.rows.append(tuple(row))
+        now = time.monotonic()
+        gif = row.step in GIF_STEPS
+        if gif or now - self._last_image >= IMAGE_EVERY or self.ctl.paused or t.done:
+            self._picture(row.step, gif)
+            self._last_image = now
+
+    def _picture(self, step: int, gif: bool) -> None:
+        image = self.trainer.image()
+        self.news.view = self.trainer.view() or None
+        if image is not None:
+            self.news.image, self.news.image_step = image, step
+            if gif:
+                self.news.gif.append((step, image))
+
+    def _over_limit(self) -> bool:
+        """Per-run limits that keep a shared server healthy."""
+        t, limits = self.trainer, self.limits
+        what = (f"{limits.max_steps:,} steps" if t.step_count >= limits.max_steps
+                else f"{limits.max_seconds:g} seconds" if t.seconds >= limits.max_seconds
+                else f"{limits.max_history:,} history rows" if t.step_count >= limits.max_history
+                else None)
+        if what is None:
+            return False
+        t.stop()
+        self.news.message = f"Stopped at this server's limit of {what} per run."
+        return True
+
+    def _send(self, kind: str, state: bytes | None = None) -> None:
+        t, news = self.trainer, self.news
+        news.events = t.events[self._events_sent:]
+        self._events_sent = len(t.events)
+        news.state = t.status if t.done else ("paused" if self.ctl.paused else "running")
+        news.base_lr, news.status, news.reason = t.base_lr, t.status, t.reason
+        news.best_loss, news.best_epoch = t.best_loss, t.best_epoch
+        self.conn.send((kind, self.run_id, state, news))
+        self.news = News()
+        self._last_send = time.monotonic()
+
+    def _park(self) -> None:
+        """Give the worker back: the run's whole state goes to the server until its next turn."""
+        if self.news.image is None:
+            self._picture(self.trainer.step_count, False)
+        self._send("parked", pack(self.trainer.state_dict()))
+
+    def _end(self) -> None:
+        """The run ended: its final picture and state (for downloads and the best checkpoint)."""
+        self._picture(self.trainer.step_count, False)
+        self._send("ended", pack(self.trainer.state_dict()))
+
+
+def apply_control(ctl: Controls, msg: tuple) -> None:
+    """One control message from the page (ids were checked by the pool)."""
+    kind = msg[0]
+    if kind == "pause":
+        ctl.paused = True
+    elif kind == "resume":
+        ctl.paused = False
+    elif kind == "step":
+        ctl.paused, ctl.steps = True, ctl.steps + 1
+    elif kind == "stop":
+        ctl.stop = True
+    elif kind == "yield":
+        ctl.give_back = True
+    elif kind == "lr":
+        ctl.lr = msg[2]
+    elif kind == "pace":
+        ctl.pace = msg[2]
+
+
+class JobChannel:
+    """What a compare job's work sees in a worker: publish progress, check for a cancel."""
+
+    def __init__(self, conn: Connection, job_id: int, limits: Limits) -> None:
+        self.conn, self.job_id, self.limits = conn, job_id, limits
+        self.started = time.monotonic()
+        self.cancelled = False
+
+    def publish(self, **state: Any) -> None:
+        self.conn.send(("job", self.job_id, state))
+
+    def check(self) -> None:
+        """Raise Cancelled if the page cancelled it or its time ran out."""
+        from playground.serve.jobs import Cancelled
+
+        while self.conn.poll(0):
+            if self.conn.recv()[0] in ("cancel", "stop"):
+                self.cancelled = True
+        if time.monotonic() - self.started > self.limits.max_seconds:
+            self.publish(message=f"Stopped at this server's limit of {self.limits.max_seconds:g} "
+                                 "seconds per run.")
+            self.cancelled = True
+        if self.cancelled:
+            raise Cancelled
+
+
+def run_job(conn: Connection, job_id: int, kind: str, args: tuple, limits: Limits) -> None:
+    """A compare job to its end; its result (or why it stopped) goes back in one message."""
+    from playground.serve import work
+    from playground.serve.jobs import Cancelled
+
+    channel = JobChannel(conn, job_id, limits)
+    try:
+        result = work.JOBS[kind](channel, *args)
+        conn.send(("job_end", job_id, "done", result, ""))
+    except Cancelled:
+        conn.send(("job_end", job_id, "cancelled", None, ""))
+    except ConfigError as exc:  # a setting the job cannot use: the page shows why
+        conn.send(("job_end", job_id, "error", None, str(exc)))
+    except Exception as exc:  # the page shows one sentence; the traceback goes to the log
+        log.error("job %s (%s) failed:\n%s", job_id, kind, traceback.format_exc())
+        conn.send(("job_end", job_id, "error", None,
+                   f"{kind} stopped by an internal error ({type(exc).__name__}); details are in "
+                   "the server log."))
+
+
+def main(conn: Connection, limits: Limits, warm: bool = True) -> None:
+    """The worker's loop: one task at a time, for as long as the server lives."""
+    configure_torch(1)
+    if warm:
+        warm_up()
+    conn.send(("ready",))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return  # the server went away
+        kind = msg[0]
+        if kind == "quit":
+            return
+        if kind == "train":
+            _, run_id, cfg, target, state, controls = msg
+            try:
+                Training(conn, run_id, cfg, target, state, controls, limits).run()
+            except Exception as exc:
+                log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+                conn.send(("failed", run_id, f"Training stopped by an internal error "
+                                             f"({type(exc).__name__}). The details are in the "
+                                             "server log."))
+        elif kind == "job":
+            _, job_id, job_kind, args = msg
+            run_job(conn, job_id, job_kind, args, limits)
