@@ -895,8 +895,16 @@ def stored_runs(section: str) -> dict[str, Result]:
     """The runs already in the docs' load section (their numbers are kept there as JSON)."""
     pattern = re.compile(r"<!-- load/(\w+):start -->\n.*?<!-- data (.*?) -->\n<!-- load/\1:end -->",
                          re.S)
-    return {name: Result(**json.loads(data.replace("- -", "--")))
+    return {name: Result(**_renamed(json.loads(data.replace("- -", "--"))))
             for name, data in pattern.findall(section)}
+
+
+def _renamed(data: dict) -> dict:
+    """Runs stored before the worker pool counted training slots (`max_trainings`): then, as now,
+    the number of trainings that could step at once."""
+    if "max_trainings" in data:
+        data["workers"] = data.pop("max_trainings")
+    return data
 
 
 def block(r: Result) -> str:

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CRASHED = "This run's worker stopped unexpectedly; press Start to run it again."
 TICK = 0.1  # seconds between looks at turns and abandoned sessions
+MIN_TURN = 0.5  # seconds: the shortest turn, however long the queue
 
 
 class Task(Protocol):
@@ -265,10 +266,10 @@ class Pool:
         while not self._closed:
             time.sleep(TICK)  # a cadence, not a synchronisation: every check is idempotent
             with self._lock:
+                turn = self.turn()
                 due = [w for w in self.workers
                        if self._queue and w.task is not None and w.task.wants_turns()
-                       and not w.asked_back
-                       and time.monotonic() - w.since >= self.limits.turn_seconds]
+                       and not w.asked_back and time.monotonic() - w.since >= turn]
                 for w in due:
                     w.asked_back = True
             for w in due:
@@ -280,6 +281,14 @@ class Pool:
                     watched.tick()
                 except Exception:  # one bad watcher must not stop the turns
                     log.exception("pool watcher failed")
+
+    def turn(self) -> float:
+        """How long a run may keep its worker while others wait: `turn_seconds`, shortened as the
+        queue grows so the last of a class that pressed Start together still steps within
+        seconds (down to MIN_TURN, below which parking and resuming would cost more than it
+        gives)."""
+        workers = len(self.workers)
+        return max(MIN_TURN, self.limits.turn_seconds * workers / (len(self._queue) + workers))
 
     def watch(self, obj: Any) -> None:
         """Call obj.tick() every TICK while obj lives (a session's grace after its tab closed)."""

@@ -312,8 +312,8 @@ class Runner:
             if kind == "update":
                 return False
             self._saved = state
-            if kind == "parked":
-                self._state = "paused" if self._ctl.paused else "queued"
+            if kind == "parked":  # a Step asked too late for this turn waits for the next
+                self._state = ("paused" if self._ctl.paused and not self._ctl.steps else "queued")
             else:
                 self._state = news.status if news.status in FINISHED else "stopped"
                 self._message = self._message or news.message or news.reason
@@ -338,6 +338,7 @@ class Runner:
         if news.view:
             self._view = news.view
         self._events.extend(news.events)
+        self._ctl.steps = max(0, self._ctl.steps - news.steps_done)  # Steps asked and taken
         self._base_lr, self._best = news.base_lr, (news.best_loss, news.best_epoch)
         if news.message:
             self._message = news.message

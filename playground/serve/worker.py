@@ -76,6 +76,7 @@ class News:
     message: str = ""
     best_loss: float = math.inf
     best_epoch: int | None = None
+    steps_done: int = 0  # single steps (asked while paused) taken since the last message
 
 
 class Training:
@@ -140,6 +141,7 @@ class Training:
         row = t.step()
         if self.ctl.steps:
             self.ctl.steps -= 1
+            self.news.steps_done += 1
         if row is None:
             return
         self.news.rows.append(tuple(row))
@@ -259,28 +261,36 @@ def run_job(conn: Connection, job_id: int, kind: str, args: tuple, limits: Limit
 
 
 def main(conn: Connection, limits: Limits, warm: bool = True) -> None:
-    """The worker's loop: one task at a time, for as long as the server lives."""
+    """The worker's loop: one task at a time, for as long as the server lives (when its pipe
+    breaks, the server has gone: the worker ends quietly)."""
     configure_torch(1)
     if warm:
         warm_up()
-    conn.send(("ready",))
-    while True:
-        try:
+    try:
+        conn.send(("ready",))
+        while True:
             msg = conn.recv()
-        except (EOFError, OSError):
-            return  # the server went away
-        kind = msg[0]
-        if kind == "quit":
-            return
-        if kind == "train":
-            _, run_id, cfg, target, state, controls = msg
-            try:
-                Training(conn, run_id, cfg, target, state, controls, limits).run()
-            except Exception as exc:
-                log.error("run %s failed:\n%s", run_id, traceback.format_exc())
-                conn.send(("failed", run_id, f"Training stopped by an internal error "
-                                             f"({type(exc).__name__}). The details are in the "
-                                             "server log."))
-        elif kind == "job":
-            _, job_id, job_kind, args = msg
-            run_job(conn, job_id, job_kind, args, limits)
+            kind = msg[0]
+            if kind == "quit":
+                return
+            if kind == "train":
+                train(conn, msg, limits)
+            elif kind == "job":
+                _, job_id, job_kind, args = msg
+                run_job(conn, job_id, job_kind, args, limits)
+            # anything else is a control for a task this worker has already given back
+    except (EOFError, OSError):
+        return
+
+
+def train(conn: Connection, msg: tuple, limits: Limits) -> None:
+    """One run's turn; a failure is reported in one sentence (the traceback goes to the log)."""
+    _, run_id, cfg, target, state, controls = msg
+    try:
+        Training(conn, run_id, cfg, target, state, controls, limits).run()
+    except (EOFError, OSError):
+        raise  # the server has gone
+    except Exception as exc:
+        log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        conn.send(("failed", run_id, f"Training stopped by an internal error "
+                                     f"({type(exc).__name__}). The details are in the server log."))
