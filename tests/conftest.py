@@ -49,6 +49,19 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+def require_nginx() -> str:
+    """nginx's path for the replica tests: skip locally without it, never let CI pass by skipping."""
+    from deploy.replicas import NGINX, find_nginx
+
+    found = find_nginx()
+    if found:
+        return found
+    reason = f"the replica test needs nginx at {NGINX} or on PATH (apt-get install nginx)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true, so a missing nginx is an error, not a skip")
+    pytest.skip(reason)
+
+
 def pick_free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as s:
