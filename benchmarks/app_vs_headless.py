@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 
 from playground.config import RunConfig  # noqa: E402
 
-CONFIGS = {
-    "mlp 16px adam (default)": RunConfig(epochs=1_000_000),
-    "pixels 32px sgd": RunConfig(model="pixels", size=32, optimizer="sgd", lr=1.0, epochs=1_000_000),
-    "coord 32px adam": RunConfig(model="coord", size=32, batch_size=256, epochs=1_000_000),
-    "conv 32px adam": RunConfig(model="conv", size=32, epochs=1_000_000),
+CONFIGS = {  # played at full speed (pace=0): the default pace would measure the pacing
+    "coord 16px adam (default model)": RunConfig(epochs=1_000_000, pace=0),
+    "mlp 16px adam": RunConfig(model="mlp", epochs=1_000_000, pace=0),
+    "pixels 32px sgd": RunConfig(model="pixels", size=32, optimizer="sgd", lr=0.1, epochs=1_000_000,
+                                 pace=0),
+    "conv 32px adam": RunConfig(model="conv", size=32, epochs=1_000_000, pace=0),
 }
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

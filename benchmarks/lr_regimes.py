@@ -32,7 +32,7 @@ from playground import RunConfig, configure_torch, train  # noqa: E402
 from playground.compare.regimes import REGIMES, run_regime  # noqa: E402
 from playground.models import MODELS  # noqa: E402
 
-LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.18, 0.3, 1.0, 3.0, 10.0)
 MARK = {"crawl": "🐢 crawl", "converge": "✅ converge", "oscillate": "〰️ oscillate", "diverge": "💥 diverge"}
 
 
@@ -77,15 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         f"Every sprite model at the default size ({cfg.size} px), loss ({cfg.loss}, reduction "
         f"`{cfg.reduction}`) and length ({cfg.epochs} epochs), SGD without momentum and Adam. "
         "A run converges when its last epoch's loss is at most 5% of its first; it crawls when the "
-        "loss fell steadily but not that far; it oscillates when the loss rose in at least 5% of "
-        "its epochs or did not fall at all; it diverges when the run stopped as diverged.", "",
+        "loss fell steadily but not that far; it oscillates when the loss shot above 10x its first value "
+        "on the way (an overshoot: a network's catapult, even if it then settles), rose in at least 5% "
+        "of its epochs, or did not fall at all; it diverges when the run stopped as diverged.", "",
         table, "", *notes, "",
         "Learnable pixels under SGD is the textbook quadratic (loss = sum of squared errors): one "
         "step multiplies every pixel's error by (1 - 2 lr), so 0.5 lands in one step, 1.0 flips every "
         "pixel between two values forever (the loss sits still: *oscillate*), and above 1 it "
         "diverges. Adam cannot diverge on learnable pixels: each step moves a pixel by about the "
         "learning rate whatever the gradient's size, so a too-large rate makes the picture thrash "
-        "before it settles, and the loss still ends low.",
+        "before it settles: the loss overshoots (*oscillate*) and then still ends low.",
     ])
     print(body)
     if args.write:

@@ -13,8 +13,8 @@ from playground.compare.regimes import REGIMES, regime, run_regime
 # model -> optimizer -> {lr: regime}, read off the table in docs/benchmarks.md
 EDGES = {
     "pixels": {"sgd": {1e-3: "crawl", 0.1: "converge", 1.0: "oscillate", 3.0: "diverge"},
-               "adam": {1e-3: "crawl", 0.01: "converge", 10.0: "converge"}},  # Adam can't diverge
-    "mlp": {"sgd": {1e-4: "crawl", 0.01: "converge", 0.3: "diverge"},
+               "adam": {1e-3: "crawl", 0.01: "converge", 10.0: "oscillate"}},  # overshoots, never diverges
+    "mlp": {"sgd": {1e-4: "crawl", 0.01: "converge", 0.18: "oscillate", 0.3: "diverge"},
             "adam": {1e-3: "converge", 0.3: "diverge"}},
     "coord": {"sgd": {1e-3: "crawl", 0.1: "converge", 1.0: "oscillate", 3.0: "diverge"},
               "adam": {1e-4: "crawl", 1e-3: "converge", 0.3: "diverge"}},
@@ -36,6 +36,7 @@ def test_the_stated_edges_hold_for_every_model() -> None:
         sgd = opts["sgd"]
         assert any(lr <= 1e-3 and r == "crawl" for lr, r in sgd.items()), model
         assert any(r == "converge" for r in sgd.values()), model
+        assert any(r == "oscillate" for r in sgd.values()), model
         assert any(lr <= 3 and r == "diverge" for lr, r in sgd.items()), model
         if model != "pixels":
             assert any(lr <= 1 and r == "diverge" for lr, r in opts["adam"].items()), model
@@ -56,5 +57,6 @@ def test_the_regime_words_read_a_loss_curve() -> None:
     assert regime(np.array([1.0, 0.1, 0.01]), "completed") == "converge"
     assert regime(np.array([1.0, 0.5, 0.9, 0.4, 0.8]), "completed") == "oscillate"
     assert regime(np.array([1.0, 1.0, 1.0]), "completed") == "oscillate"  # stuck while flipping
+    assert regime(np.array([1.0, 50.0, 0.1, 0.001]), "completed") == "oscillate"  # overshoot
     assert regime(np.array([1.0, 50.0]), "diverged") == "diverge"
     assert set(REGIMES) == {"crawl", "converge", "oscillate", "diverge"}

@@ -10,11 +10,13 @@ import pandas as pd
 REGIMES = {
     "crawl": "too small: the loss falls steadily but stays far from the target",
     "converge": "just right: the loss ends below 5% of where it started (the sprite has formed)",
-    "oscillate": "too large: the loss goes up and down, or sits still while the weights flip",
+    "oscillate": "too large: the loss shoots up on the way (it overshoots, and may then settle), "
+                 "goes up and down, or sits still while the weights flip",
     "diverge": "far too large: the loss blew up and the run stopped",
 }
 CONVERGED = 0.05  # final loss at or below 5% of the first epoch's: the sprite has clearly formed
 RISES = 0.05  # a share of epochs whose loss went up that no steadily falling run shows
+SPIKE = 10.0  # a loss this many times the first, on the way, is an overshoot (a network's catapult)
 
 
 def epoch_losses(history: pd.DataFrame) -> np.ndarray:
@@ -27,6 +29,8 @@ def regime(losses: np.ndarray, status: str) -> str:
     if status == "diverged" or not len(losses) or not np.isfinite(losses).all():
         return "diverge"
     first, final = float(losses[0]), float(losses[-1])
+    if float(losses.max()) > SPIKE * first:
+        return "oscillate"
     if final <= CONVERGED * first:
         return "converge"
     steps = np.diff(losses)
