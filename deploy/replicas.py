@@ -25,8 +25,8 @@ Two checks, both required for exit status 0:
 1. sessions landed on every replica (nginx's access log: `$upstream_addr` of each request, next to
    the route id it hashed on). Tabs are opened until each replica has one (at most --max-sessions).
 2. every session kept its run: all its requests went to one replica, its session id survived every
-   reconnect, its status line kept counting up (running, step higher each time) and every upload
-   was accepted (204; a replica that does not hold the session answers 400, a failed XSRF check 403).
+   reconnect, its status line kept counting up (running or queued for a turn, step higher each
+   time) and every upload was accepted (204; a replica that does not hold the session answers 400, a failed XSRF check 403).
 
 Then, as controls, the same replicas behind two other proxies rendered from the same file: plain
 round-robin (no affinity), where a tab's uploads and reconnects land on the wrong replica, and
@@ -71,6 +71,8 @@ ROUTE_COOKIE = "playground_route"
 SITE = "playground.test"  # the name the tabs give the proxy (they connect to 127.0.0.1)
 QUERY = "epochs=100000&pace=0&model=mlp"  # long runs at full speed: still running at the end
 BALANCES = ("cookie", "round-robin", "ip-hash")  # cookie: deploy/nginx.conf as shipped
+# A kept run is training or waiting its turn: with more runs than workers they take turns.
+ALIVE = frozenset({"running", "queued"})
 LOG_RE = re.compile(r'"(?P<request>[^"]*)" (?P<status>\d{3}) \d+ route=(?P<route>\S*) '
                     r'upstream=(?P<upstream>.*?) rt=')
 
@@ -424,9 +426,10 @@ class TabResult:
 
     @property
     def counting_up(self) -> bool:
-        """Running at every look, with a step higher than the look before."""
+        """Alive at every look (running, or queued for its turn on a worker), with a step higher
+        than the look before."""
         steps = self.steps
-        return (len(steps) >= 2 and all(s == "running" for s in self.states)
+        return (len(steps) >= 2 and all(s in ALIVE for s in self.states)
                 and all(a is not None and b is not None and b > a for a, b in itertools.pairwise(steps)))
 
     @property
@@ -595,11 +598,11 @@ async def exercise(proxy: Proxy, labels: dict[str, str], tabs: Sequence[Tab], de
     async def again(tab: Tab, r: TabResult) -> None:
         before = tab.last_step
         await tab.reconnect(demo.timeout)
-        if tab.state == "running":  # the full run drew it; give the run a moment to move on
+        if tab.state in ALIVE:  # the full run drew it; give the run a moment (or a turn) to move on
             with contextlib.suppress(TimeoutError):
                 await _until(lambda: tab.last_step > before, demo.timeout, "a higher step")
         r.states.append(tab.state or "(no status line)")
-        r.steps.append(tab.last_step if tab.state == "running" else None)
+        r.steps.append(tab.last_step if tab.state in ALIVE else None)
         r.uploads.append(await tab.upload())
 
     async def each(step: Callable[[Tab, TabResult], Awaitable[None]]) -> None:

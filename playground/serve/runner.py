@@ -326,7 +326,8 @@ class Runner:
     def _apply(self, news: News) -> None:
         """Append what the worker sent (under the lock)."""
         now = time.monotonic()
-        for row in news.rows:
+        self._ctl.steps = max(0, self._ctl.steps - news.steps_done)  # Steps asked and taken, first:
+        for row in news.rows:  # a paused run's single step must not read as "running"
             self._rows.append(row)
         if news.rows:
             self._rate.append((now, int(news.rows[-1][0])))
@@ -338,7 +339,6 @@ class Runner:
         if news.view:
             self._view = news.view
         self._events.extend(news.events)
-        self._ctl.steps = max(0, self._ctl.steps - news.steps_done)  # Steps asked and taken
         self._base_lr, self._best = news.base_lr, (news.best_loss, news.best_epoch)
         if news.message:
             self._message = news.message
