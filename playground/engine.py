@@ -30,8 +30,8 @@ from playground.rules import RunRules
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
 
-__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "configure_torch", "total_norm", "train",
-           "warm_up"]
+__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "all_finite", "build", "configure_torch",
+           "total_norm", "train", "warm_up"]
 
 RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
 
@@ -42,6 +42,14 @@ def total_norm(tensors: list[Tensor]) -> float:
     if len(tensors) == 1:  # the norm of one norm is itself (checked bit for bit, inf/nan too)
         return float(torch.linalg.vector_norm(tensors[0]))
     return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
+
+
+def all_finite(tensors: list[Tensor]) -> bool:
+    """`all(torch.isfinite(t).all() for t in tensors)`, at the cost of a sum: an inf or nan anywhere
+    makes the sum non-finite, so a finite sum settles it; only a sum that is not finite (an inf or
+    nan inside, or finite values that overflow when added) needs the element-wise check. On a
+    million weights the sum takes ~50 us where isfinite's temporaries take ~8 ms."""
+    return all(math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all()) for t in tensors)
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -249,7 +257,7 @@ class Trainer:
                 torch._foreach_copy_(self.params, self.best_params)
 
     def _weights_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.params)
+        return all_finite(self._weights)
 
     # Carrying a run on elsewhere ------------------------------------------------------------
     @property

@@ -177,6 +177,17 @@ def test_total_norm_equals_torch_bit_for_bit(shapes) -> None:
     assert total_norm(bad) == float(torch.nn.utils.get_total_norm(bad))
 
 
+def test_all_finite_agrees_with_isfinite_even_where_the_sum_overflows() -> None:
+    from playground.engine import all_finite
+
+    big = torch.finfo(torch.float32).max
+    cases = [[torch.ones(3)], [torch.ones(3), torch.tensor([1.0, math.nan])],
+             [torch.tensor([math.inf, -math.inf])], [torch.tensor([big, big])],  # sum: inf
+             [torch.tensor([big, big, math.nan])], [torch.empty(0)], []]
+    for tensors in cases:
+        assert all_finite(tensors) == all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
 @pytest.mark.parametrize("task", ["generate", "classify", "line"])
 def test_builds_at_once_in_many_threads_give_identical_weights(task: str) -> None:
     """Each build draws from its own generator: threads building together cannot interleave."""
