@@ -31,8 +31,8 @@ from playground.rules import ENDED, RunRules
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
 
-__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "all_finite", "build", "configure_torch",
-           "total_norm", "train", "warm_up"]
+__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "all_finite", "build", "clear_grads",
+           "configure_torch", "total_norm", "train", "warm_up"]
 
 RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
 
@@ -51,6 +51,16 @@ def all_finite(tensors: list[Tensor]) -> bool:
     nan inside, or finite values that overflow when added) needs the element-wise check. On a
     million weights the sum takes ~50 us where isfinite's temporaries take ~8 ms."""
     return all(math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def clear_grads(optimizer: torch.optim.Optimizer) -> None:
+    """What `optimizer.zero_grad(set_to_none=True)` does: every parameter's .grad set to None. The
+    method wraps this loop in a profiler scope and a dynamo guard, ~9 us alone and ~15-20 us inside
+    a loop on this project's CPUs: 5-8% of a learnable-pixels step. Same effect, minus the wrappers
+    (a torch.profiler trace loses its "zero_grad" label)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = None
 
 
 def configure_torch(threads: int = 1) -> None:
@@ -144,7 +154,8 @@ class Trainer:
         return next(self._batches)
 
     def _update(self, x: Tensor, y: Tensor) -> tuple:
-        """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented."""
+        """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented
+        (zero_grad as `clear_grads`: the same gradients set to None, without the method's wrappers)."""
         b, rules, step = self.b, self.rules, self.step_count + 1
         optimizer = b.optimizer
         lr = float(optimizer.param_groups[0]["lr"])
@@ -155,7 +166,7 @@ class Trainer:
                 return self._last_row(loss_value, lr, grad_norm)
             rules.step_best(loss_value)  # the loss is of weights already gone: no copy
             return self._after_step(loss_value, lr, grad_norm, math.nan)
-        optimizer.zero_grad(set_to_none=True)
+        clear_grads(optimizer)
         loss = b.criterion(b.model(x), y)
         loss.backward()
         loss_value = loss.item()
@@ -179,7 +190,7 @@ class Trainer:
     def _closure(self, x: Tensor, y: Tensor) -> Callable[[], Tensor]:
         """LBFGS re-evaluates the loss several times per step, as torch documents."""
         def closure() -> Tensor:
-            self.b.optimizer.zero_grad(set_to_none=True)
+            clear_grads(self.b.optimizer)
             loss = self.b.criterion(self.b.model(x), y)
             loss.backward()
             return loss
