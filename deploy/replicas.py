@@ -26,7 +26,8 @@ Two checks, both required for exit status 0:
    the route id it hashed on). Tabs are opened until each replica has one (at most --max-sessions).
 2. every session kept its run: all its requests went to one replica, its session id survived every
    reconnect, its status line kept counting up (running or queued for a turn, step higher each
-   time) and every upload was accepted (204; a replica that does not hold the session answers 400, a failed XSRF check 403).
+   time) and every upload was accepted (204; a replica that does not hold the session answers 400,
+   a failed XSRF check 403).
 
 Then, as controls, the same replicas behind two other proxies rendered from the same file: plain
 round-robin (no affinity), where a tab's uploads and reconnects land on the wrong replica, and

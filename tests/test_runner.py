@@ -68,9 +68,9 @@ def test_pause_holds_the_step_count_and_step_advances_by_one(runner: Runner) -> 
     for k in (1, 2, 3):  # each Step is exactly one more step, however often it is pressed
         runner.step_once()
         seen = []  # every look from the Step on: the step it shows and the state beside it
-        wait_until(lambda k=k: seen.append(look(runner)) or seen[-1][0] == n + k, interval=0.001,
+        wait_until(lambda k=k, seen=seen: seen.append(look(runner)) or seen[-1][0] == n + k, interval=0.001,
                    what=f"step {k}")
-        assert stays(lambda k=k: seen.append(look(runner)) or seen[-1][0] == n + k, 0.2, 0.001)
+        assert stays(lambda k=k, seen=seen: seen.append(look(runner)) or seen[-1][0] == n + k, 0.2, 0.001)
         # The stepped row never shows beside "running" (the page would say it ran on).
         assert {state for rows, state in seen if rows == n + k} == {"paused"}, seen
     runner.resume()

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from playground import sprites
 from playground.compare.batched import batched_forward, batched_image, row_norms
 from playground.config import RunConfig
-from playground.engine import RATIO_EVERY
+from playground.engine import RATIO_EVERY, all_finite
 from playground.history import COLUMNS, HistoryRows, row_type
 from playground.losses import LOSSES
 from playground.models import MODELS
@@ -138,7 +138,7 @@ class Stack:
         return restore
 
     def _finite_check(self, r: int) -> Callable[[], bool]:
-        return lambda: all(bool(torch.isfinite(w[r]).all()) for w in self.weights)
+        return lambda: all_finite([w.detach()[r] for w in self.weights])
 
     # One lockstep -------------------------------------------------------------------------------
     @property
