@@ -42,7 +42,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 HEADLESS = """
 import sys, time, json
 from playground.config import RunConfig
-from playground.engine import Trainer, configure_torch, warm_up
+from playground.engine import Trainer
+from playground.warmup import configure_torch, warm_up
 configure_torch(1); warm_up()
 cfg = RunConfig.from_json(sys.argv[1]); seconds = float(sys.argv[2])
 t = Trainer(cfg)

@@ -54,9 +54,10 @@ from benchmarks.common import (  # noqa: E402
 )
 from playground import sprites  # noqa: E402
 from playground.config import RunConfig, task_defaults  # noqa: E402
-from playground.engine import Trainer, configure_torch, warm_up  # noqa: E402
+from playground.engine import Trainer
 from playground.history import thin  # noqa: E402
 from playground.serve import FINISHED, LIMITS, MemoryBudget, Runner  # noqa: E402
+from playground.warmup import configure_torch, warm_up  # noqa: E402
 
 streamlit.logger.set_log_level("error")  # no bare-mode warnings from the ui imports, no run logs
 from playground.ui import live, session  # noqa: E402, F401  (the app's modules count in the baseline)
@@ -410,7 +411,7 @@ def reading(cases: dict[str, Case], row: dict[str, float | None], table: list[tu
             f"weights on top of them (gradients, two moments, the best copy, the ratio scratch), and "
             f"the classify data set grows with samples x size\u00b2. 50 sessions that each finished "
             f"the largest run would need about {worst[3] / 1e3:,.1f} GB without a limit, which is why "
-            f"the server has a memory budget (`MemoryBudget` in playground/serve/runner.py): a run over "
+            f"the server has a memory budget (`MemoryBudget` in playground/serve/admission.py): a run over "
             f"`PLAYGROUND_MAX_RUN_MB` ({LIMITS.max_run_mb:,.0f} MB, counted as its weights six "
             f"times over plus its data) is refused with a message, and all runs together keep at "
             f"most `PLAYGROUND_MAX_MODELS_MB` ({LIMITS.max_models_mb:,.0f} MB): a new run first "

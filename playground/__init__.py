@@ -15,7 +15,7 @@ from typing import Any
 _EXPORTS = {
     "ConfigError": "playground.config", "RunConfig": "playground.config",
     "Trainer": "playground.engine", "TrainResult": "playground.engine", "build": "playground.engine",
-    "configure_torch": "playground.engine", "train": "playground.engine",
+    "configure_torch": "playground.warmup", "train": "playground.engine",
     "lr_at": "playground.schedules",
     "SPRITES": "playground.sprites", "SpriteError": "playground.sprites",
     "load_sprite": "playground.sprites",

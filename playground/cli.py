@@ -14,8 +14,9 @@ import torch
 
 from playground import export, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
-from playground.engine import Trainer, TrainResult, build, configure_torch
+from playground.engine import Trainer, TrainResult, build
 from playground.models import num_parameters
+from playground.warmup import configure_torch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from time import perf_counter
@@ -30,49 +29,11 @@ from playground.results import TrainResult
 from playground.rules import ENDED, RunRules
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
+from playground.tensor_ops import all_finite, clear_grads, generator_state, total_norm
 
-__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "all_finite", "build", "clear_grads",
-           "configure_torch", "total_norm", "train", "warm_up"]
+__all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
 
 RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
-
-
-def total_norm(tensors: list[Tensor]) -> float:
-    """`nn.utils.get_total_norm` bit for bit on same-device, same-dtype tensors, minus the grouping
-    and wrappers (and, for one tensor, the stack) that a Python-bound model feels every step."""
-    if len(tensors) == 1:  # the norm of one norm is itself (checked bit for bit, inf/nan too)
-        return float(torch.linalg.vector_norm(tensors[0]))
-    return float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors))))
-
-
-def _generator_state(loader: Any) -> Tensor | None:
-    """The state of the generator that shuffles a loader's batches (None: it does not shuffle)."""
-    generator = getattr(loader, "generator", None)
-    return generator.get_state() if generator is not None else None
-
-
-def all_finite(tensors: list[Tensor]) -> bool:
-    """`all(torch.isfinite(t).all() for t in tensors)`, at the cost of a sum: an inf or nan anywhere
-    makes the sum non-finite, so a finite sum settles it; only a sum that is not finite (an inf or
-    nan inside, or finite values that overflow when added) needs the element-wise check. On a
-    million weights the sum takes ~50 us where isfinite's temporaries take ~8 ms."""
-    return all(math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all()) for t in tensors)
-
-
-def clear_grads(optimizer: torch.optim.Optimizer) -> None:
-    """What `optimizer.zero_grad(set_to_none=True)` does: every parameter's .grad set to None. The
-    method wraps this loop in a profiler scope and a dynamo guard, ~9 us alone and ~15-20 us inside
-    a loop on this project's CPUs: 5-8% of a learnable-pixels step. Same effect, minus the wrappers
-    (a torch.profiler trace loses its "zero_grad" label)."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            p.grad = None
-
-
-def configure_torch(threads: int = 1) -> None:
-    """Tiny models run best on one thread per training; subnormal floats only slow Adam down."""
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(True)
 
 
 class Trainer:
@@ -167,7 +128,7 @@ class Trainer:
         if not self.b.model.training:  # only image() flips it, and it flips it back: skip ~20 us
             self.b.model.train()
         if self._epoch_len > 1:  # the batch order's seed, so a run can be carried on mid-epoch
-            self._epoch_rng = _generator_state(self.b.loader)
+            self._epoch_rng = generator_state(self.b.loader)
         self._batches = iter(self.b.loader)
         self.epoch += 1
         return next(self._batches)
@@ -319,7 +280,7 @@ class Trainer:
         holds the epoch's batch-order seed and how many of its batches were used. Plain tensors and
         numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
         mid = not self.at_epoch_end
-        loader_rng = self._epoch_rng if mid else _generator_state(self.b.loader)
+        loader_rng = self._epoch_rng if mid else generator_state(self.b.loader)
         rules = {k: v for k, v in vars(self.rules).items()
                  if k not in ("cfg", "restore", "weights_finite")}
         return copy.deepcopy({  # a copy: the live tensors move on with the next step
@@ -456,17 +417,3 @@ def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,
         if row is not None and on_step is not None:
             on_step(trainer, row)
     return trainer.result()
-
-
-def warm_up() -> float:
-    """Pay torch's one-off lazy imports (~2 s on the first optimizer step) before a user clicks."""
-    from playground.models import MODELS
-    from playground.optim import OPTIMIZERS
-
-    t0 = time.perf_counter()
-    train(RunConfig(epochs=3))  # the default run first: a user's first Start needs only this
-    for model in MODELS:
-        train(RunConfig(model=model, epochs=2, size=8, batch_size=64))
-    for optimizer in OPTIMIZERS:
-        train(RunConfig(optimizer=optimizer, epochs=2, size=8))
-    return time.perf_counter() - t0

@@ -360,11 +360,10 @@ def browser_watchdog() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pool():
     """The test session's worker pool (two warmed workers); AppTest's pages share it."""
-    from playground.serve import runner as runner_module
     from playground.serve import shared_pool
+    from playground.serve.pool import close_shared_pool
 
     shared = shared_pool()
     assert shared.wait_ready(180), "the worker pool did not start"
     yield shared
-    shared.close()
-    runner_module._POOL = None
+    close_shared_pool()

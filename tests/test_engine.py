@@ -213,7 +213,7 @@ def test_bce_outputs_logits_and_displays_probabilities() -> None:
 
 @pytest.mark.parametrize("shapes", [[(1, 4, 8, 8)], [(3, 5), (5,), (7, 2)]])
 def test_total_norm_equals_torch_bit_for_bit(shapes) -> None:
-    from playground.engine import total_norm
+    from playground.tensor_ops import total_norm
 
     g = torch.Generator().manual_seed(0)
     for scale in (1e-30, 1.0, 1e30):
@@ -224,7 +224,7 @@ def test_total_norm_equals_torch_bit_for_bit(shapes) -> None:
 
 
 def test_all_finite_agrees_with_isfinite_even_where_the_sum_overflows() -> None:
-    from playground.engine import all_finite
+    from playground.tensor_ops import all_finite
 
     big = torch.finfo(torch.float32).max
     cases = [[torch.ones(3)], [torch.ones(3), torch.tensor([1.0, math.nan])],

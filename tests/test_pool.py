@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
 from playground.serve.limits import Limits
 from playground.serve.pool import MIN_TURN, Pool
 
@@ -20,3 +24,31 @@ def test_turns_shorten_as_the_queue_grows_but_not_below_the_minimum() -> None:
     assert Pool.turn(Stub(2, 2)) == 5.0
     assert Pool.turn(Stub(2, 48)) == MIN_TURN  # 50 tabs: the last one's first step in ~12 s
     assert Pool.turn(Stub(16, 48)) == 2.5
+
+
+def test_a_dead_worker_gets_no_task_before_its_replacement_is_ready() -> None:
+    """Between a worker's death and its replacement, the pool is not ready and a new run waits
+    (it once went to the dead worker's pipe and ended with the crash sentence)."""
+    from playground import RunConfig
+    from playground.serve import MemoryBudget, Runner
+    from tests.helpers import wait_until
+
+    pool = Pool(1, Limits(), warm=False)
+    try:
+        assert pool.wait_ready(120)
+        dead = pool.workers[0]
+        noticed, gate = threading.Event(), threading.Event()
+        replace = pool._replace  # held back until the test lets it go
+        pool._replace = lambda index: (noticed.set(), gate.wait(30), replace(index))
+        os.kill(dead.pid, signal.SIGKILL)
+        assert noticed.wait(30), "the pool did not notice the death"
+        assert not pool.wait_ready(0.3)
+        runner = Runner(Limits(), pool, MemoryBudget(256, 1536))
+        assert runner.start(RunConfig(model="mlp", epochs=1000, size=8, pace=0))
+        assert pool.position(runner._task) == 1 and dead.task is None
+        gate.set()
+        assert pool.wait_ready(120)
+        wait_until(lambda: runner.snapshot().n_rows > 0, timeout=60, what="the run on the new worker")
+        runner.stop(wait=True)
+    finally:
+        pool.close()

@@ -34,3 +34,22 @@ def test_the_core_never_imports_streamlit() -> None:
     assert len(core) > 20
     offenders = [str(p.relative_to(ROOT)) for p in core if "streamlit" in imported(p)]
     assert not offenders, offenders
+
+
+MAX_LINES = 430  # "no module over ~400 lines": a room a newcomer can read in one sitting
+
+
+def test_no_module_is_too_long_to_read() -> None:
+    long = {str(p.relative_to(ROOT)): n for p in [*(ROOT / "playground").rglob("*.py"), ROOT / "app.py"]
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    found = []
+    for path in [*(ROOT / "playground").rglob("*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("playground"):
+                found += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found

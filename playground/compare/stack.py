@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from playground import sprites
 from playground.compare.batched import batched_forward, batched_image, row_norms
 from playground.config import RunConfig
-from playground.engine import RATIO_EVERY, all_finite
+from playground.engine import RATIO_EVERY
 from playground.history import COLUMNS, HistoryRows, row_type
 from playground.losses import LOSSES
 from playground.models import MODELS
@@ -34,6 +34,7 @@ from playground.optim import OPTIMIZERS, make_optimizer
 from playground.results import TrainResult
 from playground.rules import RunRules
 from playground.schedules import SCHEDULES, make_scheduler
+from playground.tensor_ops import all_finite
 
 Row = row_type(COLUMNS)
 

@@ -5,8 +5,9 @@ calls Streamlit; the page polls snapshots."""
 from playground.serve.admission import LIMITS, MEMORY, Gate, MemoryBudget, RunRefused
 from playground.serve.jobs import Cancelled, Job
 from playground.serve.limits import Limits
-from playground.serve.pool import Pool
-from playground.serve.runner import FINISHED, Runner, Snapshot, shared_pool
+from playground.serve.pool import Pool, shared_pool
+from playground.serve.runner import Runner
+from playground.serve.snapshot import FINISHED, Snapshot
 
 __all__ = ["FINISHED", "LIMITS", "MEMORY", "Cancelled", "Gate", "Job", "Limits", "MemoryBudget", "Pool",
            "RunRefused", "Runner", "Snapshot", "shared_pool"]

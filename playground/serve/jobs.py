@@ -10,7 +10,7 @@ from typing import Any
 
 from playground.serve.admission import LIMITS, next_id
 from playground.serve.limits import Limits
-from playground.serve.pool import Pool
+from playground.serve.pool import Pool, shared_pool
 
 DONE = ("done", "cancelled", "error")
 
@@ -24,8 +24,6 @@ class Job:
 
     def __init__(self, name: str, kind: str, args: tuple, limits: Limits | None = None,
                  pool: Pool | None = None) -> None:
-        from playground.serve.runner import shared_pool
-
         self.name, self.kind, self.args = name, kind, args
         self.limits = limits or LIMITS
         self.pool = pool or shared_pool()

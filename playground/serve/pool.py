@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from playground.serve.admission import LIMITS
 from playground.serve.limits import Limits
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Worker:
         self.task: Task | None = None
         self.since = 0.0  # when it took its task
         self.asked_back = False
+        self.dead = False  # set once its process is gone: no task is given to it again
         self.ready = threading.Event()
         parent, child = pool.ctx.Pipe()
         self.conn = parent
@@ -239,8 +241,10 @@ class Pool:
     def worker_died(self, worker: Worker) -> None:
         """The process is gone: end its task with one sentence, and start a replacement."""
         with self._lock:
-            if self._closed or worker not in self.workers:
+            if self._closed or worker not in self.workers or worker.dead:
                 return
+            worker.dead = True
+            worker.ready.clear()  # until its replacement is ready, dispatch passes it by
             task, worker.task = worker.task, None
             index = self.workers.index(worker)
         worker.process.join(1)
@@ -298,7 +302,12 @@ class Pool:
     def wait_ready(self, timeout: float = 120.0) -> bool:
         """Wait until every worker has warmed up."""
         deadline = time.monotonic() + timeout
-        return all(w.ready.wait(max(0.0, deadline - time.monotonic())) for w in list(self.workers))
+        while True:  # the list is read again each time: a dead worker is replaced by a new one
+            pending = [w for w in list(self.workers) if not w.ready.is_set()]
+            left = deadline - time.monotonic()
+            if not pending or left <= 0:
+                return not pending
+            pending[0].ready.wait(min(left, 0.5))
 
     def pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.pid is not None]
@@ -315,3 +324,25 @@ class Pool:
             if w.process.is_alive():
                 w.process.kill()
                 w.process.join(5)
+
+
+_POOL: Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool() -> Pool:
+    """The server's pool, started on first use (the app starts it while it warms up)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = Pool(limits=LIMITS)
+        return _POOL
+
+
+def close_shared_pool() -> None:
+    """Stop the server's pool (tests and benchmarks that start it end it); the next use starts anew."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()

@@ -17,8 +17,7 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
@@ -29,53 +28,14 @@ from playground.history import HistoryRows, Table
 from playground.serve.admission import LIMITS, MB, MEMORY, MemoryBudget, next_id
 from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
-from playground.serve.pool import Pool
+from playground.serve.pool import Pool, shared_pool
+from playground.serve.snapshot import FINISHED, Snapshot
 from playground.serve.worker import Controls, News, pack, unpack
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
 RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
             "and picture stay. Press ▶ Start to train again.")
-_POOL: Pool | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def shared_pool() -> Pool:
-    """The server's pool, started on first use (the app starts it while it warms up)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = Pool(limits=LIMITS)
-        return _POOL
-
-
-@dataclass
-class Snapshot:
-    """A consistent copy of a run's published state: what one page refresh draws."""
-
-    run_id: int
-    state: str  # idle, ready, queued, running, paused, or one of FINISHED
-    rows: Table  # the history thinned for the chart, read by column name
-    n_rows: int
-    image: np.ndarray | None
-    filmstrip: list[tuple[int, np.ndarray]]
-    events: list[tuple[int, str, float]]
-    steps_per_second: float
-    total_steps: int
-    message: str = ""
-    queue_position: int = 0
-    base_lr: float = 0.0
-    config: RunConfig | None = None
-    target: np.ndarray | None = None
-    view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
-
-    @property
-    def last(self) -> Any | None:
-        """The newest history row (a named tuple), if any."""
-        return self.rows.last
-
-
 class RunTask:
     """One run as the pool queues it: a fresh id per run, so a late message from an older run of
     the same session is never mistaken for this one's."""

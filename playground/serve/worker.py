@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from playground.config import ConfigError, RunConfig
-from playground.engine import Trainer, configure_torch, warm_up
+from playground.engine import Trainer
 from playground.serve.limits import Limits
 from playground.tasks import build
+from playground.warmup import configure_torch, warm_up
 
 log = logging.getLogger(__name__)
 

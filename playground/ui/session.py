@@ -9,8 +9,8 @@ import time
 import streamlit as st
 from streamlit.logger import get_logger
 
-from playground.engine import configure_torch, warm_up
 from playground.serve import LIMITS, Gate, Job, Runner, shared_pool
+from playground.warmup import configure_torch, warm_up
 
 log = logging.getLogger(__name__)
 get_logger("playground")  # Streamlit's handler and --logger.level for the core's run/session logs
