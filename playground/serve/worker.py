@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import select
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class Training:
         self._events_sent = len(self.trainer.events)
         self._last_image = self._last_send = 0.0
         self._due = time.monotonic()
+        self._poller = _poller(conn)
 
     def run(self) -> None:
         """Step until the run ends, is paused, or gives its worker back."""
@@ -115,6 +117,8 @@ class Training:
 
     def _read_controls(self, block: bool, timeout: float = 0.0) -> bool:
         """Apply every control message waiting (or the first to arrive within `timeout`)."""
+        if not block and self._poller is not None and not self._poller.poll(0):
+            return False  # the usual case, checked every step: ~0.6 us instead of conn.poll's ~5
         got = False
         while self.conn.poll(timeout if block else 0):
             block = False
@@ -194,6 +198,16 @@ class Training:
         """The run ended: its final picture and state (for downloads and the best checkpoint)."""
         self._picture(self.trainer.step_count, False)
         self._send("ended", pack(self.trainer.state_dict()))
+
+
+def _poller(conn: Connection) -> Any:
+    """A select.poll on the pipe, to ask cheaply whether a control is waiting (None where the
+    platform has no poll, e.g. Windows: conn.poll is asked instead)."""
+    if not hasattr(select, "poll"):
+        return None
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return poller
 
 
 def apply_control(ctl: Controls, msg: tuple) -> None:
