@@ -297,6 +297,7 @@ class SessionLog:
     steps: int = 0  # optimizer steps seen during the training window
     running_s: float = 0.0  # seconds seen in the running state during the window
     first_running_after: float | None = None  # seconds from the first click to "running"
+    first_step_after: float | None = None  # seconds from the first click to a step on the page
     exceptions: list[str] = field(default_factory=list)
     messages: int = 0
     reruns_sent: int = 0  # fragment reruns requested during the window
@@ -434,6 +435,8 @@ class Session:
             if in_window and n >= self.last_step:
                 self.log.steps += n - self.last_step
             self.last_step = n
+            if n >= 1 and self.first_click and self.log.first_step_after is None:
+                self.log.first_step_after = now - self.first_click
 
     def _finished(self, msg: ForwardMsg) -> None:
         """First run done = page loaded; a full run showing a finished state = press Start again."""
@@ -518,6 +521,7 @@ class Result:
     sessions_ran: int = 0
     sessions_queued: int = 0
     max_wait_s: float | None = None
+    first_step_s: list[float] = field(default_factory=list)  # Start -> first step seen, per session
     runs_ended: int = 0
     exceptions: list[str] = field(default_factory=list)
     resources: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -688,6 +692,8 @@ def summarise(result: Result, sessions: Sequence[Session], sampler: Sampler, opt
     result.sessions_queued = sum(1 for log in logs if "queued" in log.states)
     waits = [log.first_running_after for log in logs if log.first_running_after is not None]
     result.max_wait_s = max(waits) if waits else None
+    result.first_step_s = sorted(log.first_step_after for log in logs
+                                 if log.first_step_after is not None)
     result.runs_ended = sum(log.runs_ended for log in logs)
     result.reruns_sent = sum(log.reruns_sent for log in logs)
     result.fragment_runs = sum(log.fragment_runs for log in logs)
@@ -801,19 +807,25 @@ def run_markdown(r: Result) -> str:
             + (" (**busy machine: numbers are pessimistic**)" if r.load_avg_before > 3 else "")
             + f". Client CPU {r.client_cpu_cores:.2f} cores, server CPU {r.server_cpu_cores:.2f} "
               "cores during training.\n")
+    every = r.health.get("open", []) + r.health.get("train", [])
+    p99 = pct(every, 99)
     pages = table(["sessions", "loaded", "page load p50", "p95", "max", "health p50 (load / train)",
-                   "health p95", "health max", "health failures"],
+                   "health p95", "health p99 (all)", "health max", "health failures"],
                   [[str(r.sessions), f"{r.loaded}/{r.sessions}", fmt(pct(r.load_s, 50), " s"),
                     fmt(pct(r.load_s, 95), " s"), fmt(max(r.load_s, default=None), " s"),
-                    _pair(r, 50), _pair(r, 95), _pair(r, 100), str(r.health_failures)]])
+                    _pair(r, 50), _pair(r, 95), fmt(p99 * 1000 if p99 is not None else None, " ms", 0),
+                    _pair(r, 100), str(r.health_failures)]])
     rates = r.per_session_rate
     train = table(["steps/s total (seen on the pages)", "steps/s per running session (median, min-max)",
-                   "sessions that trained", "seen queued", "longest wait Start → running",
+                   "sessions that trained", "seen queued",
+                   "Start → first step on the page (p50 / max)", "longest wait Start → running",
                    "runs finished", "exceptions"],
                   [[fmt(r.steps_total / r.window_s if r.window_s else None, "", 0),
                     f"{fmt(pct(rates, 50), '', 0)} ({fmt(min(rates, default=None), '', 0)}-"
                     f"{fmt(max(rates, default=None), '', 0)})",
                     f"{r.sessions_ran}/{r.sessions}", str(r.sessions_queued),
+                    f"{fmt(pct(r.first_step_s, 50), ' s', 1)} / "
+                    f"{fmt(max(r.first_step_s, default=None), ' s', 1)}",
                     fmt(r.max_wait_s, " s", 1), str(r.runs_ended), str(len(r.exceptions))]])
     res = r.resources
     order = [("baseline", "baseline (after warm-up)"), ("idle", f"{r.sessions} sessions open, idle"),
@@ -925,7 +937,8 @@ def rounded(value: object) -> object:
 
 
 SUMMARY_HEADERS = ("sessions", "variant", "loaded", "load p50", "load p95", "health p95 (train)",
-                   "health max", "steps/s seen on pages", "trained", "peak RSS MB", "idle MB/session",
+                   "health p99", "health max", "first step p50 / max", "steps/s seen on pages",
+                   "trained", "peak RSS MB", "idle MB/session",
                    "threads base → peak → after grace → after TTL", "RSS MB base → after TTL",
                    "load avg")
 
@@ -945,7 +958,10 @@ def summary_row(d: dict) -> list[str]:
                res["after_grace"]["threads"], after.get("threads")]
     return [str(n), f"what-if: {variant(d)}" if variant(d) else "app",
             f"{d['loaded']}/{n}", fmt(pct(d["load_s"], 50), " s"), fmt(pct(d["load_s"], 95), " s"),
-            fmt(pct(d["health"].get("train", []), 95), " s"), fmt(max(health, default=None), " s"),
+            fmt(pct(d["health"].get("train", []), 95), " s"), fmt(pct(health, 99), " s"),
+            fmt(max(health, default=None), " s"),
+            (f"{fmt(pct(d['first_step_s'], 50), ' s', 1)} / {fmt(max(d['first_step_s']), ' s', 1)}"
+             if d.get("first_step_s") else "—"),
             fmt(d["steps_total"] / d["window_s"] if d["window_s"] else None, "", 0),
             f"{d['sessions_ran']}/{n}", fmt(res["train_peak"]["rss_mb"], "", 0),
             fmt((res["idle"]["rss_mb"] - res["baseline"]["rss_mb"]) / n, "", 1),

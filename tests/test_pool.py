@@ -7,7 +7,7 @@ import signal
 import threading
 
 from playground.serve.limits import Limits
-from playground.serve.pool import MIN_TURN, Pool
+from playground.serve.pool import CYCLE, MIN_TURN, Pool
 
 
 class Stub:
@@ -20,10 +20,16 @@ class Stub:
 
 
 def test_turns_shorten_as_the_queue_grows_but_not_below_the_minimum() -> None:
-    assert Pool.turn(Stub(2, 0)) == 10.0
-    assert Pool.turn(Stub(2, 2)) == 5.0
-    assert Pool.turn(Stub(2, 48)) == MIN_TURN  # 50 tabs: the last one's first step in ~12 s
-    assert Pool.turn(Stub(16, 48)) == 2.5
+    assert Pool.turn(Stub(2, 0)) == 10.0  # nobody waits: no turns
+    assert Pool.turn(Stub(2, 1)) == 10.0  # never longer than turn_seconds
+    assert Pool.turn(Stub(2, 4)) == 2.5  # the queue gets its turns within CYCLE (5 s)
+    assert Pool.turn(Stub(2, 48)) == MIN_TURN  # 50 tabs on 2 workers: the last one's first step in ~6 s
+    assert Pool.turn(Stub(16, 48)) == CYCLE * 16 / 48
+    for workers in (1, 2, 16):  # whatever the queue, a full round of turns fits in CYCLE
+        for waiting in range(1, 200):  # (or each waiting run gets MIN_TURN)
+            turn = Pool.turn(Stub(workers, waiting))
+            assert MIN_TURN <= turn <= 10.0
+            assert turn * waiting / workers <= CYCLE + 1e-9 or turn == MIN_TURN
 
 
 def test_a_dead_worker_gets_no_task_before_its_replacement_is_ready() -> None:

@@ -213,6 +213,26 @@ def test_a_run_paused_while_taking_turns_steps_only_when_asked(pool1: Pool) -> N
         b.stop(wait=True)
 
 
+def test_a_class_pressing_start_together_gets_first_steps_before_long_turns() -> None:
+    """First turns are short (FIRST_TURN) while others wait, so the last of a queue steps soon
+    instead of after every earlier run's full turn (10 s turns here, paced runs to count steps)."""
+    p = Pool(1, Limits(turn_seconds=10), warm=False)
+    runners = [make(p) for _ in range(4)]
+    try:
+        assert p.wait_ready(120)
+        paced = LONG.replace(pace=10)  # ~1 step in a first turn; a 2.5 s turn would be ~25
+        for r in runners:
+            assert r.start(paced)
+        wait_until(lambda: all(r.snapshot().n_rows > 0 for r in runners), timeout=60,
+                   what="every run's first step")
+        early = [r.snapshot().n_rows for r in runners[1:-1]]
+        assert max(early) <= 8, f"the middle runs had long first turns: {early} steps"
+    finally:
+        for r in runners:
+            r.stop(wait=True)
+        p.close()
+
+
 def test_with_nobody_waiting_a_run_keeps_its_worker_past_its_turn(pool1: Pool) -> None:
     r = make(pool1)
     try:

@@ -3,7 +3,8 @@
 Tasks (a session's run, a compare job) wait in one queue in arrival order and take the first free
 worker. A run that has stepped `turn_seconds` while others wait is asked to give its worker back: it
 parks (its whole state comes back here, see engine.Trainer.state_dict) and joins the back of the
-queue, so a class that presses Start together all get their first steps within seconds. A paused
+queue; turns shorten as the queue grows, and a run's first turn is short (FIRST_TURN), so a class
+that presses Start together all get their first steps within seconds. A paused
 run parks at once, so paused tabs hold no worker. A worker that dies (a crash inside torch, a
 SIGKILL, out of memory) ends only the task it held, with one sentence on that page, and a fresh
 worker takes its place.
@@ -33,8 +34,10 @@ from playground.serve.limits import Limits
 log = logging.getLogger(__name__)
 
 CRASHED = "This run's worker stopped unexpectedly; press Start to run it again."
-TICK = 0.1  # seconds between looks at turns and abandoned sessions
-MIN_TURN = 0.5  # seconds: the shortest turn, however long the queue
+TICK = 0.05  # seconds between looks at turns and abandoned sessions
+MIN_TURN = 0.25  # seconds: the shortest turn, however long the queue
+CYCLE = 5.0  # seconds: with turns this long, the whole queue gets a turn within this
+FIRST_TURN = 0.05  # seconds: a run's first turn while others wait (enough for its first steps)
 
 
 class Task(Protocol):
@@ -62,6 +65,7 @@ class Worker:
         self.task: Task | None = None
         self.since = 0.0  # when it took its task
         self.asked_back = False
+        self.first_turn = False  # its task had never stepped before this turn
         self.dead = False  # set once its process is gone: no task is given to it again
         self.ready = threading.Event()
         parent, child = pool.ctx.Pipe()
@@ -163,6 +167,7 @@ class Pool:
         self._closed = False
         self._failures = 0  # workers that died before they were ready, in a row
         self._watched: weakref.WeakSet[Any] = weakref.WeakSet()  # their tick() runs every TICK
+        self._served: weakref.WeakSet[Task] = weakref.WeakSet()  # tasks that have had a turn
         self.workers: list[Worker] = []
         for i in range(size or default_size(self.limits)):
             self.workers.append(Worker(self, i))
@@ -216,6 +221,8 @@ class Pool:
                 if worker.task is None and worker.ready.is_set():
                     task = self._queue.popleft()
                     worker.task, worker.since, worker.asked_back = task, time.monotonic(), False
+                    worker.first_turn = task not in self._served
+                    self._served.add(task)
                     starts.append((worker, task))
         for worker, task in starts:
             if not worker.send(task.first_message()):
@@ -271,9 +278,11 @@ class Pool:
             time.sleep(TICK)  # a cadence, not a synchronisation: every check is idempotent
             with self._lock:
                 turn = self.turn()
+                first = min(turn, FIRST_TURN)  # first steps for everyone before long turns
                 due = [w for w in self.workers
                        if self._queue and w.task is not None and w.task.wants_turns()
-                       and not w.asked_back and time.monotonic() - w.since >= turn]
+                       and not w.asked_back
+                       and time.monotonic() - w.since >= (first if w.first_turn else turn)]
                 for w in due:
                     w.asked_back = True
             for w in due:
@@ -287,12 +296,14 @@ class Pool:
                     log.exception("pool watcher failed")
 
     def turn(self) -> float:
-        """How long a run may keep its worker while others wait: `turn_seconds`, shortened as the
-        queue grows so the last of a class that pressed Start together still steps within
-        seconds (down to MIN_TURN, below which parking and resuming would cost more than it
-        gives)."""
-        workers = len(self.workers)
-        return max(MIN_TURN, self.limits.turn_seconds * workers / (len(self._queue) + workers))
+        """How long a run may keep its worker while others wait: short enough that everyone in
+        the queue gets a turn within CYCLE seconds (a class that pressed Start together all see
+        first steps within seconds), never longer than `turn_seconds`, never under MIN_TURN
+        (parking and resuming a run costs ~10 ms)."""
+        workers, waiting = len(self.workers), len(self._queue)
+        if not waiting:
+            return self.limits.turn_seconds
+        return min(self.limits.turn_seconds, max(MIN_TURN, CYCLE * workers / waiting))
 
     def watch(self, obj: Any) -> None:
         """Call obj.tick() every TICK while obj lives (a session's grace after its tab closed)."""

@@ -95,6 +95,7 @@ class Training:
         self._last_image = self._last_send = 0.0
         self._due = time.monotonic()
         self._poller = _poller(conn)
+        self._stepped = False  # in this turn
 
     def run(self) -> None:
         """Step until the run ends, is paused, or gives its worker back."""
@@ -103,8 +104,8 @@ class Training:
             if self.ctl.stop:
                 self.trainer.stop()
                 return self._end()
-            if (self.ctl.paused and not self.ctl.steps) or self.ctl.give_back:
-                return self._park()
+            if (self.ctl.paused and not self.ctl.steps) or (self.ctl.give_back and self._stepped):
+                return self._park()  # (a turn gives at least one step, however short it was)
             if self._wait_for_beat():
                 continue  # a control arrived while it waited: look at it first
             self._step()
@@ -144,6 +145,7 @@ class Training:
         """One optimizer step; its row, and a picture every IMAGE_EVERY seconds."""
         t = self.trainer
         row = t.step()
+        self._stepped = True
         if self.ctl.steps:
             self.ctl.steps -= 1
             self.news.steps_done += 1

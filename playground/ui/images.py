@@ -7,7 +7,9 @@ rendering keeps every pixel a crisp square at any display size.
 from __future__ import annotations
 
 import base64
+import collections
 import html
+import threading
 
 import numpy as np
 
@@ -17,18 +19,24 @@ CHECKER = ("background-color:#fff;background-image:conic-gradient(#e4e4e4 25%,#f
            "#e4e4e4 0 75%,#fff 0);background-size:12px 12px;")
 
 
-_URIS: dict[int, tuple[np.ndarray, str]] = {}  # recent pictures: a filmstrip frame is encoded once
+_URIS: collections.OrderedDict[int, tuple[np.ndarray, str]] = collections.OrderedDict()
+_URIS_LOCK = threading.Lock()
+URI_CACHE = 2048  # recent pictures: 50 open pages' filmstrips and latest images fit
 
 
 def data_uri(arr: np.ndarray) -> str:
-    """A PNG data URI of the exact pixels (cached per array object: published arrays never change)."""
-    hit = _URIS.get(id(arr))
-    if hit is not None and hit[0] is arr:
-        return hit[1]
+    """A PNG data URI of the exact pixels (cached per array object: published arrays never change,
+    so a filmstrip frame is encoded once however often its page redraws)."""
+    with _URIS_LOCK:  # every session's script thread draws through here
+        hit = _URIS.get(id(arr))
+        if hit is not None and hit[0] is arr:
+            _URIS.move_to_end(id(arr))
+            return hit[1]
     uri = "data:image/png;base64," + base64.b64encode(sprites.to_png_bytes(arr)).decode("ascii")
-    if len(_URIS) > 256:
-        _URIS.clear()
-    _URIS[id(arr)] = (arr, uri)
+    with _URIS_LOCK:
+        _URIS[id(arr)] = (arr, uri)
+        while len(_URIS) > URI_CACHE:
+            _URIS.popitem(last=False)
     return uri
 
 
