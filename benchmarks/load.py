@@ -818,15 +818,14 @@ def run_markdown(r: Result) -> str:
     rates = r.per_session_rate
     train = table(["steps/s total (seen on the pages)", "steps/s per running session (median, min-max)",
                    "sessions that trained", "seen queued",
-                   "Start → first step on the page (p50 / max)", "longest wait Start → running",
-                   "runs finished", "exceptions"],
+                   "Start → first step on the page (p50 / max)", "runs finished", "exceptions"],
                   [[fmt(r.steps_total / r.window_s if r.window_s else None, "", 0),
                     f"{fmt(pct(rates, 50), '', 0)} ({fmt(min(rates, default=None), '', 0)}-"
                     f"{fmt(max(rates, default=None), '', 0)})",
                     f"{r.sessions_ran}/{r.sessions}", str(r.sessions_queued),
                     f"{fmt(pct(r.first_step_s, 50), ' s', 1)} / "
                     f"{fmt(max(r.first_step_s, default=None), ' s', 1)}",
-                    fmt(r.max_wait_s, " s", 1), str(r.runs_ended), str(len(r.exceptions))]])
+                    str(r.runs_ended), str(len(r.exceptions))]])
     res = r.resources
     order = [("baseline", "baseline (after warm-up)"), ("idle", f"{r.sessions} sessions open, idle"),
              ("train_peak", "training (peak)"), ("closed", "just closed"),
@@ -936,7 +935,7 @@ def rounded(value: object) -> object:
     return value
 
 
-SUMMARY_HEADERS = ("sessions", "variant", "loaded", "load p50", "load p95", "health p95 (train)",
+SUMMARY_HEADERS = ("date", "sessions", "variant", "loaded", "load p50", "load p95", "health p95 (train)",
                    "health p99", "health max", "first step p50 / max", "steps/s seen on pages",
                    "trained", "peak RSS MB", "idle MB/session",
                    "threads base → peak → after grace → after TTL", "RSS MB base → after TTL",
@@ -956,7 +955,7 @@ def summary_row(d: dict) -> list[str]:
     after = res.get("after_ttl") or {}
     threads = [res["baseline"]["threads"], res["train_peak"]["threads"],
                res["after_grace"]["threads"], after.get("threads")]
-    return [str(n), f"what-if: {variant(d)}" if variant(d) else "app",
+    return [d.get("date", ""), str(n), f"what-if: {variant(d)}" if variant(d) else "app",
             f"{d['loaded']}/{n}", fmt(pct(d["load_s"], 50), " s"), fmt(pct(d["load_s"], 95), " s"),
             fmt(pct(d["health"].get("train", []), 95), " s"), fmt(pct(health, 99), " s"),
             fmt(max(health, default=None), " s"),
