@@ -87,6 +87,7 @@ class Options:
     reap: bool = True  # wait out the session TTL and send one visitor (memory after sessions)
     queued_poll: float | None = None  # what-if: poll this slowly while queued (the app: 0.25 s)
     max_page_runs: int | None = None  # what-if: PLAYGROUND_MAX_PAGE_RUNS (None: the app's default)
+    default_gc: bool = False  # what-if: Streamlit's GC after every script run, no gc.freeze()
     port: int = 0
 
     def env(self) -> dict[str, str]:
@@ -99,6 +100,8 @@ class Options:
             env["PLAYGROUND_MAX_SECONDS"] = str(self.max_seconds)
         if self.max_page_runs is not None:
             env["PLAYGROUND_MAX_PAGE_RUNS"] = str(self.max_page_runs)
+        if self.default_gc:
+            env.update(STREAMLIT_RUNNER_POST_SCRIPT_GC="true", PLAYGROUND_GC_FREEZE="0")
         return env
 
 
@@ -533,6 +536,7 @@ class Result:
     queued_poll: float | None = None
     waves: list[dict] = field(default_factory=list)
     max_page_runs: int | None = None  # None: the app's default gate (older runs: no gate existed)
+    default_gc: bool = False
 
 
 def variant(r: Result | dict) -> str:
@@ -541,6 +545,8 @@ def variant(r: Result | dict) -> str:
     parts = []
     if d.get("queued_poll"):
         parts.append(f"queued sessions poll every {d['queued_poll']:g} s")
+    if d.get("default_gc"):
+        parts.append("GC after every script run, no gc.freeze()")
     if d.get("max_page_runs"):
         parts.append(f"{d['max_page_runs']} page runs at once" if d["max_page_runs"] < 1000
                      else "no page gate")
@@ -706,7 +712,8 @@ def new_result(opts: Options, name: str) -> Result:
                   sessions=opts.sessions, seconds=opts.seconds, epochs=opts.epochs,
                   workers=opts.workers, session_grace=opts.session_grace,
                   session_ttl=opts.session_ttl, load_avg_before=load_avg(), load_avg_after=0.0,
-                  queued_poll=opts.queued_poll, max_page_runs=opts.max_page_runs)
+                  queued_poll=opts.queued_poll, max_page_runs=opts.max_page_runs,
+                  default_gc=opts.default_gc)
 
 
 def command() -> str:
@@ -889,7 +896,8 @@ def block_name(r: Result) -> str:
     """The key a run's block is stored under in the docs: one per session count, one soak."""
     if r.waves:
         return "soak"
-    suffix = ("_whatif" if r.queued_poll else "") + (f"_gate{r.max_page_runs}" if r.max_page_runs else "")
+    suffix = (("_whatif" if r.queued_poll else "") + (f"_gate{r.max_page_runs}" if r.max_page_runs else "")
+              + ("_gc" if r.default_gc else ""))
     return f"{r.sessions:03d}" + suffix
 
 
@@ -1004,6 +1012,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
                    help="what-if, not the app: sessions poll this slowly while queued")
     p.add_argument("--max-page-runs", type=int, metavar="N",
                    help="what-if: PLAYGROUND_MAX_PAGE_RUNS (1000 turns the page gate off)")
+    p.add_argument("--default-gc", action="store_true",
+                   help="what-if: runner.postScriptGC on and no gc.freeze() (Streamlit's defaults)")
     p.add_argument("--quick", action="store_true", help="3 sessions, 5 s: a smoke run")
     p.add_argument("--write", action="store_true", help="update docs/reliability.md")
     args = p.parse_args(argv)
@@ -1014,7 +1024,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Options]:
                    think=args.think, workers=args.workers,
                    session_grace=args.session_grace, session_ttl=args.session_ttl,
                    max_steps=args.max_steps, max_seconds=args.max_seconds, port=args.port,
-                   queued_poll=args.queued_poll, max_page_runs=args.max_page_runs)
+                   queued_poll=args.queued_poll, max_page_runs=args.max_page_runs,
+                   default_gc=args.default_gc)
     return args, opts
 
 

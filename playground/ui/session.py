@@ -1,9 +1,11 @@
-"""Per-session objects: the runner that owns this tab's training thread, and the server warm-up."""
+"""Per-session objects: the runner that steers this tab's training in the worker pool, its compare
+jobs, and the server warm-up."""
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 
 import streamlit as st
@@ -26,8 +28,9 @@ def server_warm_up() -> float:
     pool = shared_pool()
     configure_torch(1)
     warm_up()
-    gc.collect()
-    gc.freeze()  # torch's objects leave the collector's view: later collections stay short
+    if os.environ.get("PLAYGROUND_GC_FREEZE", "1") != "0":  # "0": a what-if of benchmarks/load.py
+        gc.collect()
+        gc.freeze()  # torch's objects leave the collector's view: later collections stay short
     pool.wait_ready()
     seconds = time.perf_counter() - t0
     log.info("warm-up took %.1f s; %s workers ready", seconds, len(pool.workers))
