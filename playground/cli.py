@@ -14,6 +14,7 @@ import torch
 
 from playground import export, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
+from playground.config_files import read_config
 from playground.engine import Trainer, TrainResult, build
 from playground.models import num_parameters
 from playground.warmup import configure_torch
@@ -81,7 +82,8 @@ def _add_lr_find(sub: argparse._SubParsersAction) -> None:
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """The options every command that builds a config shares."""
-    p.add_argument("--config", type=Path, help="a config.json (e.g. from an earlier run)")
+    p.add_argument("--config", type=Path, help="a config file: .json (e.g. from an earlier run) or "
+                   ".yaml/.yml, flat keys or the course's nested training: section")
     p.add_argument("--url", help="a share link from the app; its settings are replayed")
     p.add_argument("--image", type=Path, help="train on your own image file (PNG, JPEG, GIF, "
                    "WEBP, BMP)")
@@ -93,10 +95,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Layer defaults < --config < --url < --image < --set into one validated config."""
     data: dict[str, Any] = {}
     if args.config:
-        try:
-            data.update(RunConfig.from_json(args.config.read_text()).to_dict())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {args.config}: {exc.strerror}") from None
+        data.update(read_config(args.config).to_dict())
     if args.url:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(args.url).query)
         cfg, problems = RunConfig.from_query(query)
