@@ -31,6 +31,7 @@ def settings() -> tuple[RunConfig, str | None]:
     first_load()
     setup.keep_typed_lr()
     preview = setup.sidebar()
+    setup.typed_lr_shown()
     cfg, error = setup.config_from_widgets(st.session_state.cfg)
     st.session_state.cfg = cfg
     st.query_params.from_dict(share.page_query(cfg))

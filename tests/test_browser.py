@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("browser_watchdog")]
 
 T = TypeVar("T")
 FIRST_LOAD_MS = 90_000  # the first page of a fresh server waits for the PyTorch warm-up
-UI_MS = 15_000  # a click's rerun, on a slow 2-core CI box
+UI_MS = 15_000  # a click's rerun, on a slow 2-core CI box (Playwright counts milliseconds)
+UI_S = UI_MS / 1000  # the same for wait_for, which counts seconds
 STATES = r"idle|ready|starting|queued|running|paused|completed|diverged|early stopped|stopped|error"
 STATUS_RE = re.compile(rf"^\W*\s*({STATES})\b")  # "🟢 running · step 1,234 / 200,000 · …"
 STEP_RE = re.compile(r"step ([\d,]+) / ([\d,]+)")
@@ -156,7 +157,7 @@ def test_closing_the_tab_ends_the_run(chromium: Browser, app: Server) -> None:
         page = context.new_page()
         open_app(page, app, LONG_RUN)
         button(page, "start").click()
-        wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_MS, "a running run")
+        wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_S, "a running run")
         seen = len(app.log_text())
         page.close()
     finally:
@@ -186,8 +187,8 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
     shot(page, "01_loaded")
 
     button(page, "start").click()
-    first = wait_for(lambda: step_now(page), UI_MS, "a step counter in the status line")
-    later = wait_for(lambda: (s := step_now(page)) is not None and s > first and s, UI_MS,
+    first = wait_for(lambda: step_now(page), UI_S, "a step counter in the status line")
+    later = wait_for(lambda: (s := step_now(page)) is not None and s > first and s, UI_S,
                      f"the step counter to pass {first}")
     state, _, total = status(page)
     assert later > first and total == 200_000 and state == "running"
@@ -199,7 +200,7 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
     shot(page, "02_running")
 
     button(page, "pause").click()
-    wait_for(lambda: status(page)[0] == "paused", UI_MS, "the paused state")
+    wait_for(lambda: status(page)[0] == "paused", UI_S, "the paused state")
     held = step_now(page)
     assert held is not None and held >= later
     seen: list[tuple] = []
@@ -209,11 +210,11 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
     shot(page, "03_paused")
 
     button(page, "step").click()
-    wait_for(lambda: step_now(page) == held + 1, UI_MS, f"step {held + 1} after one Step")
+    wait_for(lambda: step_now(page) == held + 1, UI_S, f"step {held + 1} after one Step")
     assert holds(lambda: status(page)[:2] == ("paused", held + 1), 0.75), "Step did more than one step"
 
     button(page, "stop").click()
-    wait_for(lambda: status(page)[0] == "stopped", UI_MS, "the stopped state")
+    wait_for(lambda: status(page)[0] == "stopped", UI_S, "the stopped state")
     assert step_now(page) == held + 1
     expect(button(page, "stop")).to_be_disabled(timeout=UI_MS)
     shot(page, "04_stopped")
@@ -361,7 +362,7 @@ def test_server_restart_reconnects_with_the_link_settings(
         momentum.press("Enter")
         settings_shown(page)
         button(page, "start").click()
-        wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_MS, "a running run")
+        wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_S, "a running run")
         # the curve drawn: a page whose first chart's JavaScript is still loading when the server
         # dies shows "Failed to fetch dynamically imported module" instead of every chart until it
         # is reloaded (Streamlit's frontend caches the failed import; docs/reliability.md)
@@ -385,9 +386,9 @@ def test_server_restart_reconnects_with_the_link_settings(
         assert "Traceback" not in page.inner_text("body")
 
         button(page, "start").click()
-        first_step = wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_MS,
+        first_step = wait_for(lambda: status(page)[0] == "running" and step_now(page), UI_S,
                               "a new run after the restart")
-        wait_for(lambda: (s := step_now(page)) is not None and s > first_step, UI_MS,
+        wait_for(lambda: (s := step_now(page)) is not None and s > first_step, UI_S,
                  f"the step counter to pass {first_step}")
         expect(status_line(page)).to_contain_text("lr 0.05")
         expect(loss_chart(page)).to_be_visible(timeout=UI_MS)

@@ -17,6 +17,7 @@ from playground.lessons.experiments import EXPERIMENTS
 from tests.conftest import ARTIFACTS
 from tests.test_browser import (  # noqa: F401
     UI_MS,
+    UI_S,
     app,
     button,
     open_app,
@@ -48,7 +49,7 @@ def test_the_default_run_forms_its_sprite_over_seconds(page: Page, app: Server) 
     open_app(page, app)
     button(page, "start").click()
     t0 = time.monotonic()
-    wait_for(lambda: status(page)[1], UI_MS, "the first step")
+    wait_for(lambda: status(page)[1], UI_S, "the first step")
     first = time.monotonic() - t0
     wait_for(lambda: (status(page)[1] or 0) >= cfg.total_steps // 6, 60, "a sixth of the run")
     shot(page, "default_forming")
@@ -85,6 +86,7 @@ def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  #
     """Typed and Enter, never dropped (the live view reruns four times a second meanwhile)."""
     open_app(page, app, "?epochs=100000&pace=0&model=mlp&optimizer=sgd&lr=0.01")
     button(page, "start").click()
+    wait_for(lambda: status(page)[0] == "running", UI_S, "the run to be running")
     box = page.locator(".st-key-live_lr input")
     box.wait_for(timeout=UI_MS)
     for value in ("0.02", "0.003", "0.04", "0.005"):
@@ -92,7 +94,7 @@ def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  #
         box.fill(value)
         box.press("Enter")
         wait_for(lambda v=value: f"lr {format_lr(float(v))}" in status_line(page).inner_text(),
-                 UI_MS, f"lr {value} in the status line")
+                 UI_S, f"lr {value} in the status line")
     from playwright.sync_api import expect
 
     expect(page.locator(".st-key-w_lr input")).to_have_value("5.00e-3", timeout=UI_MS)  # synced

@@ -98,6 +98,21 @@ def test_live_lr_change_is_applied_and_marked(runner: Runner) -> None:
     assert snap.base_lr == 0.001
 
 
+def test_a_new_lr_is_not_undone_by_an_update_the_worker_sent_before_reading_it(runner: Runner) -> None:
+    """The page follows snapshot.base_lr (the live LR box, the sidebar sync): a stale update must
+    not flip it back to the old rate for a moment (the box then showed the old value mid-typing)."""
+    from playground.serve.worker import News
+
+    runner.start(LONG, paused=True)
+    task = runner._task
+    runner.set_lr(0.001)
+    runner.received(task, ("update", task.id, None, News(base_lr=LONG.lr)))  # sent before it read
+    assert runner.snapshot().base_lr == 0.001
+    runner.received(task, ("update", task.id, None, News(base_lr=0.001)))  # the worker has it
+    runner.received(task, ("update", task.id, None, News(base_lr=0.002)))  # and later rates count
+    assert runner.snapshot().base_lr == 0.002
+
+
 def test_stop_ends_the_thread(runner: Runner) -> None:
     runner.start(LONG)
     wait_until(lambda: runner.snapshot().n_rows > 0)

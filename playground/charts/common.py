@@ -23,11 +23,15 @@ def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
     return spec
 
 
-def spec_without_main_data(chart: alt.TopLevelMixin) -> str:
-    """Drop the chart's top-level dataset so the caller can pass live data for it."""
+def spec_without_main_data(chart: alt.TopLevelMixin, canvas: bool = False) -> str:
+    """Drop the chart's top-level dataset so the caller can pass live data for it. `canvas`: draw
+    on a canvas instead of SVG (Streamlit reads `usermeta.embedOptions`): a chart redrawn several
+    times a second costs the browser far less, which on a small machine is CPU the run keeps."""
     spec = chart.to_dict()
     main = spec.pop("data")["name"]
     spec.get("datasets", {}).pop(main, None)
+    if canvas:
+        spec["usermeta"] = {"embedOptions": {"renderer": "canvas"}}
     return json.dumps(spec)
 
 

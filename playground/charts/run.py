@@ -86,7 +86,7 @@ def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height:
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
     return spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
-                                                height, points))
+                                                height, points), canvas=True)
 
 
 def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
@@ -154,7 +154,8 @@ def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
 @functools.lru_cache(maxsize=8)
 def lr_spec(log: bool, height: int = 170) -> str:
     """The LR chart's spec without data (see loss_spec for why)."""
-    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height))
+    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height),
+                                  canvas=True)
 
 
 def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:

@@ -15,6 +15,7 @@ threads may already run. Each has one torch thread and is warmed up before it ta
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import logging
@@ -32,6 +33,8 @@ from playground.serve.admission import LIMITS
 from playground.serve.limits import Limits
 
 log = logging.getLogger(__name__)
+_EXITING = threading.Event()  # the process is ending: its workers going away is no crash
+atexit.register(_EXITING.set)  # runs before multiprocessing's own exit handler stops the workers
 
 CRASHED = "This run's worker stopped unexpectedly; press Start to run it again."
 TICK = 0.05  # seconds between looks at turns and abandoned sessions
@@ -248,7 +251,7 @@ class Pool:
     def worker_died(self, worker: Worker) -> None:
         """The process is gone: end its task with one sentence, and start a replacement."""
         with self._lock:
-            if self._closed or worker not in self.workers or worker.dead:
+            if self._closed or _EXITING.is_set() or worker not in self.workers or worker.dead:
                 return
             worker.dead = True
             worker.ready.clear()  # until its replacement is ready, dispatch passes it by

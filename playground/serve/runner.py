@@ -91,6 +91,7 @@ class Runner:
         self._held = 0
         self._released = False
         self._base_lr = 0.0
+        self._lr_asked: float | None = None  # set by the page, not yet confirmed by the worker
         self._best = (float("inf"), None)
         self._deadline: float | None = None  # set when the session goes away
         self.pool.watch(self)
@@ -118,7 +119,7 @@ class Runner:
             self._gif = list(self._film.frames)
             self._rate.clear()
             self._ctl = Controls(pace=cfg.pace)
-            self._base_lr, self._best = cfg.lr, (float("inf"), None)
+            self._base_lr, self._best, self._lr_asked = cfg.lr, (float("inf"), None), None
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
               paused: bool = False) -> bool:
@@ -193,7 +194,7 @@ class Runner:
         with self._cond:
             if self._state in FINISHED or lr == self._base_lr:
                 return
-            self._ctl.lr, self._base_lr, task = lr, lr, self._task
+            self._ctl.lr, self._base_lr, self._lr_asked, task = lr, lr, lr, self._task
             if self._local is not None:  # ready, not started: the worker will be told at start
                 self._local.set_lr(lr)
                 self._ctl.lr = None
@@ -299,7 +300,9 @@ class Runner:
         if news.view:
             self._view = news.view
         self._events.extend(news.events)
-        self._base_lr, self._best = news.base_lr, (news.best_loss, news.best_epoch)
+        if self._lr_asked is None or news.base_lr == self._lr_asked:  # an update sent before the
+            self._base_lr, self._lr_asked = news.base_lr, None  # worker read a new rate is stale
+        self._best = (news.best_loss, news.best_epoch)
         if news.message:
             self._message = news.message
 

@@ -118,13 +118,13 @@ class Training:
 
     def _read_controls(self, block: bool, timeout: float = 0.0) -> bool:
         """Apply every control message waiting (or the first to arrive within `timeout`)."""
-        if not block and self._poller is not None and not self._poller.poll(0):
-            return False  # the usual case, checked every step: ~0.6 us instead of conn.poll's ~5
         got = False
-        while self.conn.poll(timeout if block else 0):
-            block = False
-            apply_control(self.ctl, self.conn.recv())
-            got = True
+        # Nothing waiting is the usual case, checked every step: ~0.6 us instead of conn.poll's ~5.
+        if block or self._poller is None or self._poller.poll(0):
+            while self.conn.poll(timeout if block else 0):
+                block = False
+                apply_control(self.ctl, self.conn.recv())
+                got = True
         if self.ctl.lr is not None:
             self.trainer.set_lr(self.ctl.lr)
             self.ctl.lr = None

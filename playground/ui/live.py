@@ -80,12 +80,13 @@ def _refusable(action: Callable[..., object]) -> Callable[..., None]:
 def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
     """Apply a new learning rate or pace to a live run; say which other changes wait for
     Start/Reset."""
+    typed = st.session_state.pop("lr_to_apply", None)  # see setup.typed_lr_shown
     snap = runner.snapshot(max_points=2)
     running = snap.config
     if running is None or snap.state in FINISHED:
         return
-    if runner.alive and abs(cfg.lr - snap.base_lr) > 1e-15 * cfg.lr:
-        runner.set_lr(cfg.lr)
+    if runner.alive and typed is not None:
+        runner.set_lr(typed)
     if cfg.pace != runner.pace:
         runner.set_pace(cfg.pace)
     changed = [k for k, v in cfg.to_dict().items()

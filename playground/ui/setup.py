@@ -39,6 +39,8 @@ def load_into_widgets(cfg: RunConfig, overwrite: bool = False) -> None:
             st.session_state[key(f"beta{i + 1}")] = beta
     if overwrite or key("lr_slider") not in st.session_state:
         st.session_state[key("lr_slider")] = nearest_stop(cfg.lr)
+    if overwrite:  # a live run takes the loaded rate too, as if it had been typed
+        st.session_state.lr_pending = float(cfg.lr)
 
 
 def label(name: str) -> str:
@@ -113,13 +115,26 @@ def keep_typed_lr() -> bool:
     While a run is live its view reruns every 0.25 s, and Streamlit 1.67 can turn the full rerun a
     typed value asks for into that fragment-only rerun, which drops the sidebar widget's new value
     as stale (streamlit/streamlit#14064). The widget's callback still runs and records the value;
-    the next full run restores it here, and the live view asks for that full run."""
-    value = st.session_state.pop("lr_pending", None)
+    the next full run restores it here, and the live view asks for that full run. The value stays
+    pending until the sidebar has been drawn with it (`typed_lr_shown`): a full run cut short
+    before that (by the next rerun) would otherwise leave the browser's old value to come back,
+    and the page would then set the run's rate back to it."""
+    value = st.session_state.get("lr_pending")
     if value is None:
         return False
     st.session_state[key("lr")] = value
     st.session_state[key("lr_slider")] = nearest_stop(value)
     return True
+
+
+def typed_lr_shown() -> None:
+    """The sidebar now shows the typed rate: it is no longer pending, and a live run takes it
+    (`live.sync_live_settings`). Only a rate someone typed, slid or loaded reaches the run: a
+    sidebar that merely differs from the run (a browser's stale widget state after crossed
+    reruns) never sets the run's rate back."""
+    value = st.session_state.pop("lr_pending", None)
+    if value is not None:
+        st.session_state.lr_to_apply = value
 
 
 def lr_widgets(box: Any = st) -> None:
