@@ -228,12 +228,13 @@ def trainer_groups(trainer: Trainer | None) -> list[tuple[str, Iterable[torch.Te
 
 
 def runner_tensors(runner: object) -> dict[str, int]:
-    """Tensor bytes a Runner holds: its trainer's by kind, its published images, the rest."""
+    """Tensor bytes a Runner holds: its trainer's by kind (a ready run's; a run that has started
+    keeps its state as bytes between turns, counted with the Python heap), its images, the rest."""
     assert isinstance(runner, Runner)
     snap, exported = runner.snapshot(), set[int]()
     everything = reachable_tensors(runner, exported=exported)
     images = reachable_tensors([snap.image, snap.filmstrip, runner.frames(), snap.target, snap.view])
-    return storage_bytes([*trainer_groups(runner._trainer), ("images", images),
+    return storage_bytes([*trainer_groups(runner._local), ("images", images),
                           ("data, buffers", everything)], exported)
 
 
@@ -248,7 +249,7 @@ def finished(cfg: RunConfig | None) -> Callable[[], Runner]:
     def make() -> Runner:
         runner = Runner(memory=UNBOUNDED)  # what a session holds without the server's budget
         if cfg is not None:
-            runner.start(cfg)
+            runner.start(cfg.replace(pace=0))  # flat out: the app's default pace would sleep
             if not runner.join(timeout=600):
                 raise RuntimeError(f"run did not finish: {cfg}")
             state = runner.snapshot(2).state
