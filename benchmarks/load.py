@@ -369,9 +369,13 @@ class Session:
 
     async def close(self) -> None:
         """Close the tab: the websocket goes away (Streamlit then releases the session)."""
-        self._cancel_timers()
         for task in self._tasks:
             task.cancel()
+        await self.drop_socket()
+
+    async def drop_socket(self) -> None:
+        """Stop the rerun timers, close the websocket and stop reading it."""
+        self._cancel_timers()
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.ws.close(), 10)

@@ -292,14 +292,7 @@ class Tab(load.Session):
     async def reconnect(self, timeout: float) -> None:
         """A network blip: the websocket goes, the page checks health and opens a new one through
         the proxy offering its session id, and reruns; returns when that full run has finished."""
-        self._cancel_timers()
-        if self.ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(), 10)
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader
+        await self.drop_socket()
         runs, self.state = self.full_runs, ""
         status = await self.http("GET", "/_stcore/health")
         if status != 200:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import pytest
 import torch
 
+from tests.helpers import descendants
+
 torch.set_num_threads(1)  # one torch thread per training, as the app and CLI run (2 thrash here)
 
 if TYPE_CHECKING:
@@ -234,19 +236,7 @@ def chromium(browser_watchdog: None, browsers: Browsers) -> Browser:
 
 def _chromium_descendants() -> list[int]:
     """Pids of the Chromium processes started under this test process (Linux /proc; else none)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError, ValueError, IndexError):
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            todo.append(pid)
-            with suppress(OSError):
-                if b"chromium" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    found.append(pid)
-    return found
+    return [pid for pid, cmd in descendants().items() if "chromium" in cmd]
 
 
 def kill_chromium() -> list[int]:

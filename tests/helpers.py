@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
 
 _tick = threading.Event()  # never set: wait(interval) is a poll interval, not a synchronisation
 
@@ -30,3 +33,19 @@ def stays(pred: Callable[[], bool], duration: float, interval: float = 0.02) -> 
             return False
         _tick.wait(interval)
     return pred()
+
+
+def descendants() -> dict[int, str]:
+    """This test process's descendants (Linux /proc; else none): pid -> command line."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = {}, [os.getpid()]
+    while todo:
+        for pid in children.get(todo.pop(), []):
+            todo.append(pid)
+            with suppress(OSError):
+                found[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return found

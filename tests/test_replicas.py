@@ -8,17 +8,16 @@ nginx these tests skip locally and fail under CI=true (.ci/run installs it).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import tempfile
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
 
 from deploy import replicas
 from tests.conftest import ROOT, require_nginx
+from tests.helpers import descendants
 
 pytestmark = pytest.mark.replicas
 
@@ -26,22 +25,9 @@ COMPOSE = (ROOT / "deploy" / "compose.yaml").read_text()
 CONF = (ROOT / "deploy" / "nginx.conf").read_text()
 
 
-def descendants(name: str) -> list[str]:
-    """Command lines of this test process's descendants whose command line mentions `name`."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError, ValueError, IndexError):
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = [], [os.getpid()]
-    while todo:
-        for pid in children.get(todo.pop(), []):
-            todo.append(pid)
-            with suppress(OSError):
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                if name in cmd:
-                    found.append(cmd)
-    return found
+def running(name: str) -> list[str]:
+    """Command lines of this test process's descendants that mention `name`."""
+    return [cmd for cmd in descendants().values() if name in cmd]
 
 
 # The files (no nginx needed) -------------------------------------------------------------------
@@ -145,7 +131,7 @@ def test_two_replicas_behind_nginx_keep_every_session_on_its_replica() -> None:
     rr = [t for t in report.controls if t.proxy == "round-robin"]
     assert rr and all(len(t.replicas) == 2 for t in rr), table
     assert all(400 in t.uploads or not t.same_session for t in rr), table
-    assert not descendants("nginx") and not descendants("streamlit"), "left running"
+    assert not running("nginx") and not running("streamlit"), "left running"
 
 
 def test_everything_started_is_stopped_when_the_proxy_cannot_start(
@@ -157,5 +143,5 @@ def test_everything_started_is_stopped_when_the_proxy_cannot_start(
     before = set(Path(tempfile.gettempdir()).glob("playground-replicas-*"))
     with pytest.raises(RuntimeError, match="nginx -t failed"):
         replicas.run(replicas.Demo(replicas=2, sessions=1, rounds=1, controls=False, keep=False))
-    assert not descendants("nginx") and not descendants("streamlit"), "left running"
+    assert not running("nginx") and not running("streamlit"), "left running"
     assert set(Path(tempfile.gettempdir()).glob("playground-replicas-*")) == before, "left behind"
