@@ -58,6 +58,7 @@ DOC = ROOT / "docs" / "reliability.md"
 SECTION = "load"
 SAMPLE_EVERY = 0.5  # seconds between health / RSS / thread samples
 THREAD_SLACK = 2  # threads above the reference still counted as "back"
+REAP_WAIT_S = 10.0  # after the probe visitor leaves, how long its threads may take to go
 ANYIO_IDLE = 10.0  # AnyIO prunes HTTP worker threads idle this long, on its next request
 FINISHED = ("completed", "diverged", "early stopped", "stopped", "error")
 STATE_RE = re.compile(r"\*\*(idle|ready|starting|queued|running|paused|completed|diverged|"
@@ -607,13 +608,19 @@ def wait_for(pred: Callable[[], bool], timeout: float, poll: float = 0.1) -> boo
     return pred()
 
 
-def settle(server: Server, reference: ProcStats, opts: Options) -> float | None:
-    """Seconds after the close until the training and script threads are gone: threads back
-    within THREAD_SLACK of the idle count (which holds the page loads' idle HTTP workers)."""
-    t0 = time.monotonic()
-    back = wait_for(lambda: proc_stats(server.proc.pid).threads <= reference.threads + THREAD_SLACK,
-                    opts.session_grace + opts.settle_timeout)
-    return time.monotonic() - t0 if back else None
+def settle(server: Server, reference: ProcStats, opts: Options) -> tuple[float | None, ProcStats]:
+    """Seconds after the close until the training and script threads are gone (threads back
+    within THREAD_SLACK of the idle count, which holds the page loads' idle HTTP workers), and
+    the sample that showed it: a later sample may catch a passing thread (an HTTP worker, a
+    health check) and say nothing about the runs."""
+    t0, seen = time.monotonic(), [proc_stats(server.proc.pid)]
+
+    def back() -> bool:
+        seen.append(proc_stats(server.proc.pid))
+        return seen[-1].threads <= reference.threads + THREAD_SLACK
+
+    took = time.monotonic() - t0 if wait_for(back, opts.session_grace + opts.settle_timeout) else None
+    return took, seen[-1]
 
 
 def stats_row(samples: Sequence[Sample], peak: bool = False) -> dict[str, float]:
@@ -661,10 +668,10 @@ async def one_run(server: Server, sampler: Sampler, opts: Options, result: Resul
     mark(sampler, "close")
     await close_all(sessions)
     closed, closed_t = mark(sampler, "grace"), time.monotonic()
-    result.threads_back_s = await asyncio.to_thread(settle, server, idle, opts)
-    after_grace = mark(sampler, "ttl")
+    result.threads_back_s, after_grace = await asyncio.to_thread(settle, server, idle, opts)
+    mark(sampler, "ttl")
     wake = max(closed_t + opts.session_ttl + 1, opened + ANYIO_IDLE + 0.5)
-    after_ttl = await reap(server, sampler, opts, wake) if opts.reap else None
+    after_ttl = await reap(server, sampler, opts, wake, baseline) if opts.reap else None
     summarise(result, sessions, sampler, opts)
     result.server_cpu_cores = (cpu1 - cpu0) / result.window_s
     result.client_cpu_cores = (client1 - client0) / result.window_s
@@ -673,13 +680,21 @@ async def one_run(server: Server, sampler: Sampler, opts: Options, result: Resul
         "closed": _res(closed), "after_grace": _res(after_grace), "after_ttl": _res(after_ttl)}
 
 
-async def reap(server: Server, sampler: Sampler, opts: Options, wake: float) -> ProcStats:
+async def reap(server: Server, sampler: Sampler, opts: Options, wake: float,
+               reference: ProcStats) -> ProcStats:
     """Wait until the closed sessions' TTL has expired and the page loads' HTTP worker threads
     have idled out, let one visitor come and go (both are reaped on the next request), sample."""
     await asyncio.sleep(max(0.0, wake - time.monotonic()))
     await probe(server.port, opts)
-    await asyncio.to_thread(wait_for, lambda: False, 2.0)  # let the probe's own script run end
-    return mark(sampler, "after")
+    mark(sampler, "after")
+    seen: list[ProcStats] = []
+
+    def back() -> bool:  # the probe's own script run ends, then its thread goes
+        seen.append(proc_stats(server.proc.pid))
+        return seen[-1].threads <= reference.threads + THREAD_SLACK
+
+    await asyncio.to_thread(wait_for, back, REAP_WAIT_S)
+    return seen[-1]
 
 
 def _res(stats: ProcStats | None) -> dict[str, float]:

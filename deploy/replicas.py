@@ -74,6 +74,7 @@ QUERY = "epochs=100000&pace=0&model=mlp"  # long runs at full speed: still runni
 BALANCES = ("cookie", "round-robin", "ip-hash")  # cookie: deploy/nginx.conf as shipped
 # A kept run is training or waiting its turn: with more runs than workers they take turns.
 ALIVE = frozenset({"running", "queued"})
+STATUS_WAIT_S = 5.0  # after a reconnect's rerun, how long to wait for the first status line
 LOG_RE = re.compile(r'"(?P<request>[^"]*)" (?P<status>\d{3}) \d+ route=(?P<route>\S*) '
                     r'upstream=(?P<upstream>.*?) rt=')
 
@@ -592,7 +593,11 @@ async def exercise(proxy: Proxy, labels: dict[str, str], tabs: Sequence[Tab], de
     async def again(tab: Tab, r: TabResult) -> None:
         before = tab.last_step
         await tab.reconnect(demo.timeout)
-        if tab.state in ALIVE:  # the full run drew it; give the run a moment (or a turn) to move on
+        # The rerun normally draws the status line; on a busy replica the live fragment may be the
+        # first to draw it, so wait (briefly) for a status line before judging the run.
+        with contextlib.suppress(TimeoutError):
+            await _until(lambda: bool(tab.state), STATUS_WAIT_S, "a status line")
+        if tab.state in ALIVE:  # give the run a moment (or a turn) to move on
             with contextlib.suppress(TimeoutError):
                 await _until(lambda: tab.last_step > before, demo.timeout, "a higher step")
         r.states.append(tab.state or "(no status line)")
@@ -645,8 +650,11 @@ async def results(proxy: Proxy, labels: dict[str, str], tabs: Sequence[Tab],
 
 
 # Reporting -------------------------------------------------------------------------------------
-def _steps(steps: Sequence[int | None]) -> str:
-    return " → ".join("lost" if s is None else f"{s:,}" for s in steps) or "—"
+def _steps(steps: Sequence[int | None], states: Sequence[str]) -> str:
+    """The step at each look; a look that found no live run says what it found instead."""
+    looks = [f"{s:,}" if s is not None else f"lost ({state})"
+             for s, state in zip(steps, states, strict=False)]
+    return " → ".join(looks) or "—"
 
 
 def _uploads(codes: Sequence[int]) -> str:
@@ -657,7 +665,7 @@ def tab_rows(tabs: Sequence[TabResult]) -> list[list[str]]:
     return [[str(t.index), t.route[:8] or "—", ", ".join(t.replicas) or "—",
              f"{t.requests} / {t.websockets}",
              "yes" if t.same_session else f"no ({len(t.session_ids)} ids)",
-             _steps(t.steps), _uploads(t.uploads),
+             _steps(t.steps, t.states), _uploads(t.uploads),
              _verdict(t)] for t in tabs]
 
 
