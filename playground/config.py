@@ -35,6 +35,7 @@ def _choices(kind: str) -> tuple[str, ...]:
         "sprite": {**sprites.SPRITES, "custom": None},
         "activation": models.ACTIVATIONS,
         "reduction": losses.REDUCTIONS,
+        "monitor": {"loss": None, "accuracy": None},
     }
     return tuple(table[kind])
 
@@ -62,12 +63,14 @@ class RunConfig:
     # Classification and line-fit data.
     classes: int = _f(4, "How many shape classes (circle, square, triangle, cross, ring, diamond).",
                       2, 6, group="data")
-    samples: int = _f(600, "How many examples are generated (train plus validation).", 10, 5000,
-                      group="data")
+    samples: int = _f(600, "How many examples are generated (train, validation and test).", 10,
+                      5000, group="data")
     noise: float = _f(0.1, "Pixel noise (classify) or price scatter (line); more is harder.",
                       0.0, 1.0, group="data")
     val_split: float = _f(0.2, "Share of the examples held out to validate on.", 0.05, 0.5,
                           group="data")
+    test_split: float = _f(0.0, "Share of the examples held out for the final test evaluation "
+                           "(never seen in training or model choice).", 0.0, 0.5, group="data")
     dropout: float = _f(0.0, "Classifier dropout: zeroes this share of activations in training "
                         "only; fights overfitting.", 0.0, 0.9, group="data")
     normalize: bool = _f(False, "Line fit: standardise sizes and prices. Without it, a LR that "
@@ -138,8 +141,12 @@ class RunConfig:
                                0.0, 1e6, group="run")
     patience: int = _f(0, "Early stopping: epochs without improvement before stopping (0 = off).",
                        0, 100000, group="run")
-    min_delta: float = _f(0.0, "Early stopping: the least drop in loss that counts as improvement.",
-                          0.0, 1.0, group="run")
+    min_delta: float = _f(0.0, "Early stopping: the least change in the watched value that counts "
+                          "as improvement.", 0.0, 1.0, group="run")
+    monitor: str = _f("loss", "What early stopping and the best checkpoint watch: the loss "
+                      "(validation loss where there is validation; lower is better) or the "
+                      "validation accuracy (classify; higher is better).", choices="monitor",
+                      group="run")
     seed: int = _f(0, "Seeds the weights, the latent and the batch order: same seed, same run.",
                    0, 2**31 - 1, group="run")
     pace: int = _f(60, "Steps per second the app plays a run at, so you can watch it learn "
@@ -253,6 +260,16 @@ class RunConfig:
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(RunConfig)}
+_dataclass_init = RunConfig.__init__
+
+
+def _init_with_task_defaults(self: RunConfig, **values: Any) -> None:
+    """`RunConfig(task="classify")` starts from that task's defaults (its model, loss, lr...), as
+    `from_dict`, the CLI and links do; a field given explicitly always wins."""
+    _dataclass_init(self, **{**task_defaults(values.get("task", "generate")), **values})
+
+
+RunConfig.__init__ = _init_with_task_defaults  # type: ignore[method-assign]
 
 
 def _check_task(cfg: RunConfig) -> None:
@@ -264,6 +281,9 @@ def _check_task(cfg: RunConfig) -> None:
         if getattr(cfg, key) not in allowed:
             raise ConfigError(f"{key}: {getattr(cfg, key)!r} is not allowed for task {cfg.task}; "
                               f"expected one of {', '.join(allowed)}")
+    if cfg.monitor not in spec.monitors:
+        raise ConfigError(f"monitor: {cfg.monitor!r} needs a validation accuracy, which task "
+                          f"{cfg.task} does not have; use monitor=loss")
     if cfg.task == "classify" and cfg.loss == "bce" and cfg.classes != 2:
         raise ConfigError(f"loss: 'bce' needs classes=2 (got {cfg.classes}); use 'ce' for more")
 

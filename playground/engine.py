@@ -247,7 +247,7 @@ class Trainer:
         metrics = {"epoch_loss": mean}
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
-            if self.rules.epoch_best(metrics["val_loss"], self.epoch):
+            if self.rules.epoch_best(metrics["val_loss"], self.epoch, metrics.get("val_accuracy")):
                 self._copy_best()
         watched = metrics.get("val_loss", mean)
         if self.b.scheduler is not None and self.per_epoch:
@@ -255,7 +255,8 @@ class Trainer:
             self.b.scheduler.step(watched)
             if self.lr < before:
                 self.rules.events.append((self.step_count, "plateau", self.lr))
-        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr)
+        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr,
+                             metrics.get("val_accuracy"))
         metrics["bad_epochs"] = float(self.rules.bad_epochs)
         return metrics
 

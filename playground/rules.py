@@ -40,6 +40,8 @@ class RunRules:
         self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
         self.explode_at = math.inf
         self._epoch_best, self.bad_epochs = math.inf, 0
+        self._best_score = math.inf  # the monitored value at the best epoch, as "lower is better"
+        self.best_accuracy: float | None = None  # validation accuracy of the best epoch, if known
         self.events: list[tuple[int, str, float]] = []  # (step, kind, value) for the charts
 
     @property
@@ -79,27 +81,40 @@ class RunRules:
         self.best_loss, self.has_best = loss, True
         return True
 
-    def epoch_best(self, val_loss: float, epoch: int) -> bool:
-        """Whether this epoch's validation loss is the best so far (the owner copies the weights)."""
-        if not val_loss < self.best_loss:
+    def epoch_best(self, val_loss: float, epoch: int, val_accuracy: float | None = None) -> bool:
+        """Whether this epoch is the best so far by the monitored value (the validation loss, or
+        with monitor=accuracy the validation accuracy); the owner then copies the weights."""
+        score = self.score(val_loss, val_accuracy)
+        if not score < self._best_score:
             return False
-        self.best_loss, self.has_best, self.best_epoch = val_loss, True, epoch
+        self._best_score, self.best_loss, self.has_best, self.best_epoch = score, val_loss, True, epoch
+        self.best_accuracy = val_accuracy
         return True
 
+    def score(self, loss: float, accuracy: float | None) -> float:
+        """The monitored value as "lower is better": the loss, or minus the accuracy."""
+        if self.cfg.monitor == "accuracy" and accuracy is not None:
+            return -accuracy
+        return loss
+
     # Early stopping -------------------------------------------------------------------------
-    def end_epoch(self, epoch: int, step: int, watched: float, lr: float) -> None:
-        """Count epochs without an improvement of at least min_delta; stop after `patience`."""
+    def end_epoch(self, epoch: int, step: int, watched: float, lr: float,
+                  accuracy: float | None = None) -> None:
+        """Count epochs without an improvement of at least min_delta in the monitored value (the
+        watched loss, or the validation accuracy); stop after `patience`."""
         cfg = self.cfg
         if cfg.patience <= 0:
             return
-        if self._epoch_best - watched > cfg.min_delta:
-            self._epoch_best, self.bad_epochs = watched, 0
+        score = self.score(watched, accuracy)
+        if self._epoch_best - score > cfg.min_delta:
+            self._epoch_best, self.bad_epochs = score, 0
             return
         self.bad_epochs += 1
         if self.bad_epochs >= cfg.patience:
-            self.reason = (f"early stopped after epoch {epoch}: no improvement above "
+            what = "validation accuracy" if score != self.score(watched, None) else "loss"
+            self.reason = (f"early stopped after epoch {epoch}: no {what} improvement above "
                            f"{cfg.min_delta:g} for {cfg.patience} epochs; the best weights are restored")
-            self.events.append((step, "early_stop", watched))
+            self.events.append((step, "early_stop", abs(score)))
             self.finish("early_stopped", step, lr)
 
     # Ending ---------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class TaskSpec:
     fields: tuple[str, ...] = ()  # data settings the sidebar shows under "Data"
     sprite: bool = False  # learns a sprite: target picker, pictures, filmstrip, GIF and train.py
     examples: Callable[[RunConfig], int] = lambda cfg: cfg.samples  # examples in one epoch
+    monitors: tuple[str, ...] = ("loss",)  # what early stopping and the best checkpoint can watch
 
 
 def _sprite_examples(cfg: RunConfig) -> int:
@@ -43,8 +44,8 @@ def _sprite_examples(cfg: RunConfig) -> int:
 
 
 def _classify_examples(cfg: RunConfig) -> int:
-    """What is left for training after the validation split."""
-    return cfg.samples - max(1, int(round(cfg.samples * cfg.val_split)))
+    """What is left for training after the validation and test splits."""
+    return classify.split_sizes(cfg)[0]
 
 
 def _line_examples(cfg: RunConfig) -> int:
@@ -60,10 +61,11 @@ TASKS: dict[str, TaskSpec] = {
     "classify": TaskSpec(
         build_classify, classify.CLASSIFIERS, classify.CLASS_LOSSES,
         {"model": "cnn", "loss": "ce", "lr": 0.01, "epochs": 20, "batch_size": 32, "hidden": 64,
-         "depth": 2, "size": 12, "patience": 5, "min_delta": 0.001},
+         "depth": 2, "size": 12, "patience": 5, "min_delta": 0.001, "test_split": 0.15},
         "Classify shape sprites: epochs and batches, train vs validation.",
-        columns=(*COLUMNS, *CLASSIFY_COLUMNS), fields=("classes", "samples", "noise", "val_split"),
-        examples=_classify_examples),
+        columns=(*COLUMNS, *CLASSIFY_COLUMNS),
+        fields=("classes", "samples", "noise", "val_split", "test_split"),
+        examples=_classify_examples, monitors=("loss", "accuracy")),
     "line": TaskSpec(
         build_line, linefit.LINE_MODELS, {k: losses.LOSSES[k] for k in ("mse", "l1", "huber")},
         {"model": "linear", "loss": "mse", "optimizer": "sgd", "lr": 1e-5, "epochs": 100,

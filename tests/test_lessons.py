@@ -13,7 +13,7 @@ import torch
 from playground import RunConfig, train
 from playground.cli import main
 from playground.engine import Trainer, build
-from playground.lessons.classify import PRESETS, make_dataset
+from playground.lessons.classify import PRESETS, make_dataset, split, split_sizes
 from playground.lessons.linefit import closed_form, house_points
 from playground.tasks import TASKS
 
@@ -153,8 +153,13 @@ def test_custom_house_points() -> None:
 
 
 def test_task_validation_and_defaults() -> None:
+    cfg = RunConfig(task="classify")  # starts from the task's defaults, as from_dict does
+    assert (cfg.model, cfg.loss, cfg.lr) == ("cnn", "ce", 0.01)
+    assert RunConfig(task="classify", lr=0.001).lr == 0.001  # an explicit field wins
     with pytest.raises(ValueError, match="not allowed for task classify"):
-        RunConfig(task="classify")  # the sprite loss mse does not apply
+        RunConfig(task="classify", loss="mse")  # the sprite loss does not apply
+    with pytest.raises(ValueError, match="monitor"):
+        RunConfig(monitor="accuracy")  # a sprite run has no validation accuracy
     with pytest.raises(ValueError, match="needs classes=2"):
         classify_cfg(loss="bce")
     cfg = classify_cfg(epochs=400)
@@ -169,3 +174,29 @@ def test_cli_trains_a_classifier_with_validation_columns(tmp_path: Path) -> None
     assert json.loads((tmp_path / "summary.json").read_text())["status"] == "completed"
     confusion = (tmp_path / "confusion.csv").read_text().splitlines()
     assert confusion[0].startswith("truth") and len(confusion) == 5
+
+
+def test_test_split_is_held_out_from_training_and_validation() -> None:
+    cfg = classify_cfg(samples=100, val_split=0.2, test_split=0.1)
+    assert split_sizes(cfg) == (70, 20, 10) and cfg.train_examples == 70
+    x, y = make_dataset(cfg)
+    train, val, test = split(cfg, x, y)
+    assert [len(part[0]) for part in (train, val, test)] == [70, 20, 10]
+    no_test = split(cfg.replace(test_split=0.0), x, y)
+    assert torch.equal(no_test[1][0], val[0])  # adding a test split keeps the validation set
+    assert len(no_test[2][0]) == 0
+
+
+def test_early_stopping_can_watch_validation_accuracy() -> None:
+    """monitor=accuracy: improvement means a higher validation accuracy, and the best checkpoint
+    is the epoch with the highest one."""
+    cfg = classify_cfg(samples=300, epochs=40, patience=3, min_delta=0.0, monitor="accuracy")
+    trainer = Trainer(cfg)
+    while not trainer.done:
+        trainer.step()
+    acc = trainer.result().history.dropna(subset=["val_accuracy"])["val_accuracy"].to_numpy()
+    assert trainer.status == "early_stopped" and "validation accuracy" in trainer.reason
+    best = acc.max()
+    assert trainer.rules.best_accuracy == best > acc[0]  # it learned, and kept its best epoch
+    assert trainer.best_epoch == int(np.argmax(acc)) + 1  # the first epoch that reached it
+    assert len(acc) - trainer.best_epoch == cfg.patience  # then `patience` epochs not above it

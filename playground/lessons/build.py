@@ -36,7 +36,7 @@ def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
 def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     """Shapes dataset, train/validation split, a real DataLoader and the chosen classifier."""
     x, y = classify.make_dataset(cfg)
-    (xt, yt), (xv, yv) = classify.split(cfg, x, y)
+    (xt, yt), (xv, yv), _test = classify.split(cfg, x, y)
     model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
     criterion = classify.CLASS_LOSSES[cfg.loss].make()
 

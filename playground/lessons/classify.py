@@ -56,10 +56,24 @@ def make_dataset(cfg: RunConfig) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(images.clip(0, 1)), torch.from_numpy(labels).long()
 
 
-def split(cfg: RunConfig, x: Tensor, y: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """A fixed train/validation split (the data is already shuffled)."""
-    n_val = max(1, int(round(len(x) * cfg.val_split)))
-    return (x[n_val:], y[n_val:]), (x[:n_val], y[:n_val])
+Pair = tuple[Tensor, Tensor]
+
+
+def split_sizes(cfg: RunConfig) -> tuple[int, int, int]:
+    """How many examples train, validate and test (validation and test get at least one each
+    when asked for; training keeps at least one)."""
+    n_val = max(1, int(round(cfg.samples * cfg.val_split)))
+    n_test = max(1, int(round(cfg.samples * cfg.test_split))) if cfg.test_split > 0 else 0
+    n_test = min(n_test, cfg.samples - n_val - 1)
+    return cfg.samples - n_val - n_test, n_val, n_test
+
+
+def split(cfg: RunConfig, x: Tensor, y: Tensor) -> tuple[Pair, Pair, Pair]:
+    """Fixed train / validation / test splits (the data is already shuffled): validation first,
+    test last, training in between, so adding a test split leaves the validation set as it was."""
+    n_train, n_val, _ = split_sizes(cfg)
+    end = n_val + n_train
+    return (x[n_val:end], y[n_val:end]), (x[:n_val], y[:n_val]), (x[end:], y[end:])
 
 
 def loader(cfg: RunConfig, x: Tensor, y: Tensor) -> DataLoader:

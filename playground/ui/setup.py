@@ -19,6 +19,7 @@ LABELS = {
     "min_lr": "Minimum LR", "history_size": "History size", "max_iter": "Evaluations per step",
     "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
     "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
+    "val_split": "Validation split", "test_split": "Test split", "monitor": "Watch",
 }
 LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
 NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
@@ -193,6 +194,7 @@ def sidebar() -> Any:
     with sb.expander("Early stopping"):
         widget("patience")
         widget("min_delta")
+        widget("monitor", choices=list(spec.monitors))
     return preview
 
 
