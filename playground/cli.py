@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from playground import export, sprites
+from playground import checkpoints, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.config_files import read_config
 from playground.engine import Trainer, TrainResult, build
 from playground.models import num_parameters
+from playground.run_folder import Watch, final_line, note, save_initial, write_run
 from playground.warmup import configure_torch
 
 
@@ -25,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, sprites.SpriteError) as exc:
+    except (ConfigError, sprites.SpriteError) as exc:  # CheckpointError is a ConfigError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -45,12 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train one run and write its results to --out")
     add_config_args(t)
     t.add_argument("--out", type=Path, required=True, help="folder for config, history, images")
-    t.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(t)
     t.set_defaults(func=cmd_train)
+    r = sub.add_parser("resume", help="carry a run on from its final.pt, exactly where it stopped")
+    r.add_argument("checkpoint", type=Path, help="a run folder (its final.pt) or a final.pt file")
+    r.add_argument("--epochs", type=int, help="a new total of epochs (to carry a finished run on)")
+    r.add_argument("--out", type=Path, help="folder for the results (default: the checkpoint's)")
+    _add_run_options(r)
+    r.set_defaults(func=cmd_resume)
     _add_race(sub)
     _add_lr_find(sub)
     return p
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that trains one run."""
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 suits tiny models)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--steps", type=int, help="stop after this many optimizer steps (the run "
+                   "stays resumable: python -m playground resume OUT)")
+    p.add_argument("--tensorboard", type=Path, metavar="DIR", help="write TensorBoard events "
+                   "live into DIR (then: tensorboard --logdir DIR)")
 
 
 def _add_race(sub: argparse._SubParsersAction) -> None:
@@ -106,8 +118,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.image:
         size = int(data.get("size", RunConfig().size))
         arr, notes = sprites.read_image(_read_bytes(args.image), size)
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+        for line in notes:
+            note(f"note: {line}")
         data.update(sprite="custom", pixels=sprites.encode_sprite(arr))
     return RunConfig.from_dict(data)
 
@@ -139,28 +151,63 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     built = build(cfg)
     trainer = Trainer(cfg, built)
-    print(f"{cfg.model} model, {num_parameters(built.model):,} parameters, {cfg.optimizer} "
-          f"lr={cfg.lr:g}, {cfg.total_steps:,} steps", file=sys.stderr)
-    save_checkpoint(out / "initial.pt", trainer)
-    result = _run_with_progress(trainer, quiet=args.quiet)
-    write_run(out, result, trainer)
-    s = result.summary()
-    print(f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}, "
-          f"{s['steps_per_second']} steps/s -> {out}", file=sys.stderr)
+    note(f"{cfg.model} model, {num_parameters(built.model):,} parameters, {cfg.optimizer} "
+         f"lr={cfg.lr:g}, {cfg.total_steps:,} steps")
+    save_initial(out / "initial.pt", trainer)
+    return _train_and_write(trainer, args, out)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Carry a run on from its final.pt (a stopped run, or a finished one given more epochs)."""
+    path: Path = args.checkpoint
+    if path.is_dir():
+        path = path / "final.pt"
+    saved = checkpoints.load(path)
+    trainer = checkpoints.resume(saved, args.epochs)
+    configure_torch(args.threads)
+    out: Path = args.out or path.parent
+    out.mkdir(parents=True, exist_ok=True)
+    note(f"resuming at step {trainer.step_count:,} of {trainer.cfg.total_steps:,} "
+         f"(epoch {trainer.epoch:,})")
+    return _train_and_write(trainer, args, out, checkpoints.saved_frames(saved))
+
+
+def _train_and_write(trainer: Trainer, args: argparse.Namespace, out: Path,
+                     frames: checkpoints.Frames = ()) -> int:
+    """Step the run to its end (or --steps), watching every step, then write the folder."""
+    watch = Watch(trainer, args.tensorboard, frames)
+    try:
+        result = _run_with_progress(trainer, watch, quiet=args.quiet, steps=args.steps)
+    finally:
+        events = watch.close()
+    write_run(out, result, trainer, watch)
+    note(final_line(result, out))
     if result.reason:
-        print(result.reason, file=sys.stderr)
+        note(result.reason)
+    if trainer.status == "stopped":
+        note(f"carry it on with: python -m playground resume {out}")
+    if events is not None:
+        note(f"TensorBoard: tensorboard --logdir {events.parent}")
     return 0
 
 
-def _run_with_progress(trainer: Trainer, quiet: bool) -> TrainResult:
-    """Step to the end, showing step, loss, lr and steps/s in a tqdm bar."""
+def _run_with_progress(trainer: Trainer, watch: Watch, quiet: bool,
+                       steps: int | None = None) -> TrainResult:
+    """Step to the end (or `steps` more steps), showing step, loss, lr in a tqdm bar; Ctrl-C
+    stops the run and keeps it resumable."""
     from tqdm import tqdm
 
-    bar = tqdm(total=trainer.cfg.total_steps, disable=quiet, unit="step", dynamic_ncols=True)
+    stop_at = trainer.step_count + steps if steps else None
+    bar = tqdm(total=trainer.cfg.total_steps, initial=trainer.step_count, disable=quiet,
+               unit="step", dynamic_ncols=True)
     try:
         while not trainer.done:
+            if stop_at is not None and trainer.step_count >= stop_at:
+                trainer.stop()
+                break
             row = trainer.step()
             if row is not None:
+                watch.seen(row)
                 bar.update(1)
                 if row[0] % 25 == 0 or trainer.done:
                     bar.set_postfix(loss=f"{row[2]:.4g}", lr=f"{trainer.lr:.3g}", refresh=False)
@@ -169,46 +216,6 @@ def _run_with_progress(trainer: Trainer, quiet: bool) -> TrainResult:
     finally:
         bar.close()
     return trainer.result()
-
-
-def save_checkpoint(path: Path, trainer: Trainer) -> None:
-    """State dicts and the config only, so `torch.load(weights_only=True)` can read it safely."""
-    torch.save({"model": trainer.b.model.state_dict(),
-                "optimizer": trainer.b.optimizer.state_dict(),
-                "config": trainer.cfg.to_dict()}, path)
-
-
-def write_run(out: Path, result: TrainResult, trainer: Trainer) -> None:
-    """config.json, history.csv, summary.json, exact and upscaled PNGs, final checkpoint."""
-    (out / "config.json").write_text(result.config.to_json() + "\n")
-    result.history.to_csv(out / "history.csv", index=False)
-    (out / "summary.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
-    save_checkpoint(out / "final.pt", trainer)
-    if trainer.b.target is None:
-        write_lesson_view(out, trainer)
-        return
-    target = sprites.from_tensor(trainer.b.target)
-    (out / "target.png").write_bytes(sprites.to_png_bytes(target))
-    (out / "final.png").write_bytes(sprites.to_png_bytes(result.image))
-    factor = max(1, 256 // target.shape[0])
-    pair = np.concatenate([sprites.upscale(target, factor), sprites.upscale(result.image, factor)],
-                          axis=1)
-    (out / "preview.png").write_bytes(sprites.to_png_bytes(pair))
-    (out / "train.py").write_text(export.train_script(result.config, target))
-
-
-def write_lesson_view(out: Path, trainer: Trainer) -> None:
-    """What the classify and line lessons show besides curves: a confusion matrix, a fitted line."""
-    view = trainer.view()
-    if "confusion" in view:
-        names = view["classes"]
-        rows = [",".join(["truth\\predicted", *names])]
-        rows += [",".join([name, *map(str, r)]) for name, r in zip(names, view["confusion"],
-                                                                   strict=True)]
-        (out / "confusion.csv").write_text("\n".join(rows) + "\n")
-    if "slope" in view:
-        line = {k: view[k] for k in ("slope", "intercept", "weight", "bias", "closed_form")}
-        (out / "line.json").write_text(json.dumps(line, indent=2) + "\n")
 
 
 def cmd_race(args: argparse.Namespace) -> int:

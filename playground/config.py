@@ -264,8 +264,7 @@ _dataclass_init = RunConfig.__init__
 
 
 def _init_with_task_defaults(self: RunConfig, **values: Any) -> None:
-    """`RunConfig(task="classify")` starts from that task's defaults (its model, loss, lr...), as
-    `from_dict`, the CLI and links do; a field given explicitly always wins."""
+    """`RunConfig(task=...)` starts from that task's defaults, as links do; explicit fields win."""
     _dataclass_init(self, **{**task_defaults(values.get("task", "generate")), **values})
 
 

@@ -108,6 +108,11 @@ class HistoryRows:
         self._chunks[-1][i] = row
         self._n += 1  # last: a reader in another thread never sees a row before it is written
 
+    def extend(self, rows: np.ndarray) -> None:
+        """Add many rows (a resumed run's saved history) in order."""
+        for row in np.asarray(rows, dtype=np.float64):
+            self.append(row)
+
     def __len__(self) -> int:
         return self._n
 

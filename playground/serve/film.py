@@ -10,6 +10,7 @@ import numpy as np
 
 KEEP = 10  # frames in the strip
 FACTOR = 0.6  # a frame is kept when the error fell to 60% of the last kept one's (or rose by 1/0.6)
+GIF_STEPS = frozenset(sorted({round(1.25 ** k) for k in range(80)})[1:])  # ~60 log-spaced frames
 VISIBLE = 3.0  # ...and the picture moved by at least this much per channel (of 255)
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from playground import export, sprites
+from playground import checkpoints, export, sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.history import HistoryRows, Table
@@ -279,6 +279,7 @@ class Runner:
                 self._state = news.status if news.status in FINISHED else "stopped"
                 self._message = self._message or news.message or news.reason
                 self.ended_at = time.monotonic()
+                self._finish_film()
             self._cond.notify_all()
         if kind == "ended":
             log.info("run %s ended: %s after %s steps", self.id, self._state, len(self._rows))
@@ -325,10 +326,14 @@ class Runner:
             if message:
                 self._message = message
             self.ended_at = time.monotonic()
-            if self._image is not None and self._rows and (
-                    not self._film.frames or self._film.frames[-1][0] != len(self._rows)):
-                self._film.finish(int(self._rows.since(len(self._rows) - 1)["step"][0]), self._image)
+            self._finish_film()
             self._cond.notify_all()
+
+    def _finish_film(self) -> None:
+        """The run's last picture ends the filmstrip, whether or not it moved visibly since the
+        last kept frame (under the lock)."""
+        if self._image is not None and self._rows:
+            self._film.finish(int(self._rows.since(len(self._rows) - 1)["step"][0]), self._image)
 
     # The page's view --------------------------------------------------------------------------
     def snapshot(self, max_points: int = 2000) -> Snapshot:
@@ -377,6 +382,12 @@ class Runner:
         """The weights as a safe checkpoint; None while the run is going."""
         trainer = self._trainer_here()
         return export.checkpoint_bytes(trainer) if trainer is not None else None
+
+    def best_checkpoint(self) -> bytes | None:
+        """best.pt: the best weights and what made them best; None while running or if none."""
+        trainer = self._trainer_here()
+        best = checkpoints.best_checkpoint(trainer) if trainer is not None else None
+        return pack(best) if best is not None else None
 
     def restore_best(self) -> bool:
         """Load the best checkpoint into a finished run's model and show it (False if none)."""

@@ -26,6 +26,7 @@ import torch
 
 from playground.config import ConfigError, RunConfig
 from playground.engine import Trainer
+from playground.serve.film import GIF_STEPS
 from playground.serve.limits import Limits
 from playground.tasks import build
 from playground.warmup import configure_torch, warm_up
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_EVERY = 0.1  # seconds between pictures sent while training
 SEND_EVERY = 0.05  # seconds between updates while training (rows are batched in between)
-GIF_STEPS = frozenset(sorted({round(1.25 ** k) for k in range(80)})[1:])  # ~60 log-spaced frames
 
 
 def pack(state: dict[str, Any]) -> bytes:

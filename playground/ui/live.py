@@ -11,6 +11,7 @@ import streamlit as st
 from playground import export
 from playground.charts import run as charts
 from playground.config import RunConfig, field_spec
+from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
 from playground.ui import history, lessons
@@ -280,6 +281,13 @@ def downloads(runner: Runner) -> None:
                           "application/octet-stream", key="dl_ckpt", disabled=runner.alive,
                           help="Weights and optimizer state (state dicts only). Stop the run, or "
                                "let it finish, to save it.")
+        d.download_button("best.pt", lambda: runner.best_checkpoint() or b"", "best.pt",
+                          "application/octet-stream", key="dl_best", disabled=runner.alive,
+                          help="The best weights of the run (lowest loss, or best validation "
+                               "epoch) with the history and the metrics that made them best.")
+        a.download_button("training_history.png", lambda: history_png(
+            runner.rows_since(0), snap.events), "training_history.png", "image/png",
+            key="dl_hist_png", help="The loss (and accuracy) charts as one picture.")
         if TASKS[cfg.task].sprite and snap.image is not None:
             _sprite_downloads(runner, snap, b, c)
         if export.tensorboard_available():
