@@ -268,7 +268,8 @@ def _load_cell(optimizer: str, lr: float) -> None:
     refused = set_widgets({"optimizer": optimizer, "lr": float(lr)})
     loaded = [text for name, text in (("optimizer", optimizer), ("lr", f"lr={format_lr(lr)}"))
               if name not in refused and name not in lock.hidden()]
-    st.session_state.map_loaded = " at ".join(loaded) or "nothing"
+    kept = f" ({listing(refused)} stays as your teacher set it)" if refused else ""
+    st.session_state.map_loaded = (" at ".join(loaded) or "nothing") + kept
 
 
 def _what_load_puts(locked: list[str]) -> str:
