@@ -59,7 +59,8 @@ def notice(box: Any = st) -> None:
     """Say once which settings a control could not change because they are locked."""
     refused = st.session_state.pop("lock_refused", None)
     if refused:
-        box.caption(message(refused) + " That control left it as it is.")
+        left = "it as it is" if len(refused) == 1 else "them as they are"
+        box.caption(message(refused) + f" That control left {left}.")
 
 
 def locked_config(cfg: RunConfig) -> RunConfig:
