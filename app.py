@@ -7,7 +7,7 @@ import streamlit as st
 from playground.config import RunConfig
 from playground.sprites import SpriteError
 from playground.tasks import TASKS
-from playground.ui import compare, experiments, history, lessons, live, setup, share, target
+from playground.ui import compare, experiments, history, lessons, live, lock, setup, share, target
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
 
@@ -22,6 +22,7 @@ def first_load() -> None:
         problems.append(str(exc))
         cfg = cfg.replace(sprite=RunConfig().sprite, pixels="")
     st.session_state.update(cfg=cfg, link_problems=problems, sprite=cfg.sprite, pixels=cfg.pixels)
+    lock.remember(cfg)  # a classroom link's hidden settings keep these values in every tab
     setup.load_into_widgets(cfg)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,11 @@ from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
 from playground.serve import Job
 from playground.tasks import TASKS
+from playground.ui import lock
 from playground.ui.images import figure, row
+from playground.ui.labels import listing
 from playground.ui.session import PAGE_GATE, track_job
+from playground.ui.setup import set_widgets
 
 REFRESH = 0.25
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
@@ -59,22 +63,35 @@ def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def contender_table(cfg: RunConfig, preset: str) -> pd.DataFrame:
+def open_presets(cfg: RunConfig, locked: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """The presets with locked settings left at the config's value, less those that then race
+    identical contenders (an LR sweep when the learning rate is locked); all if none is left."""
+    out = {}
+    for name, rows in presets(cfg).items():
+        kept = [{k: v for k, v in row.items() if k not in locked} for row in rows]
+        if len({tuple(sorted(r.items())) for r in kept}) > 1:
+            out[name] = kept
+    return out or {name: [{}] * len(rows) for name, rows in presets(cfg).items()}
+
+
+def contender_table(cfg: RunConfig, preset: str, locked: Collection[str] = ()) -> pd.DataFrame:
     """The preset as an editable table, one row per contender."""
     rows = [{**{k: getattr(cfg, k) for k in EDITABLE}, **change}
-            for change in presets(cfg)[preset]]
+            for change in open_presets(cfg, locked)[preset]]
     return pd.DataFrame(rows, columns=EDITABLE)
 
 
-def configs_from_table(cfg: RunConfig, table: pd.DataFrame) -> tuple[list[RunConfig], str | None]:
-    """Validated contender configs, or a message naming what is wrong."""
+def configs_from_table(cfg: RunConfig, table: pd.DataFrame,
+                       locked: Collection[str] = ()) -> tuple[list[RunConfig], str | None]:
+    """Validated contender configs, or a message naming what is wrong; a locked column's values
+    are ignored (the contender keeps the config's)."""
     table = table.dropna(how="all")
     if not 2 <= len(table) <= MAX_CONTENDERS:
         return [], f"A race needs 2 to {MAX_CONTENDERS} contenders (this one has {len(table)})."
     configs = []
     try:
         for i, r in enumerate(table.to_dict("records"), start=1):
-            changes = {k: r[k] for k in EDITABLE if k in r and pd.notna(r[k])}
+            changes = {k: r[k] for k in EDITABLE if k in r and k not in locked and pd.notna(r[k])}
             changes["lr"] = float(changes.get("lr", cfg.lr))
             changes["momentum"] = float(changes.get("momentum", cfg.momentum))
             try:
@@ -90,12 +107,13 @@ def configs_from_table(cfg: RunConfig, table: pd.DataFrame) -> tuple[list[RunCon
 def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     """Pick contenders, start the race, watch it."""
     st.markdown("**Race** — contenders start from the *same* weights and see the *same* batches.")
-    choice = st.selectbox("Preset", list(presets(cfg)), key="race_preset")
+    locked = [k for k in EDITABLE if k in lock.hidden()]
+    choice = st.selectbox("Preset", list(open_presets(cfg, locked)), key="race_preset")
     options = {"optimizer": list(field_spec("optimizer")["choices"]),
                "loss": list(TASKS[cfg.task].losses), "schedule": list(field_spec("schedule")["choices"])}
     table = st.data_editor(
-        contender_table(cfg, choice), num_rows="dynamic", width="stretch",
-        key=f"race_table_{choice}_{cfg.task}",
+        contender_table(cfg, choice, locked), num_rows="dynamic", width="stretch",
+        key=f"race_table_{choice}_{cfg.task}", disabled=locked,
         column_config={
             "optimizer": st.column_config.SelectboxColumn(options=options["optimizer"],
                                                           required=True),
@@ -104,7 +122,10 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
                                                          required=True),
             "lr": st.column_config.NumberColumn(min_value=1e-6, max_value=1000.0, format="%.1e"),
             "momentum": st.column_config.NumberColumn(min_value=0.0, max_value=0.999)})
-    configs, problem = configs_from_table(cfg, table)
+    if locked:
+        st.caption(lock.message(locked) + " Every contender races with it; those columns are "
+                   "not editable.")
+    configs, problem = configs_from_table(cfg, table, locked)
     job: Job | None = st.session_state.get("race_job")
     a, b, _ = st.columns([1, 1, 3])
     if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
@@ -181,10 +202,8 @@ def _run_lr_find(cfg: RunConfig) -> None:
 
 
 def _use_lr(lr: float) -> None:
-    from playground.ui.setup import key, nearest_stop
-
-    st.session_state[key("lr")] = float(f"{lr:.3g}")
-    st.session_state[key("lr_slider")] = nearest_stop(lr)
+    """The suggestion into the sidebar (unless a classroom link locks the learning rate)."""
+    set_widgets({"lr": float(f"{lr:.3g}")})
 
 
 def lr_find_section(cfg: RunConfig) -> None:
@@ -219,8 +238,12 @@ def lr_find_section(cfg: RunConfig) -> None:
     st.caption(f"Suggested {format_lr(result.suggestion)} (valley {valley}, steepest descent "
                f"{steep}); the sweep ended: {result.stopped}, {len(result.frame)} points in "
                f"{result.seconds:.2f} s, for {swept.optimizer} on {swept.model}.")
+    locked = "lr" in lock.hidden()
     st.button(f"Use this LR ({format_lr(result.suggestion)})", key="lr_find_use",
-              on_click=_use_lr, args=(result.suggestion,))
+              on_click=_use_lr, args=(result.suggestion,), disabled=locked,
+              help=lock.message(["lr"]) if locked else None)
+    if locked:
+        st.caption(lock.message(["lr"]) + " The test still shows where a good one lies.")
 
 
 def _wait_for(job: Job, text: str) -> None:
@@ -240,13 +263,19 @@ def _wait_for(job: Job, text: str) -> None:
 
 # Stability map ------------------------------------------------------------------------------
 def _load_cell(optimizer: str, lr: float) -> None:
-    """Put a map cell's optimizer and LR into the sidebar (the page then reruns in full)."""
-    from playground.ui.setup import key, nearest_stop
+    """Put a map cell's optimizer and LR into the sidebar (the page then reruns in full); a
+    setting a classroom link locks stays, and the notice says which part was loaded."""
+    refused = set_widgets({"optimizer": optimizer, "lr": float(lr)})
+    loaded = [text for name, text in (("optimizer", optimizer), ("lr", f"lr={format_lr(lr)}"))
+              if name not in refused and name not in lock.hidden()]
+    kept = f" ({listing(refused)} stays as your teacher set it)" if refused else ""
+    st.session_state.map_loaded = (" at ".join(loaded) or "nothing") + kept
 
-    st.session_state[key("optimizer")] = optimizer
-    st.session_state[key("lr")] = float(lr)
-    st.session_state[key("lr_slider")] = nearest_stop(lr)
-    st.session_state.map_loaded = f"{optimizer} at lr={format_lr(lr)}"
+
+def _what_load_puts(locked: list[str]) -> str:
+    """What the map's Load still changes when some of its settings are locked."""
+    free = [k for k in ("optimizer", "lr") if k not in locked]
+    return f" Load puts only {listing(free)} into the sidebar." if free else " Load is off."
 
 
 def _cell_name(optimizer: str, lr: float, regime: str) -> str:
@@ -310,9 +339,13 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
         a, b = st.columns([3, 1], vertical_alignment="bottom")
         name = a.selectbox("Cell", list(cells), index=None, key="map_pick",
                            placeholder="Click a cell on the map, or pick one here")
-        b.button("Load it", key="map_load", disabled=name is None, width="stretch",
-                 on_click=_load_cell, args=cells.get(name, ("", 0.0)),
-                 help="Puts this optimizer and learning rate into the sidebar.")
+        locked = [k for k in ("optimizer", "lr") if k in lock.hidden()]
+        b.button("Load it", key="map_load", disabled=name is None or len(locked) == 2,
+                 width="stretch", on_click=_load_cell, args=cells.get(name, ("", 0.0)),
+                 help="Puts this optimizer and learning rate into the sidebar"
+                 + (" (" + lock.message(locked) + ")" if locked else "."))
+        if locked:
+            st.caption(lock.message(locked) + _what_load_puts(locked))
         if loaded := st.session_state.pop("map_loaded", None):
             st.session_state.map_notice = loaded
             st.rerun(scope="app")  # the sidebar lives outside this fragment: redraw the whole page

@@ -7,9 +7,10 @@ import urllib.parse
 
 import streamlit as st
 
-from playground.config import RunConfig
+from playground.config import ConfigError, RunConfig
 from playground.lessons.experiments import EXPERIMENTS, Experiment
 from playground.serve import Runner, RunRefused
+from playground.ui import lock
 from playground.ui.setup import load_into_widgets
 from playground.ui.share import base_url
 
@@ -25,6 +26,11 @@ def _try(runner: Runner, name: str, baseline: bool) -> None:
     exp = EXPERIMENTS[name]
     cfg = exp.baseline_config() if baseline else exp.config()
     _load(cfg)
+    try:
+        cfg = lock.locked_config(cfg)  # it runs with the settings a classroom link locks
+    except ConfigError as exc:
+        st.session_state.refused = f"{lock.message(lock.split(cfg.to_dict())[1])} {exc}"
+        return
     st.session_state.experiment = name
     runner.stop(wait=True)
     try:
@@ -52,6 +58,8 @@ def experiments_panel(runner: Runner) -> None:
                 go.button(f"…compare: {changed}", key=f"exp_{name}_base", width="stretch",
                           on_click=_try, args=(runner, name, True),
                           help="The same setup with this change, to overlay under Runs this session.")
+        if hidden := sorted(lock.hidden()):
+            st.caption(lock.message(hidden) + " The experiments run with your teacher's values.")
         st.caption("Each experiment is also a link you can share: right-click to copy it from "
                    "the list below.")
         st.markdown(" · ".join(f"[{exp.title}]({link(exp)})" for exp in EXPERIMENTS.values()))

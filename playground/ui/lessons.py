@@ -36,12 +36,9 @@ def _samples(cfg: RunConfig) -> list[tuple[np.ndarray, str]]:
 
 def _apply_preset(name: str) -> None:
     """Load a preset's settings into the widgets (e.g. the one that overfits on purpose)."""
-    for field, value in classify.PRESETS[name].items():
-        st.session_state[f"w_{field}"] = value
-    if "lr" in classify.PRESETS[name]:
-        from playground.ui.setup import key, nearest_stop
+    from playground.ui.setup import set_widgets
 
-        st.session_state[key("lr_slider")] = nearest_stop(classify.PRESETS[name]["lr"])
+    set_widgets(dict(classify.PRESETS[name]))
 
 
 def classify_data(cfg: RunConfig) -> None:

@@ -14,7 +14,7 @@ from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import history, lessons
+from playground.ui import history, lessons, lock
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -86,7 +86,7 @@ def sync_live_settings(runner: Runner, cfg: RunConfig) -> None:
     running = snap.config
     if running is None or snap.state in FINISHED:
         return
-    if runner.alive and typed is not None:
+    if runner.alive and typed is not None and "lr" not in lock.hidden():
         runner.set_lr(typed)
     if cfg.pace != runner.pace:
         runner.set_pace(cfg.pace)
@@ -121,7 +121,7 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
             st.rerun(scope="app")  # a typed learning rate: apply it with a full run (setup.keep_typed_lr)
         snap = runner.snapshot(max_points=CHART_POINTS)
         history.archive(snap)
-        if runner.alive:
+        if runner.alive and "lr" not in lock.hidden():  # a locked rate has no box to type in
             live_lr(runner, snap)
         if not runner.alive and _stale(snap, cfg, target):
             new_setup(snap, cfg, target)

@@ -12,15 +12,9 @@ from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_d
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
 from playground.tasks import TASKS
+from playground.ui import lock
+from playground.ui.labels import label
 
-LABELS = {
-    "lr": "Learning rate", "clip_grad_norm": "Clip gradient norm (0 = off)", "betas": "Betas",
-    "weight_decay": "Weight decay", "batch_size": "Batch size", "step_size": "Step size",
-    "min_lr": "Minimum LR", "history_size": "History size", "max_iter": "Evaluations per step",
-    "fourier": "Fourier features", "fourier_scale": "Fourier scale", "min_delta": "Min delta",
-    "patience": "Patience (epochs, 0 = off)", "latent": "Latent size", "size": "Size (pixels)",
-    "val_split": "Validation split", "test_split": "Test split", "monitor": "Watch",
-}
 LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
 NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
 
@@ -31,21 +25,32 @@ def key(name: str) -> str:
 
 
 def load_into_widgets(cfg: RunConfig, overwrite: bool = False) -> None:
-    """Put a config's values into the widgets' session state (first load, share links, restores)."""
+    """Put a config's values into the widgets' session state (first load, share links, restores);
+    an overwrite goes through `set_widgets`, so settings a classroom link locks stay put."""
+    if overwrite:
+        set_widgets(cfg.to_dict())
+        return
     for name in FIELDS:
-        if overwrite or key(name) not in st.session_state:
-            st.session_state[key(name)] = getattr(cfg, name)
+        st.session_state.setdefault(key(name), getattr(cfg, name))
     for i, beta in enumerate(cfg.betas):
-        if overwrite or key(f"beta{i + 1}") not in st.session_state:
-            st.session_state[key(f"beta{i + 1}")] = beta
-    if overwrite or key("lr_slider") not in st.session_state:
-        st.session_state[key("lr_slider")] = nearest_stop(cfg.lr)
-    if overwrite:  # a live run takes the loaded rate too, as if it had been typed
-        st.session_state.lr_pending = float(cfg.lr)
+        st.session_state.setdefault(key(f"beta{i + 1}"), beta)
+    st.session_state.setdefault(key("lr_slider"), nearest_stop(cfg.lr))
 
 
-def label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " ").capitalize())
+def set_widgets(changes: dict[str, Any]) -> list[str]:
+    """Put settings into the sidebar's widgets: the one way every control (presets, restores, race
+    and map loads, the LR finder) changes them, so a classroom lock holds everywhere. Returns the
+    locked settings it left alone (the sidebar says so)."""
+    allowed, refused = lock.split(changes)
+    for name, value in allowed.items():
+        st.session_state[key(name)] = value
+    for i, beta in enumerate(allowed.get("betas", ())):
+        st.session_state[key(f"beta{i + 1}")] = beta
+    if "lr" in allowed:
+        st.session_state[key("lr_slider")] = nearest_stop(allowed["lr"])
+        st.session_state.lr_pending = float(allowed["lr"])  # a live run takes it, as if typed
+    lock.refuse(refused)
+    return refused
 
 
 def widget(name: str, box: Any = st, choices: list[str] | None = None, **extra: Any) -> Any:
@@ -156,6 +161,7 @@ def sidebar() -> Any:
     the optimizer's and the schedule's `uses`."""
     sb = st.sidebar
     sb.header("Setup")
+    lock.notice(sb)
     task = widget("task", sb, on_change=_task_changed)
     spec = TASKS[task]
     if spec.fields:
@@ -248,6 +254,7 @@ def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
     values["pixels"] = st.session_state.get("pixels", previous.pixels)
     values["betas"] = (st.session_state.get(key("beta1"), previous.betas[0]),
                        st.session_state.get(key("beta2"), previous.betas[1]))
+    values.update(lock.locked_values())  # whatever a widget holds, a locked setting stays put
     for name, value in values.items():
         if str(FIELDS[name].type) == "float" and isinstance(value, int):
             values[name] = float(value)

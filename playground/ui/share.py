@@ -9,6 +9,7 @@ import urllib.parse
 import streamlit as st
 
 from playground.config import FIELDS, PAGE_KEYS, RunConfig
+from playground.ui.labels import label
 
 MAX_TITLE = 80
 MAX_NOTE = 200
@@ -67,7 +68,9 @@ def share_panel(cfg: RunConfig) -> None:
                              placeholder="Find the largest LR that still converges")
         hide = st.multiselect("Hide these controls", [f for f in FIELDS if f not in
                                                       ("sprite", "pixels", "houses")],
-                              key="share_hide")
+                              format_func=label, key="share_hide",
+                              help="Students keep this setup's values for these and cannot "
+                              "change them from any tab.")
         if title or note or hide:
             extra = {"title": title, "note": note, "hide": ",".join(hide)}
             query = {**cfg.to_query(), **{k: v for k, v in extra.items() if v}}
