@@ -100,9 +100,10 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def resume(checkpoint: dict[str, Any], epochs: int | None = None) -> Trainer:
+def resume(checkpoint: dict[str, Any], epochs: int | None = None,
+           device: str | None = None) -> Trainer:
     """A Trainer that carries the saved run on from its next step, history included; `epochs`
-    raises the run's length (a completed run then goes on)."""
+    raises the run's length (a completed run then goes on); `device` is where it goes on."""
     if checkpoint.get("kind") != "final" or "trainer" not in checkpoint:
         raise CheckpointError("only final.pt (or a checkpoint written when a run was stopped) "
                               "can be resumed; best.pt holds weights without the run's state")
@@ -113,7 +114,7 @@ def resume(checkpoint: dict[str, Any], epochs: int | None = None) -> Trainer:
     if status not in RESUMABLE:
         raise CheckpointError(f"this run ended {status.replace('_', ' ')}; its best weights are "
                               "in best.pt: start a new run from them rather than carrying it on")
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, device=device)
     trainer.load_state_dict({**checkpoint["trainer"], "model": checkpoint["model"],
                              "optimizer": checkpoint["optimizer"]})
     history = checkpoint["history"]

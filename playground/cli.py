@@ -11,6 +11,7 @@ from typing import Any
 from playground import checkpoints, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.config_files import read_config
+from playground.devices import DEVICES
 from playground.engine import Trainer, TrainResult, build
 from playground.models import num_parameters
 from playground.run_folder import Watch, final_line, note, save_initial, write_run
@@ -63,6 +64,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "stays resumable: python -m playground resume OUT)")
     p.add_argument("--tensorboard", type=Path, metavar="DIR", help="write TensorBoard events "
                    "live into DIR (then: tensorboard --logdir DIR)")
+    p.add_argument("--device", default="cpu", choices=list(DEVICES), help="where to train: "
+                   "auto takes a CUDA GPU, else Apple's MPS, else the CPU (default: cpu, which "
+                   "gives the app's numbers exactly)")
 
 
 def _add_race(sub: argparse._SubParsersAction) -> None:
@@ -150,9 +154,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     built = build(cfg)
-    trainer = Trainer(cfg, built)
+    trainer = Trainer(cfg, built, device=args.device)
     note(f"{cfg.model} model, {num_parameters(built.model):,} parameters, {cfg.optimizer} "
-         f"lr={cfg.lr:g}, {cfg.total_steps:,} steps")
+         f"lr={cfg.lr:g}, {cfg.total_steps:,} steps on {trainer.b.device}")
     save_initial(out / "initial.pt", trainer)
     return _train_and_write(trainer, args, out)
 
@@ -163,7 +167,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if path.is_dir():
         path = path / "final.pt"
     saved = checkpoints.load(path)
-    trainer = checkpoints.resume(saved, args.epochs)
+    trainer = checkpoints.resume(saved, args.epochs, args.device)
     configure_torch(args.threads)
     out: Path = args.out or path.parent
     out.mkdir(parents=True, exist_ok=True)

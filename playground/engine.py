@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from playground import sprites
 from playground.config import RunConfig
+from playground.devices import move, resolve
 from playground.history import HistoryRows, row_type
 from playground.ingredients import Built, data_tensors
 from playground.losses import LOSSES
@@ -39,9 +40,12 @@ RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it e
 class Trainer:
     """One run, advanced one optimizer step at a time so a worker can pause, step and steer it."""
 
-    def __init__(self, cfg: RunConfig, built: Built | None = None) -> None:
+    def __init__(self, cfg: RunConfig, built: Built | None = None, device: str | None = None) -> None:
         self.cfg = cfg
         self.b = built or build(cfg)
+        if device is not None:  # "auto", "cpu", "cuda", "mps": model and data move there
+            self.b = move(self.b, resolve(device))
+        self._device = self.b.device if self.b.device.type != "cpu" else None
         self.params = [p for p in self.b.model.parameters() if p.requires_grad]
         self._weights = [p.detach() for p in self.params]  # made once: they see in-place updates
         self._spare: list[Tensor] | None = None  # scratch for the update-to-weight ratio
@@ -102,6 +106,8 @@ class Trainer:
         if batch is None:
             return None
         rules.status = "running"
+        if self._device is not None:  # x.to(device), y.to(device): a no-op for data moved once
+            batch = tuple(t.to(self._device, non_blocking=True) for t in batch)
         if self._rng is not None:
             torch.set_rng_state(self._rng)
         values = self._update(*batch)
@@ -305,7 +311,9 @@ class Trainer:
         self._base_lr = state["base_lr"]
         for k, v in state["rules"].items():
             setattr(self.rules, k, list(v) if k == "events" else v)
-        self.best_params = [t.clone() for t in state["best"]] if state["best"] else None
+        self.best_params = ([t.to(w.device, copy=True) for t, w in zip(state["best"], self._weights,
+                                                                        strict=True)]
+                            if state["best"] else None)
         self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
         if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
             self._epoch_rng = state["loader_rng"]

@@ -127,3 +127,27 @@ def test_a_run_folder_has_the_history_plot_and_the_forming_gif(tmp_path: Path) -
     assert len(np.unique(colours, axis=0)) > 20  # drawn charts, not a blank sheet
     gif = Image.open(tmp_path / "forming.gif")
     assert gif.n_frames >= 10  # the sprite forming at log-spaced steps, from step 0
+
+
+def test_device_names_resolve_or_say_what_the_machine_lacks() -> None:
+    from playground.devices import resolve
+
+    assert resolve("cpu").type == "cpu"
+    assert resolve("auto").type in ("cuda", "mps", "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="this machine has no cuda device"):
+            resolve("cuda")
+    with pytest.raises(ValueError, match="expected one of auto, cpu, cuda, mps"):
+        resolve("tpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the device tool lends one)")
+@pytest.mark.parametrize("task", ["generate", "classify", "line"])
+def test_a_run_on_the_gpu_learns_as_on_the_cpu(task: str) -> None:
+    cfg = RunConfig(task=task, epochs=5, size=8, samples=80)
+    cpu, gpu = Trainer(cfg), Trainer(cfg, device="cuda")
+    assert next(gpu.b.model.parameters()).is_cuda
+    for _ in range(cfg.total_steps):
+        a, b = cpu.step(), gpu.step()
+        assert b.loss == pytest.approx(a.loss, rel=1e-3, abs=1e-5)
+    assert gpu.view().keys() == cpu.view().keys()

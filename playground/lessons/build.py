@@ -42,12 +42,13 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         """Validation in eval mode without gradients (dropout off), plus train accuracy."""
+        dev = _device(m)
         m.eval()
         with torch.no_grad():
-            val_logits = m(xv)
-            metrics = {"val_loss": float(criterion(val_logits, yv)),
-                       "val_accuracy": _accuracy(val_logits, yv),
-                       "train_accuracy": _accuracy(m(xt), yt)}
+            val_logits, labels = m(xv.to(dev)), yv.to(dev)
+            metrics = {"val_loss": float(criterion(val_logits, labels)),
+                       "val_accuracy": _accuracy(val_logits, labels),
+                       "train_accuracy": _accuracy(m(xt.to(dev)), yt.to(dev))}
         m.train()
         return metrics
 
@@ -55,7 +56,7 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
         """Confusion matrix and the misclassified validation sprites."""
         m.eval()
         with torch.no_grad():
-            preds = classify.predict(m(xv))
+            preds = classify.predict(m(xv.to(_device(m)))).cpu()
         m.train()
         wrong = (preds != yv).nonzero().flatten()[:MISCLASSIFIED]
         images = (xv[wrong].permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
@@ -66,6 +67,11 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
 
     return _finish(cfg, model, classify.loader(cfg, xt, yt), criterion, evaluate=evaluate,
                    view=view, extra_columns=CLASSIFY_COLUMNS)
+
+
+def _device(m: nn.Module) -> torch.device:
+    """Where the model's weights are (the data is moved there to meet them)."""
+    return next(m.parameters()).device
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
