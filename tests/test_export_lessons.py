@@ -84,7 +84,7 @@ def app_run(kw: dict) -> Trainer:
 def run_scripts(root: Path, jobs: dict[str, tuple[str, list[str]]]) -> dict[str, Path]:
     """Run each (script, args) in its own folder, all in one isolated Python process."""
     folders = {}
-    for name, (code, args) in jobs.items():
+    for name, (code, _) in jobs.items():
         folder = root / name
         folder.mkdir(parents=True)
         (folder / "train.py").write_text(code)
@@ -280,3 +280,12 @@ def test_lesson_scripts_are_ruff_clean(tmp_path: Path) -> None:
     done = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                            str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+def test_the_cli_writes_train_py_for_a_lesson_run(tmp_path: Path) -> None:
+    from playground.cli import write_run
+
+    trainer = app_run({**CASES["line-normalized"], "epochs": 2})
+    write_run(tmp_path, trainer.result(), trainer)
+    code = (tmp_path / "train.py").read_text()
+    assert code == train_script(trainer.cfg) and "class Trainer:" in code

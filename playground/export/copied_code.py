@@ -15,8 +15,8 @@ from types import ModuleType
 from typing import Any
 
 from playground import ingredients, losses, models
-from playground.export import script_helpers
 from playground.config import RunConfig
+from playground.export import script_helpers
 from playground.export.codegen import literal
 
 _HELPER_CONSTANTS = ("CHANNELS", "ACTIVATIONS")
