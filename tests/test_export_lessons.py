@@ -276,7 +276,9 @@ def test_lesson_scripts_are_ruff_clean(tmp_path: Path) -> None:
     if ruff is None:
         pytest.skip("ruff is not installed (pip install -r requirements-dev.txt)")
     for name, kw in CASES.items():
-        (tmp_path / f"{name.replace('-', '_')}.py").write_text(train_script(RunConfig(**kw)))
+        code = train_script(RunConfig(**kw))
+        assert "$" not in code, f"a placeholder left in {name}"
+        (tmp_path / f"{name.replace('-', '_')}.py").write_text(code)
     done = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                            str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
