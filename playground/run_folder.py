@@ -81,6 +81,7 @@ def write_run(out: Path, result: TrainResult, trainer: Trainer, watch: Watch | N
         (out / "training_history.png").write_bytes(history_png(result.rows, trainer.events))
     if trainer.b.target is None:
         write_lesson_view(out, trainer)
+        (out / "train.py").write_text(export.train_script(result.config))
         return
     target = sprites.from_tensor(trainer.b.target)
     (out / "target.png").write_bytes(sprites.to_png_bytes(target))

@@ -193,6 +193,9 @@ def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> Non
     assert len(app.get("vega_lite_chart")) >= 3  # loss by batch/epoch, accuracy, confusion
     html = " ".join(h.proto.body for h in app.get("html"))
     assert "→" in html or "every validation sprite is right" in " ".join(captions)
+    app.run()
+    downloads = {b.key: b for b in app.get("download_button")}
+    assert {"dl_csv", "dl_json", "dl_train"} <= downloads.keys()  # train.py for the lesson too
 
 
 def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:

@@ -1,6 +1,8 @@
-"""The app's own code, copied into train.py: the model class with its helpers, and the data loader.
+"""The app's own code, copied into train.py: the model class with its helpers, the data loader,
+a lesson's dataset, and the script helpers (settings files, progress).
 
-Copied from the source of playground/models.py and ingredients.py, so the script cannot drift from them.
+Copied from the source of playground/models.py, ingredients.py, lessons/ and export/script_helpers.py,
+so the script cannot drift from them.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ import ast
 import functools
 import inspect
 import re
+from types import ModuleType
 from typing import Any
 
 from playground import ingredients, losses, models
 from playground.config import RunConfig
+from playground.export import script_helpers
 from playground.export.codegen import literal
 
 _HELPER_CONSTANTS = ("CHANNELS", "ACTIVATIONS")
@@ -25,6 +29,67 @@ def loader_code(cfg: RunConfig) -> str:
     if cfg.reduction == "sum":
         parts.append(_source(losses.PerExample))
     return "\n\n\n".join(parts)
+
+
+def helpers_code() -> str:
+    """script_helpers.py's functions verbatim: `--config FILE` and the progress bar or lines."""
+    h = script_helpers
+    return "\n\n\n".join(_source(f) for f in (h.read_settings, h.overridden, h.same_setting,
+                                               h.checked_setting, h.PlainProgress, h.progress_bar))
+
+
+def seed_weights_code() -> str:
+    """models.seed_weights verbatim: every lesson draws its starting weights the same way."""
+    return _source(models.seed_weights)
+
+
+def loader_class_code() -> str:
+    """ingredients.Loader verbatim: the line lesson's seeded batches."""
+    return _source(ingredients.Loader)
+
+
+def module_code(module: ModuleType, roots: list[str], skip: frozenset[str] = frozenset()) -> str:
+    """The top-level definitions `roots` of a module and every one they use (functions, classes,
+    constants), verbatim and in the module's order; `skip` leaves out names another block of the
+    script already holds."""
+    defs = _top_level(module)
+    lines = inspect.getsource(module).splitlines()
+    nodes = {defs[n][0]: defs[n][1] for n in dependencies(module, tuple(roots)) - skip}
+    return "\n\n\n".join("\n".join(lines[start - 1:nodes[start].end_lineno])
+                          for start in sorted(nodes))
+
+
+@functools.cache
+def dependencies(module: ModuleType, roots: tuple[str, ...]) -> frozenset[str]:
+    """`roots` and the module's top-level names they use, directly or through others."""
+    defs = _top_level(module)
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        used = {n.id for n in ast.walk(defs[name][1]) if isinstance(n, ast.Name)}
+        todo += sorted((used & set(defs)) - seen)
+    return frozenset(seen)
+
+
+@functools.cache
+def _top_level(module: ModuleType) -> dict[str, tuple[int, ast.AST]]:
+    """Each name a module defines at its top level: (first line, its definition)."""
+    found: dict[str, tuple[int, ast.AST]] = {}
+    for node in ast.parse(inspect.getsource(module)).body:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            found[node.name] = (first, node)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        found[n.id] = (first, node)
+    return found
 
 
 @functools.cache

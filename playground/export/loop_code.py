@@ -54,8 +54,8 @@ def main_parts(cfg: RunConfig) -> dict[str, str]:
     state = ([] if lbfgs else [_BEST_INIT]) + ([_EARLY_INIT] if cfg.patience > 0 else [])
     return {
         "model_cls": models.MODELS[cfg.model].make.__name__, "data": data,
-        "criterion": _criterion_code(cfg), "optimizer": _optimizer_code(cfg),
-        "scheduler": _scheduler_code(cfg), "state": "\n".join(state),
+        "criterion": _criterion_code(cfg), "optimizer": optimizer_code(cfg),
+        "scheduler": scheduler_code(cfg), "state": "\n".join(state),
         "update": _update_code(cfg), "end_of_epoch": _end_of_epoch_code(cfg),
         "restore": "" if lbfgs else _RESTORE,
         "to_pixels": "torch.sigmoid(model.image())  # BCE: the model emits logits, not pixels"
@@ -66,15 +66,22 @@ def main_parts(cfg: RunConfig) -> dict[str, str]:
 def _criterion_code(cfg: RunConfig) -> str:
     """`nn.MSELoss()` etc., with any argument that differs from torch's default, summed over each
     example by PerExample when the run's reduction is `sum`."""
-    criterion = LOSSES[cfg.loss].make()
-    default = type(criterion)()
-    args = [f"{k}={v!r}" for k, v in vars(criterion).items()
-            if not k.startswith("_") and k != "training" and vars(default).get(k) != v]
-    code = f"nn.{type(criterion).__name__}({', '.join(args)})"
+    code = criterion_call(LOSSES[cfg.loss].make())
     if cfg.reduction != "sum":
         return code
     dims = models.MODELS[cfg.model].example_dims
     return f"PerExample({code}, dims={dims!r})  # sum per example, mean over the batch"
+
+
+def criterion_call(criterion: nn.Module) -> str:
+    """`nn.HuberLoss(delta=...)`: torch's loss with each argument that differs from its default
+    (a loss of the app's own, copied into the script, by its bare name)."""
+    if not type(criterion).__module__.startswith("torch.nn"):
+        return f"{type(criterion).__name__}()"
+    default = type(criterion)()
+    args = [f"{k}={v!r}" for k, v in vars(criterion).items()
+            if not k.startswith("_") and k != "training" and vars(default).get(k) != v]
+    return f"nn.{type(criterion).__name__}({', '.join(args)})"
 
 
 def _optimizer_args(cfg: RunConfig) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
@@ -98,7 +105,7 @@ def _optimizer_args(cfg: RunConfig) -> tuple[type[torch.optim.Optimizer], dict[s
     return cls, args
 
 
-def _optimizer_code(cfg: RunConfig) -> str:
+def optimizer_code(cfg: RunConfig) -> str:
     """`torch.optim.Adam(model.parameters(), lr=cfg.lr, ..., fused=True)`, wrapped at 100."""
     cls, args = _optimizer_args(cfg)
     parts = ["model.parameters()"]
@@ -119,7 +126,7 @@ def _optimizer_code(cfg: RunConfig) -> str:
     return head + ("\n" + pad).join(lines)
 
 
-def _scheduler_code(cfg: RunConfig) -> str:
+def scheduler_code(cfg: RunConfig) -> str:
     """The scheduler exactly as schedules.py builds it (a plain cosine for warmup_cosine, warmup=0)."""
     if cfg.schedule == "warmup_cosine" and cfg.warmup == 0:
         return _SCHEDULERS["cosine"].replace("total_steps)", "total_steps - cfg.warmup)", 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import re
+import textwrap
 import zlib
 from importlib import resources
 
@@ -18,34 +19,66 @@ import torch
 from playground import models
 from playground.config import FIELDS, RunConfig
 from playground.export.codegen import fill, literal
-from playground.export.copied_code import loader_code, model_code
+from playground.export.copied_code import helpers_code, loader_code, model_code
+from playground.export.lesson_script import lesson_parts, template_name
 from playground.export.loop_code import main_parts
 
-TEMPLATE = "train.py.tmpl"  # beside this module; it must ship with the package
+TEMPLATE = "train.py.tmpl"  # beside this module, like the lessons' templates; they ship with the package
 _SPRITE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# The code is written for these settings: a --config file may repeat them but not change them.
+_STRUCTURAL = ("task", "model", "loss", "optimizer", "schedule", "reduction")
+_IGNORED = ("pace", "pixels", "houses")  # the app's pace; long data texts the script does not read
 
 
-def train_script(cfg: RunConfig, target: np.ndarray) -> str:
-    """A standalone train.py (torch only; tqdm optional) that replays this run with plain PyTorch."""
+def train_script(cfg: RunConfig, target: np.ndarray | None = None) -> str:
+    """A standalone train.py (torch only, numpy for a lesson's dataset; tqdm optional) that replays
+    this run with plain PyTorch: the sprite's target is needed for the sprite task only."""
+    if cfg.task != "generate":
+        return _filled(cfg, template_text(template_name(cfg)), lesson_parts(cfg), ())
     target = _checked_target(cfg, target)
-    parts = _parts(cfg, _target_code(target))
-    # Which settings CONFIG lists: those the code reads. The sprite is left out of that search,
-    # since its rows of characters are data and could happen to spell `cfg.<name>`.
-    code = fill(template_text(), {**parts, "settings": "", "target": ""})
-    parts["settings"] = _settings_code(cfg, _settings_read(code))
-    return _ruled(fill(template_text(), parts))
+    parts = {**_parts(cfg, _target_code(target)), "helpers": helpers_code()}
+    # The sprite is left out of the search for settings read, since its rows of characters are
+    # data and could happen to spell `cfg.<name>`.
+    return _filled(cfg, template_text(), parts, ("target",))
+
+
+def _filled(cfg: RunConfig, template: str, parts: dict[str, str], data: tuple[str, ...]) -> str:
+    """The template filled twice: once to find which settings the code reads (CONFIG's keys), then
+    with CONFIG, FIXED (the rest, baked into the code) and IGNORED."""
+    empty = {"settings": "", "fixed": "", "ignored": ""}
+    code = fill(template, {**parts, **empty, **dict.fromkeys(data, "")})
+    read = _settings_read(code)
+    fixed = [n for n in FIELDS if (n not in read or n in _structural(cfg)) and n not in _IGNORED]
+    ignored = [n for n in _IGNORED if n not in read]
+    return _ruled(fill(template, {**parts, "settings": _settings_code(cfg, read),
+                                  "fixed": _fixed_code(cfg, fixed),
+                                  "ignored": _tuple_items(ignored)}))
+
+
+def _tuple_items(names: list[str]) -> str:
+    """The inside of a tuple literal of names (a trailing comma when there is one)."""
+    return ", ".join(map(literal, names)) + ("," if len(names) == 1 else "")
+
+
+def _structural(cfg: RunConfig) -> tuple[str, ...]:
+    """Settings the code is written for: the lesson's choices, and for a sprite its picture (and a
+    warmup_cosine without warm-up, which is written as a plain cosine)."""
+    if cfg.task != "generate":
+        return _STRUCTURAL
+    shaped = ("warmup",) if cfg.schedule == "warmup_cosine" and cfg.warmup == 0 else ()
+    return (*_STRUCTURAL, "sprite", "size", *shaped)
 
 
 @functools.cache
-def template_text() -> str:
-    """train.py.tmpl, read once: every generated script's fixed code."""
-    return resources.files("playground.export").joinpath(TEMPLATE).read_text(encoding="utf-8")
+def template_text(name: str = TEMPLATE) -> str:
+    """A template beside this module, read once: every generated script's fixed code."""
+    return resources.files("playground.export").joinpath(name).read_text(encoding="utf-8")
 
 
-def _checked_target(cfg: RunConfig, target: np.ndarray) -> np.ndarray:
+def _checked_target(cfg: RunConfig, target: np.ndarray | None) -> np.ndarray:
     """The target as an array, refused unless it is this sprite run's uint8 RGBA picture."""
-    if getattr(cfg, "task", "generate") != "generate":
-        raise ValueError(f"train.py is generated for the sprite task only, not {cfg.task!r}")
+    if target is None:
+        raise ValueError("train.py of a sprite run needs its target sprite")
     target = np.asarray(target)
     if target.dtype != np.uint8 or target.shape != (cfg.size, cfg.size, 4):
         raise ValueError(f"target must be uint8 ({cfg.size}, {cfg.size}, 4) like the run's sprite, "
@@ -86,9 +119,23 @@ def _settings_code(cfg: RunConfig, used: list[str]) -> str:
     """The entries of `CONFIG = {...}`: each setting the script reads, under its help text."""
     lines = []
     for name in used:
-        lines.append(f"# {_first_sentence(FIELDS[name].metadata['help'])}")
+        help_text = _first_sentence(FIELDS[name].metadata["help"])
+        lines += [f"# {part}" for part in textwrap.wrap(help_text, 94)]
         lines.append(f"{literal(name)}: {literal(getattr(cfg, name))},")
     return "\n".join(lines)
+
+
+def _fixed_code(cfg: RunConfig, names: list[str]) -> str:
+    """The entries of `FIXED = {...}`, packed several to a line."""
+    lines, line = [], ""
+    for name in names:
+        entry = f"{literal(name)}: {literal(getattr(cfg, name))},"
+        if line and len(line) + len(entry) > 94:
+            lines.append(line)
+            line = entry
+        else:
+            line = f"{line} {entry}" if line else entry
+    return "\n".join([*lines, line] if line else lines)
 
 
 def _first_sentence(text: str) -> str:

@@ -290,6 +290,8 @@ def downloads(runner: Runner) -> None:
             key="dl_hist_png", help="The loss (and accuracy) charts as one picture.")
         if TASKS[cfg.task].sprite and snap.image is not None:
             _sprite_downloads(runner, snap, b, c)
+        elif not TASKS[cfg.task].sprite:  # the lessons' script needs no picture
+            _script_download(snap, c, lambda: export.train_script(cfg))
         if export.tensorboard_available():
             d.download_button("tensorboard.zip", lambda: export.tensorboard_zip(
                 runner.rows_since(0), cfg.sprite) or b"", "tensorboard.zip", "application/zip",
@@ -308,9 +310,13 @@ def _sprite_downloads(runner: Runner, snap: Snapshot, b: Any, c: Any) -> None:
     c.download_button("forming.gif", lambda: export.animation_gif(runner.frames() or
                                                                   snap.filmstrip),
                       "forming.gif", "image/gif", key="dl_gif")
-    c.download_button("train.py", lambda: export.train_script(cfg, snap.target), "train.py",
-                      "text/x-python", key="dl_train",
-                      help="The textbook PyTorch loop that reproduces this run, step for step.")
+    _script_download(snap, c, lambda: export.train_script(cfg, snap.target))
+
+
+def _script_download(snap: Snapshot, column: Any, make: Callable[[], str]) -> None:
+    """train.py: the standalone script that replays this run (made only when clicked)."""
+    column.download_button("train.py", make, "train.py", "text/x-python", key="dl_train",
+                           help="The textbook PyTorch loop that reproduces this run, step for step.")
     if any(kind == "lr" for _, kind, _ in snap.events):
         st.caption("train.py replays the settings, not the learning-rate changes made mid-run.")
 
