@@ -336,8 +336,12 @@ class Trainer:
         return getattr(self, "_base_lr", self.cfg.lr)
 
     def view(self) -> dict[str, Any]:
-        """The lesson's extra picture data (confusion matrix, fitted line), from current weights."""
-        return self.b.view(self.b.model) if self.b.view is not None else {}
+        """The lesson's extra picture data (confusion matrix, fitted line), from current weights;
+        once the run has ended, the test-set report too (held-out data is looked at only then)."""
+        view = self.b.view(self.b.model) if self.b.view is not None else {}
+        if self.done and self.b.test is not None:
+            view["test"] = self.b.test(self.b.model)
+        return view
 
     def tensors(self) -> list[Tensor]:
         """Every tensor this run holds: weights, gradients, optimizer state, best copy, data."""
@@ -374,7 +378,7 @@ class Trainer:
             self.stop()
         self.released = True
         self.b = replace(self.b, model=nn.Module(), loader=None, optimizer=None, scheduler=None,
-                         target=None, evaluate=None, view=None)
+                         target=None, evaluate=None, view=None, test=None)
         self.params, self._weights, self._spare, self.best_params = [], [], None, None
         self._batches = iter(())
 
