@@ -18,6 +18,7 @@ from playground.config_files import read_config
 from playground.engine import Trainer, TrainResult, build
 from playground.lessons import evaluation
 from playground.models import num_parameters
+from playground.results import validation_text
 from playground.warmup import configure_torch
 
 
@@ -147,8 +148,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = _run_with_progress(trainer, quiet=args.quiet)
     write_run(out, result, trainer)
     s = result.summary()
-    print(f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}, "
-          f"{s['steps_per_second']} steps/s -> {out}", file=sys.stderr)
+    print(f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}"
+          f"{validation_text(s)}, {s['steps_per_second']} steps/s -> {out}", file=sys.stderr)
     if result.reason:
         print(result.reason, file=sys.stderr)
     if trainer.b.test is not None:  # a classify run with a test split: report on it once, now

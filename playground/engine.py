@@ -407,7 +407,8 @@ class Trainer:
             names = [n for n, p in self.b.model.named_parameters() if p.requires_grad]
             best = dict(zip(names, self.best_params, strict=True))
         return TrainResult(self.cfg, self.status, self.rows.table(), self.b.model, self.image(),
-                           self.best_loss, self.diverged_at, self.reason, self.seconds, best)
+                           self.best_loss, self.diverged_at, self.reason, self.seconds, best,
+                           self.best_epoch)
 
 
 def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,

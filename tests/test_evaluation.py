@@ -75,6 +75,7 @@ def test_the_test_report_appears_only_once_the_run_has_ended() -> None:
 
 def test_cli_evaluate_writes_the_report(tmp_path: Path, capsys) -> None:
     assert main(["train", *SMALL, "--out", str(tmp_path)]) == 0
+    assert "validation accuracy" in capsys.readouterr().err  # the last line says how it does
     written = json.loads((tmp_path / "evaluation.json").read_text())  # train writes it too
     assert main(["evaluate", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "evaluation.json").read_text())

@@ -112,6 +112,20 @@ def test_early_stopping_triggers_on_a_crafted_curve_and_restores_the_best() -> N
     assert hist["bad_epochs"].tolist() == [0, 0, 0, 1, 2, 3]
 
 
+def test_summary_reports_the_last_and_the_best_epochs_validation() -> None:
+    cfg = classify_cfg(samples=40, epochs=50, patience=3, min_delta=0.01)
+    b = build(cfg)
+    b.evaluate = CraftedValidation([1.0, 0.8, 0.6, 0.595, 0.7, 0.65] + [0.9] * 50)
+    trainer = Trainer(cfg, b)
+    while not trainer.done:
+        trainer.step()
+    s = trainer.result().summary()
+    assert (s["epochs"], s["best_epoch"], s["val_loss"], s["best_val_loss"]) == (6, 4, 0.65, 0.595)
+    assert s["val_accuracy"] == s["best_val_accuracy"] == 0.5
+    json.dumps(s, allow_nan=False)
+    assert "val_accuracy" not in train(RunConfig(size=8, epochs=2)).summary()  # no validation
+
+
 def test_plateau_schedule_cuts_lr_on_validation_loss() -> None:
     cfg = classify_cfg(samples=40, epochs=8, patience=0, schedule="plateau", step_size=1,
                        gamma=0.1)
@@ -188,7 +202,9 @@ def test_cli_trains_a_classifier_with_validation_columns(tmp_path: Path) -> None
                  "--out", str(tmp_path), "--quiet"]) == 0
     hist = pd.read_csv(tmp_path / "history.csv")
     assert {"val_loss", "val_accuracy"} <= set(hist.columns)
-    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "completed"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "completed" and 0 <= summary["val_accuracy"] <= 1
+    assert summary["best_epoch"] in (1, 2) and summary["best_val_loss"] is not None
     confusion = (tmp_path / "confusion.csv").read_text().splitlines()
     assert confusion[0].startswith("truth") and len(confusion) == 5
 
