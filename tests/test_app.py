@@ -212,6 +212,21 @@ def test_classify_run_shows_its_test_set_once_it_ends(app: AppTest) -> None:
     assert len(app.get("vega_lite_chart")) >= 4  # the test confusion beside the validation one
 
 
+def test_each_task_describes_its_own_models(app: AppTest) -> None:
+    open_page(app, model="mlp")  # the sprite lesson's mlp is a generator, not the classifier
+    picker = app.selectbox(key="w_model")
+    assert "MLP generator" in picker.help and "classifier" not in picker.help
+    assert "- **coord**: Coordinate MLP" in picker.help and "logreg" not in picker.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "MLP generator: a fixed random latent" in captions and "MLP classifier" not in captions
+    app.selectbox(key="w_task").set_value("classify").run()
+    app.selectbox(key="w_model").set_value("mlp").run()
+    picker = app.selectbox(key="w_model")
+    assert "MLP classifier" in picker.help and "generator" not in picker.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "MLP classifier: centres each shape" in captions and "MLP generator" not in captions
+
+
 def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:
     open_page(app)
     app.selectbox(key="w_task").set_value("line").run()
