@@ -197,6 +197,7 @@ def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> Non
 
 def test_classify_run_shows_its_test_set_once_it_ends(app: AppTest) -> None:
     open_page(app, task="classify", samples="120", epochs="2", patience="0")
+    assert "78 train, 24 validation, 18 test" in " ".join(c.value for c in app.caption)
     assert not any("Test set" in m.value for m in app.markdown)  # nothing before a run ends
     app.button(key="start").click().run()
     poll(app, lambda s: "completed" in s, "the classifier to finish", timeout=60)

@@ -46,8 +46,9 @@ def _apply_preset(name: str) -> None:
 
 def classify_data(cfg: RunConfig) -> None:
     """Sample sprites with labels, and presets."""
-    st.caption(f"{cfg.samples} generated sprites in {cfg.classes} classes; "
-               f"{cfg.train_examples} train, {cfg.samples - cfg.train_examples} validation. "
+    n_train, n_val, n_test = classify.split_sizes(cfg)
+    st.caption(f"{cfg.samples} generated sprites in {cfg.classes} classes; {n_train} train, "
+               f"{n_val} validation, {n_test} test (held out until the run ends). "
                "Same seed, same data.")
     rgba = [(np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2), label)
             for img, label in _samples(cfg)]
