@@ -13,6 +13,7 @@ from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.config_files import read_config
 from playground.devices import DEVICES
 from playground.engine import Trainer, TrainResult, build
+from playground.lessons import evaluation
 from playground.models import num_parameters
 from playground.run_folder import Watch, final_line, note, save_initial, write_run
 from playground.warmup import configure_torch
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_resume)
     _add_race(sub)
     _add_lr_find(sub)
+    _add_evaluate(sub)
     return p
 
 
@@ -192,6 +194,10 @@ def _train_and_write(trainer: Trainer, args: argparse.Namespace, out: Path,
         note(f"carry it on with: python -m playground resume {out}")
     if events is not None:
         note(f"TensorBoard: tensorboard --logdir {events.parent}")
+    if trainer.b.test is not None:  # a classify run with a test split: report on it once, now
+        report = evaluation.evaluate_run(out)
+        note(f"test accuracy {report['accuracy']:.1%} ({report['checkpoint']}) -> "
+             f"{out / 'evaluation.json'}")
     return 0
 
 
@@ -282,4 +288,24 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     print(f"suggested lr: {shown['suggestion']} (valley {shown['valley']}, steepest "
           f"{shown['steep']}; your lr {cfg.lr:g}); {shown['points']} points, sweep ended: "
           f"{result.stopped} -> {path}")
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """`evaluate`: a finished classify run's test-set report, from its folder."""
+    e = sub.add_parser("evaluate", help="evaluate a classify run's checkpoint on its test split")
+    e.add_argument("run_dir", type=Path, help="a folder written by `train --out`")
+    e.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print the test-set report of RUN_DIR's best (else final) checkpoint and write
+    evaluation.json and test_confusion.csv next to it."""
+    try:
+        report = evaluation.evaluate_run(args.run_dir)
+    except evaluation.EvaluationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(evaluation.format_report(report))
+    print(f"-> {args.run_dir / 'evaluation.json'}", file=sys.stderr)
     return 0

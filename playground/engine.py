@@ -30,7 +30,7 @@ from playground.results import TrainResult
 from playground.rules import ENDED, RunRules
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
-from playground.tensor_ops import all_finite, clear_grads, generator_state, total_norm
+from playground.tensor_ops import all_finite, clear_grads, copies_like, generator_state, total_norm
 
 __all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
 
@@ -311,9 +311,7 @@ class Trainer:
         self._base_lr = state["base_lr"]
         for k, v in state["rules"].items():
             setattr(self.rules, k, list(v) if k == "events" else v)
-        self.best_params = ([t.to(w.device, copy=True) for t, w in zip(state["best"], self._weights,
-                                                                        strict=True)]
-                            if state["best"] else None)
+        self.best_params = copies_like(state["best"], self._weights) if state["best"] else None
         self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
         if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
             self._epoch_rng = state["loader_rng"]
@@ -344,8 +342,11 @@ class Trainer:
         return getattr(self, "_base_lr", self.cfg.lr)
 
     def view(self) -> dict[str, Any]:
-        """The lesson's extra picture data (confusion matrix, fitted line), from current weights."""
-        return self.b.view(self.b.model) if self.b.view is not None else {}
+        """The lesson's pictures' data (confusion matrix, line); after the run, the test report."""
+        view = self.b.view(self.b.model) if self.b.view is not None else {}
+        if self.done and self.b.test is not None:
+            view["test"] = self.b.test(self.b.model)
+        return view
 
     def tensors(self) -> list[Tensor]:
         """Every tensor this run holds: weights, gradients, optimizer state, best copy, data."""
@@ -382,7 +383,7 @@ class Trainer:
             self.stop()
         self.released = True
         self.b = replace(self.b, model=nn.Module(), loader=None, optimizer=None, scheduler=None,
-                         target=None, evaluate=None, view=None)
+                         target=None, evaluate=None, view=None, test=None)
         self.params, self._weights, self._spare, self.best_params = [], [], None, None
         self._batches = iter(())
 
@@ -411,7 +412,8 @@ class Trainer:
             names = [n for n, p in self.b.model.named_parameters() if p.requires_grad]
             best = dict(zip(names, self.best_params, strict=True))
         return TrainResult(self.cfg, self.status, self.rows.table(), self.b.model, self.image(),
-                           self.best_loss, self.diverged_at, self.reason, self.seconds, best)
+                           self.best_loss, self.diverged_at, self.reason, self.seconds, best,
+                           self.best_epoch)
 
 
 def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,

@@ -55,6 +55,7 @@ class Built:
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch validation
     view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
     extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
+    test: Callable[[nn.Module], dict[str, Any]] | None = None  # held-out report, once a run ends
 
 
 def data_tensors(loader: Any) -> tuple:

@@ -20,6 +20,7 @@ from playground import checkpoints, export, sprites
 from playground.engine import Trainer, TrainResult
 from playground.export.gif import animation_gif
 from playground.export.history_plot import history_png
+from playground.results import validation_text
 from playground.serve.film import GIF_STEPS
 
 
@@ -112,8 +113,8 @@ def write_lesson_view(out: Path, trainer: Trainer) -> None:
 def final_line(result: TrainResult, out: Path) -> str:
     """The CLI's last line: how the run ended and where its files are."""
     s = result.summary()
-    return (f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}, "
-            f"{s['steps_per_second']} steps/s -> {out}")
+    return (f"{s['status']}: {s['steps']} steps, final loss {s['final_loss']}"
+            f"{validation_text(s)}, {s['steps_per_second']} steps/s -> {out}")
 
 
 def note(text: str) -> None:

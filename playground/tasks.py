@@ -80,6 +80,17 @@ def build(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
     return TASKS[cfg.task].build(cfg, target)
 
 
+def model_doc(task: str, model: str) -> str:
+    """A model's line from its own task's registry: keys repeat across tasks ('mlp' is a sprite
+    generator in one lesson and a shape classifier in another)."""
+    return TASKS[task].models[model].doc
+
+
+def models_help(task: str) -> str:
+    """What each of a task's models is, as the model picker's help (markdown bullets)."""
+    return "\n".join(f"- **{name}**: {model_doc(task, name)}" for name in TASKS[task].models)
+
+
 def model_names() -> dict[str, None]:
     """Every model key of every task (each task checks its own)."""
     return {name: None for spec in TASKS.values() for name in spec.models}

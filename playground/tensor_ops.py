@@ -41,3 +41,8 @@ def clear_grads(optimizer: torch.optim.Optimizer) -> None:
     for group in optimizer.param_groups:
         for p in group["params"]:
             p.grad = None
+
+
+def copies_like(sources: list[Tensor], like: list[Tensor]) -> list[Tensor]:
+    """Copies of `sources` on the devices of `like` (a checkpoint read on the CPU, weights on a GPU)."""
+    return [t.to(w.device, copy=True) for t, w in zip(sources, like, strict=True)]

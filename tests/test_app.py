@@ -198,6 +198,39 @@ def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> Non
     assert {"dl_csv", "dl_json", "dl_train"} <= downloads.keys()  # train.py for the lesson too
 
 
+def test_classify_run_shows_its_test_set_once_it_ends(app: AppTest) -> None:
+    open_page(app, task="classify", samples="120", epochs="2", patience="0")
+    assert "78 train, 24 validation, 18 test" in " ".join(c.value for c in app.caption)
+    assert not any("Test set" in m.value for m in app.markdown)  # nothing before a run ends
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "the classifier to finish", timeout=60)
+    assert any(m.value.startswith("**Test set** · 18 held-out") for m in app.markdown)
+    metrics = {m.label: m.value for m in app.metric}
+    assert {"test accuracy", "macro F1", "parameters", "ms per sample"} <= set(metrics)
+    assert metrics["test accuracy"].endswith("%")
+    table = app.dataframe[0].value
+    assert list(table.index) == ["circle", "square", "triangle", "cross", "macro avg"]
+    assert list(table.columns) == ["precision", "recall", "f1", "support"]
+    assert table["support"].iloc[:4].sum() == 18
+    assert "MB of weights" in " ".join(c.value for c in app.caption)
+    assert len(app.get("vega_lite_chart")) >= 4  # the test confusion beside the validation one
+
+
+def test_each_task_describes_its_own_models(app: AppTest) -> None:
+    open_page(app, model="mlp")  # the sprite lesson's mlp is a generator, not the classifier
+    picker = app.selectbox(key="w_model")
+    assert "MLP generator" in picker.help and "classifier" not in picker.help
+    assert "- **coord**: Coordinate MLP" in picker.help and "logreg" not in picker.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "MLP generator: a fixed random latent" in captions and "MLP classifier" not in captions
+    app.selectbox(key="w_task").set_value("classify").run()
+    app.selectbox(key="w_model").set_value("mlp").run()
+    picker = app.selectbox(key="w_model")
+    assert "MLP classifier" in picker.help and "generator" not in picker.help
+    captions = " ".join(c.value for c in app.caption)
+    assert "MLP classifier: centres each shape" in captions and "MLP generator" not in captions
+
+
 def test_switching_task_loads_that_lessons_defaults(app: AppTest) -> None:
     open_page(app)
     app.selectbox(key="w_task").set_value("line").run()

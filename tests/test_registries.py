@@ -14,7 +14,7 @@ from playground.engine import Trainer
 from playground.models import ACTIVATIONS
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES
-from playground.tasks import TASKS, build
+from playground.tasks import TASKS, build, model_doc, models_help
 
 TASK_MODELS = [(task, model) for task, spec in TASKS.items() for model in spec.models]
 TASK_LOSSES = [(task, loss) for task, spec in TASKS.items() for loss in spec.losses]
@@ -123,3 +123,10 @@ def test_optimizer_entry_uses_real_settings_and_has_a_doc(name: str) -> None:
 def test_schedule_entry_uses_real_settings_and_has_a_doc(name: str) -> None:
     spec = SCHEDULES[name]
     assert spec.doc and all(u in FIELDS for u in spec.uses)
+
+
+def test_a_model_key_shared_by_tasks_keeps_each_tasks_doc() -> None:
+    assert model_doc("generate", "mlp").startswith("MLP generator")
+    assert model_doc("classify", "mlp").startswith("MLP classifier")
+    assert "MLP classifier" not in models_help("generate")
+    assert models_help("classify").count("\n- **") == len(TASKS["classify"].models) - 1

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from playground.ingredients import Built, Loader
-from playground.lessons import classify, linefit
+from playground.lessons import classify, evaluation, linefit
 from playground.losses import LOSSES
 from playground.models import seed_weights
 from playground.optim import make_optimizer
@@ -36,7 +36,7 @@ def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
 def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     """Shapes dataset, train/validation split, a real DataLoader and the chosen classifier."""
     x, y = classify.make_dataset(cfg)
-    (xt, yt), (xv, yv), _test = classify.split(cfg, x, y)
+    (xt, yt), (xv, yv), (xs, ys) = classify.split(cfg, x, y)
     model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
     criterion = classify.CLASS_LOSSES[cfg.loss].make()
 
@@ -65,8 +65,12 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
                 "misclassified": [(images[i], int(yv[j]), int(preds[j]))
                                   for i, j in enumerate(wrong.tolist())]}
 
+    def test(m: nn.Module) -> dict[str, Any]:
+        """The held-out test split's report (see evaluation.py), for the end of a run."""
+        return evaluation.evaluate(m, xs, ys, list(classify.SHAPES[:cfg.classes]))
+
     return _finish(cfg, model, classify.loader(cfg, xt, yt), criterion, evaluate=evaluate,
-                   view=view, extra_columns=CLASSIFY_COLUMNS)
+                   view=view, extra_columns=CLASSIFY_COLUMNS, test=test if len(ys) else None)
 
 
 def _device(m: nn.Module) -> torch.device:

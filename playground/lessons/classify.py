@@ -98,12 +98,35 @@ class LogReg(nn.Module):
         return self.net(x)
 
 
+class CentreShape(nn.Module):
+    """Moves each sprite's shape to the middle (by its centre of mass, as MNIST centres its digits)
+    and standardises it: an MLP's weights belong to fixed pixel positions, so a shape it learned in
+    one corner is a new pattern in another. No weights: the same fixed step in training and use."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, _, h, w = x.shape
+        gray = x.mean(dim=1)
+        mass = (gray - gray.mean(dim=(1, 2), keepdim=True)).clamp(min=0)  # the brighter shape
+        total = mass.sum(dim=(1, 2)) + 1e-8
+        ys = (torch.arange(h, dtype=x.dtype) + 0.5) / h * 2 - 1
+        xs = (torch.arange(w, dtype=x.dtype) + 0.5) / w * 2 - 1
+        theta = torch.zeros(n, 2, 3, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1
+        theta[:, 0, 2] = (mass.sum(dim=1) * xs).sum(dim=1) / total
+        theta[:, 1, 2] = (mass.sum(dim=2) * ys).sum(dim=1) / total
+        grid = nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        out = nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False)
+        mean, std = out.mean(dim=(1, 2, 3), keepdim=True), out.std(dim=(1, 2, 3), keepdim=True)
+        return (out - mean) / (std + 1e-5)
+
+
 class MLPClassifier(nn.Module):
-    """Hidden layers with ReLU and optional dropout (which makes train and eval modes differ)."""
+    """Hidden layers with ReLU and optional dropout (which makes train and eval modes differ), on
+    centred sprites: without CentreShape it reaches only 40% validation accuracy at the defaults."""
 
     def __init__(self, cfg: RunConfig) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
+        layers: list[nn.Module] = [CentreShape(), nn.Flatten()]
         width = 3 * cfg.size**2
         for _ in range(cfg.depth):
             layers += [nn.Linear(width, cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
@@ -134,7 +157,8 @@ _DATA = ("size", "batch_size")
 CLASSIFIERS: dict[str, ModelSpec] = {
     "logreg": ModelSpec(LogReg, "Logistic regression: one linear layer on the flattened pixels.",
                         _DATA),
-    "mlp": ModelSpec(MLPClassifier, "MLP classifier: hidden layers with ReLU and optional dropout.",
+    "mlp": ModelSpec(MLPClassifier, "MLP classifier: centres each shape, then hidden layers "
+                     "with ReLU and optional dropout.",
                      (*_DATA, "hidden", "depth", "dropout")),
     "cnn": ModelSpec(SmallCNN, "Small CNN: two conv blocks and a linear head; finds shapes anywhere.",
                      (*_DATA, "hidden", "dropout")),

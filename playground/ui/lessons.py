@@ -15,7 +15,7 @@ from playground.charts.common import event_label, with_data
 from playground.config import RunConfig
 from playground.history import Table
 from playground.lessons import classify, linefit
-from playground.serve import Snapshot
+from playground.serve import FINISHED, Snapshot
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18
@@ -43,8 +43,9 @@ def _apply_preset(name: str) -> None:
 
 def classify_data(cfg: RunConfig) -> None:
     """Sample sprites with labels, and presets."""
-    st.caption(f"{cfg.samples} generated sprites in {cfg.classes} classes; "
-               f"{cfg.train_examples} train, {cfg.samples - cfg.train_examples} validation. "
+    n_train, n_val, n_test = classify.split_sizes(cfg)
+    st.caption(f"{cfg.samples} generated sprites in {cfg.classes} classes; {n_train} train, "
+               f"{n_val} validation, {n_test} test (held out until the run ends). "
                "Same seed, same data.")
     rgba = [(np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2), label)
             for img, label in _samples(cfg)]
@@ -113,6 +114,7 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
                                           lesson_charts.accuracy_frame(df),
                                           f"acc-{snap.run_id}-{len(ends)}"), width="stretch")
     _confusion(snap)
+    _test_set(snap)
 
 
 def _confusion(snap: Snapshot) -> None:
@@ -137,6 +139,36 @@ def _confusion(snap: Snapshot) -> None:
         rgba = [(np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2),
                  f"{view['classes'][t]} → {view['classes'][p]}") for img, t, p in wrong]
         st.html(row([figure(img, 52, label, checker=False) for img, label in rgba], gap=6))
+
+
+def _test_set(snap: Snapshot) -> None:
+    """The held-out test split's report, shown once the run has ended (it chose nothing)."""
+    report = (snap.view or {}).get("test")
+    if report is None or snap.state not in FINISHED:
+        return
+    st.markdown(f"**Test set** · {report['test_size']} held-out sprites, never used to train or "
+                "to pick the epoch: the honest estimate for new sprites")
+    a, b, c, d = st.columns(4)
+    a.metric("test accuracy", f"{report['accuracy']:.1%}")
+    b.metric("macro F1", f"{report['macro']['f1']:.3f}")
+    c.metric("parameters", f"{report['parameters']:,}", help=f"{report['size_mb']:.3f} MB "
+             "(parameters and buffers)")
+    d.metric("ms per sample", f"{report['ms_per_sample']:.3f}", help="Inference in eval mode "
+             "without gradients, the fastest of a few timed passes over the test set.")
+    left, right = st.columns([1, 1])
+    with left:
+        table = pd.DataFrame(report["per_class"]).set_index("class")
+        table.loc["macro avg"] = [*report["macro"].values(), report["test_size"]]
+        st.dataframe(table.style.format({"precision": "{:.3f}", "recall": "{:.3f}",
+                                         "f1": "{:.3f}", "support": "{:.0f}"}), width="stretch")
+        st.caption(f"{report['size_mb']:.3f} MB of weights · {report['ms_per_sample']:.3f} ms "
+                   "per sample")
+    with right:
+        classes = tuple(report["classes"])
+        st.vega_lite_chart(spec=with_data(lesson_charts.confusion_spec(classes),
+                                          lesson_charts.confusion_frame(
+                                              np.array(report["confusion"]), list(classes)),
+                                          f"tcm-{snap.run_id}-{snap.n_rows}"), width="stretch")
 
 
 def _line_view(snap: Snapshot, df: pd.DataFrame) -> None:

@@ -11,7 +11,7 @@ from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
-from playground.tasks import TASKS
+from playground.tasks import TASKS, model_doc, models_help
 from playground.ui import lock
 from playground.ui.labels import label
 
@@ -169,7 +169,9 @@ def sidebar() -> Any:
         for name in spec.fields:
             widget(name, sb)
     sb.subheader("Model")
-    model = widget("model", sb, choices=list(spec.models))
+    model = widget("model", sb, choices=list(spec.models), help=models_help(task))
+    if model in spec.models:
+        sb.caption(model_doc(task, model))
     widget("loss", sb, choices=list(spec.losses))
     uses = spec.models[model].uses
     details = [n for n in uses if n != "batch_size"]
