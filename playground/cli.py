@@ -10,7 +10,7 @@ from typing import Any
 
 from playground import checkpoints, sprites
 from playground.config import ConfigError, RunConfig, parse_assignments
-from playground.config_files import read_config
+from playground.config_files import read_config_file
 from playground.devices import DEVICES
 from playground.engine import Trainer, TrainResult, build
 from playground.lessons import evaluation
@@ -66,9 +66,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "stays resumable: python -m playground resume OUT)")
     p.add_argument("--tensorboard", type=Path, metavar="DIR", help="write TensorBoard events "
                    "live into DIR (then: tensorboard --logdir DIR)")
-    p.add_argument("--device", default="cpu", choices=list(DEVICES), help="where to train: "
-                   "auto takes a CUDA GPU, else Apple's MPS, else the CPU (default: cpu, which "
-                   "gives the app's numbers exactly)")
+    p.add_argument("--device", choices=list(DEVICES), help="where to train: auto takes a CUDA "
+                   "GPU, else Apple's MPS, else the CPU (default: the config file's device, else "
+                   "cpu, which gives the app's numbers exactly)")
 
 
 def _add_race(sub: argparse._SubParsersAction) -> None:
@@ -113,7 +113,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Layer defaults < --config < --url < --image < --set into one validated config."""
     data: dict[str, Any] = {}
     if args.config:
-        data.update(read_config(args.config).to_dict())
+        cfg, device = read_config_file(args.config)
+        data.update(cfg.to_dict())
+        if device is not None and getattr(args, "device", "") is None:
+            args.device = device  # the file's device, unless --device was given
     if args.url:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(args.url).query)
         cfg, problems = RunConfig.from_query(query)
@@ -156,7 +159,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     built = build(cfg)
-    trainer = Trainer(cfg, built, device=args.device)
+    trainer = Trainer(cfg, built, device=args.device or "cpu")
     note(f"{cfg.model} model, {num_parameters(built.model):,} parameters, {cfg.optimizer} "
          f"lr={cfg.lr:g}, {cfg.total_steps:,} steps on {trainer.b.device}")
     save_initial(out / "initial.pt", trainer)

@@ -18,13 +18,15 @@ NESTED: dict[str, dict[str, str]] = {
                  "lr": "lr", "weight_decay": "weight_decay", "scheduler": "schedule",
                  "optimizer": "optimizer", "momentum": "momentum", "seed": "seed",
                  "patience": "patience", "early_stopping_patience": "patience",
-                 "clip_grad_norm": "clip_grad_norm", "gradient_clip": "clip_grad_norm"},
+                 "clip_grad_norm": "clip_grad_norm", "gradient_clip": "clip_grad_norm",
+                 "monitor": "monitor", "device": "device"},
     "model": {"name": "model", "type": "model", "hidden": "hidden", "hidden_size": "hidden",
               "depth": "depth", "num_layers": "depth", "dropout": "dropout",
               "activation": "activation"},
     "data": {"task": "task", "sprite": "sprite", "size": "size", "classes": "classes",
              "num_classes": "classes", "samples": "samples", "noise": "noise",
-             "val_split": "val_split", "validation_split": "val_split"},
+             "val_split": "val_split", "validation_split": "val_split",
+             "test_split": "test_split"},
 }
 # A scheduler given as a mapping (`{type: step, step_size: 30, gamma: 0.1}`): its keys.
 SCHEDULER_KEYS = {"type": "schedule", "name": "schedule", "step_size": "step_size",
@@ -34,13 +36,20 @@ SCHEDULER_KEYS = {"type": "schedule", "name": "schedule", "step_size": "step_siz
 
 def read_config(path: Path) -> RunConfig:
     """A validated config from a .json, .yaml or .yml file."""
+    return read_config_file(path)[0]
+
+
+def read_config_file(path: Path) -> tuple[RunConfig, str | None]:
+    """A validated config, and the `device` the file asks for (a machine's setting, not the
+    run's: a share link never carries it), from a .json, .yaml or .yml file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    if path.suffix.lower() in (".yaml", ".yml"):
-        return RunConfig.from_dict(flatten(parse_yaml(text)))
-    return RunConfig.from_dict(flatten(parse_json(text)))
+    data = parse_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else parse_json(text)
+    flat = flatten(data)
+    device = flat.pop("device", None)
+    return RunConfig.from_dict(flat), None if device is None else str(device)
 
 
 def parse_json(text: str) -> dict[str, Any]:
@@ -79,7 +88,7 @@ def flatten(data: Mapping[str, Any]) -> dict[str, Any]:
                               f"the sections {', '.join(NESTED)}")
         else:
             _merge(flat, {key: value})
-    return flat
+    return flat  # may hold "device", which read_config_file takes out
 
 
 def _section(name: str, values: Mapping[str, Any]) -> dict[str, Any]:

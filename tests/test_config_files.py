@@ -74,7 +74,7 @@ def test_every_nested_key_maps_to_a_real_setting() -> None:
     from playground.config import FIELDS
 
     for section, keys in NESTED.items():
-        assert set(keys.values()) <= set(FIELDS), section
+        assert set(keys.values()) <= {*FIELDS, "device"}, section  # device: the machine's
 
 
 def test_the_cli_trains_from_the_seeds_yaml(tmp_path: Path) -> None:
@@ -89,3 +89,18 @@ def test_a_bad_yaml_config_exits_2_with_one_line(tmp_path: Path, capsys) -> None
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "training.lr_decay" in err[0]
+
+
+def test_a_config_file_may_name_the_device_which_is_the_machines_not_the_runs(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from playground.config_files import read_config_file
+
+    path = tmp_path / "config.yaml"
+    path.write_text(SEED_YAML.replace("  epochs: 30\n", "  epochs: 2\n  device: cpu\n"))
+    cfg, device = read_config_file(path)
+    assert device == "cpu" and cfg.epochs == 2 and "device" not in cfg.to_dict()
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "steps on cpu" in capsys.readouterr().err
+    path.write_text("device: tpu\nepochs: 2\n")
+    assert main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "device: 'tpu' is not allowed" in capsys.readouterr().err
