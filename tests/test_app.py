@@ -198,6 +198,18 @@ def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> Non
     assert {"dl_csv", "dl_json", "dl_train"} <= downloads.keys()  # train.py for the lesson too
 
 
+def test_a_run_watching_accuracy_says_which_epoch_it_kept_by_accuracy(app: AppTest) -> None:
+    open_page(app, task="classify", samples="120", epochs="3", patience="0", monitor="accuracy")
+    assert app.selectbox(key="w_monitor").value == "accuracy"
+    assert app.selectbox(key="w_monitor").options == ["loss", "accuracy"]
+    app.button(key="start").click().run()
+    poll(app, lambda s: "completed" in s, "the classifier to finish", timeout=60)
+    captions = " ".join(c.value for c in app.caption)
+    assert "best validation accuracy" in captions and "best validation loss" not in captions
+    downloads = {b.key for b in app.get("download_button")}
+    assert {"dl_best", "dl_hist_png"} <= downloads
+
+
 def test_classify_run_shows_its_test_set_once_it_ends(app: AppTest) -> None:
     open_page(app, task="classify", samples="120", epochs="2", patience="0")
     assert "78 train, 24 validation, 18 test" in " ".join(c.value for c in app.caption)

@@ -52,8 +52,8 @@ def classify_data(cfg: RunConfig) -> None:
     st.html(row([figure(img, 56, label, checker=False) for img, label in rgba], gap=6))
     a, b = st.columns(2)
     a.button("Overfit on purpose", key="preset_overfit", on_click=_apply_preset,
-             args=("overfit",), help="80 samples, half held out, a wide MLP, no dropout: "
-             "watch the validation loss turn upward while the training loss keeps falling.")
+             args=("overfit",), help="100 sprites of two shapes, half held out, a CNN without dropout, "
+             "150 epochs: watch the validation loss turn upward while the training loss keeps falling.")
     b.button("Back to defaults", key="preset_default", on_click=_task_defaults, args=("classify",))
 
 
@@ -96,12 +96,11 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
     ends = df.dropna(subset=["val_loss"])
     if not ends.empty:
         last = ends.iloc[-1]
-        best = ends.loc[ends["val_loss"].idxmin()]
         patience = (f" · patience {int(last['bad_epochs'])}/{cfg.patience} epochs without "
                     f"improvement" if cfg.patience else "")
         st.caption(f"epoch {int(last['epoch'])}: validation accuracy {last['val_accuracy']:.1%}, "
-                   f"train accuracy {last['train_accuracy']:.1%} · best validation loss "
-                   f"{best['val_loss']:.4g} at epoch {int(best['epoch'])} (kept){patience}")
+                   f"train accuracy {last['train_accuracy']:.1%} · {_best_text(ends, cfg)}"
+                   f"{patience}")
     if df.empty:
         return
     marks = tuple((step, event_label(kind, value)) for step, kind, value in snap.events)
@@ -116,6 +115,15 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
     _confusion(snap)
     _test_set(snap)
 
+
+
+def _best_text(ends: pd.DataFrame, cfg: RunConfig) -> str:
+    """Which epoch the best checkpoint holds, by what the run watches (monitor)."""
+    if cfg.monitor == "accuracy":  # the first epoch that reached the highest accuracy
+        best = ends.loc[ends["val_accuracy"].idxmax()]
+        return f"best validation accuracy {best['val_accuracy']:.1%} at epoch {int(best['epoch'])} (kept)"
+    best = ends.loc[ends["val_loss"].idxmin()]
+    return f"best validation loss {best['val_loss']:.4g} at epoch {int(best['epoch'])} (kept)"
 
 def _confusion(snap: Snapshot) -> None:
     """The confusion matrix beside the validation sprites the model gets wrong."""
