@@ -213,6 +213,20 @@ def test_tensorboard_log_holds_loss_lr_and_grad_norm_per_step(tmp_path: Path) ->
     assert len(names) == 1 and names[0].startswith("heart/events.out.tfevents.")
 
 
+def test_tensorboard_log_of_a_classify_run_holds_its_validation_metrics(tmp_path: Path) -> None:
+    """The classify lesson's export once crashed on its extra columns; now they are logged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = train(RunConfig(task="classify", samples=80, epochs=3, patience=0))
+    acc = EventAccumulator(str(tensorboard_log(result.rows, tmp_path / "tb")))
+    acc.Reload()
+    ends = result.history.dropna(subset=["val_accuracy"])
+    events = acc.Scalars("accuracy/validation")
+    assert [e.step for e in events] == ends["step"].tolist()
+    np.testing.assert_allclose([e.value for e in events], ends["val_accuracy"], rtol=1e-6)
+    assert {"loss/validation", "loss/train_epoch", "accuracy/train"} <= set(acc.Tags()["scalars"])
+
+
 # The zip --------------------------------------------------------------------------------------
 def test_bundle_zip_is_deterministic_and_lossless() -> None:
     parts = {"a.txt": b"hello", "dir/b.bin": bytes(range(256)) * 10}
