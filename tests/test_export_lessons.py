@@ -153,7 +153,8 @@ def test_the_cases_exercise_what_they_claim(replays: dict[str, Path]) -> None:
     assert accuracy.status == "early_stopped" and "accuracy" in accuracy.reason
     assert 1 <= accuracy.best_epoch < accuracy.epoch
     loss = app_run(CASES["classify-early-loss-bce-clip"])
-    assert loss.status == "early_stopped" and loss.best_epoch < loss.epoch
+    assert loss.status == "early_stopped" and loss.best_epoch <= loss.epoch < 30  # (min_delta:
+    # the last epoch may be a new best, yet improve by less than min_delta and count as bad)
     assert (loss.result().history["grad_norm"] > 0.5).any()
     line = app_run(CASES["line-normalized"])
     assert len(line.b.loader) > 1 and line.result().history["lr"].nunique() > 1  # shuffled, cosine

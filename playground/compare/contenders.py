@@ -15,12 +15,12 @@ from playground.schedules import SCHEDULES
 MIN_CONTENDERS, MAX_CONTENDERS = 2, 8
 # What every contender must share: the task, the model and the batches (epochs, batch size, seed).
 SHARED = ("task", "sprite", "pixels", "size", "classes", "samples", "noise", "val_split", "dropout",
-          "normalize", "houses", "model", "hidden", "depth", "activation", "fourier",
+          "test_split", "normalize", "houses", "model", "hidden", "depth", "activation", "fourier",
           "fourier_scale", "latent", "seed", "epochs", "batch_size")
 # What contenders may differ in: how they learn, and their own stopping rules.
 VARYING = ("loss", "reduction", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay",
            "alpha", "eps", "history_size", "max_iter", "schedule", "step_size", "gamma", "warmup",
-           "min_lr", "clip_grad_norm", "patience", "min_delta")
+           "min_lr", "clip_grad_norm", "patience", "min_delta", "monitor")
 # How the app plays a run, not what it learns: ignored by races (they run at full speed).
 PLAYBACK = ("pace",)
 _NAMED = ("optimizer", "loss", "schedule")  # shown bare in names ("adam"), others as key=value
