@@ -29,9 +29,10 @@ class ConfigError(ValueError):
 
 def _choices(kind: str) -> tuple[str, ...]:
     """Registry keys, looked up lazily so the registries can import this module for type hints."""
-    from playground import losses, models, optim, schedules, sprites, tasks
+    from playground import bugs, losses, models, optim, schedules, sprites, tasks
 
     table = {
+        "bug": {"none": None, **bugs.BUGS},
         "task": tasks.TASKS,
         "model": tasks.model_names(),
         "loss": tasks.loss_names(),
@@ -152,6 +153,8 @@ class RunConfig:
                       "(validation loss where there is validation; lower is better) or the "
                       "validation accuracy (classify; higher is better).", choices="monitor",
                       group="run")
+    bug: str = _f("none", "The bug lab: run the loop with one classic mistake in it (none = the "
+                  "correct loop).", choices="bug", group="run")
     seed: int = _f(0, "Seeds the weights, the latent and the batch order: same seed, same run.",
                    0, 2**31 - 1, group="run")
     pace: int = _f(60, "Steps per second the app plays a run at, so you can watch it learn "
@@ -236,7 +239,7 @@ class RunConfig:
             return cls(**good), problems
         except ConfigError as exc:  # a cross-field rule: fall back on the task's own defaults
             base = task_defaults(good.get("task", "generate"))
-            for key in ("sprite", "pixels", "model", "loss", "classes"):
+            for key in ("sprite", "pixels", "model", "loss", "classes", "bug"):
                 good.pop(key, None)
                 if key in base:
                     good[key] = base[key]
@@ -290,6 +293,10 @@ def _check_task(cfg: RunConfig) -> None:
                           f"{cfg.task} does not have; use monitor=loss")
     if cfg.task == "classify" and cfg.loss == "bce" and cfg.classes != 2:
         raise ConfigError(f"loss: 'bce' needs classes=2 (got {cfg.classes}); use 'ce' for more")
+    from playground.bugs import problem
+
+    if (why := problem(cfg)) is not None:
+        raise ConfigError(why)
 
 
 def task_defaults(task: str) -> dict[str, Any]:
