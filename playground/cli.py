@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from playground import checkpoints, sprites
+from playground.bugs import BUGS
 from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.config_files import read_config_file
 from playground.devices import DEVICES
@@ -107,6 +108,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    "WEBP, BMP)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set lr=0.01 (repeatable)")
+    p.add_argument("--bug", metavar="NAME", help="run the loop with a classic mistake in it (the "
+                   "same as --set bug=NAME): " + ", ".join(BUGS))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -123,7 +126,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         for problem in problems:
             print(f"warning: share link: {problem}", file=sys.stderr)
         data.update(cfg.to_query())
-    data.update(parse_assignments(args.set))
+    data.update(parse_assignments(args.set + ([f"bug={args.bug}"] if args.bug else [])))
     if args.image:
         size = int(data.get("size", RunConfig().size))
         arr, notes = sprites.read_image(_read_bytes(args.image), size)

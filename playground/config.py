@@ -13,6 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from playground.config_values import coerce, format_value, parse_assignments
+
+__all__ = ["DEFAULTS", "FIELDS", "ConfigError", "RunConfig", "coerce", "field_spec", "format_value",
+           "parse_assignments", "task_defaults"]
+
 MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
 LONG_TEXT = ("pixels", "houses")  # free-text fields allowed up to MAX_CODE characters
 PAGE_KEYS = ("title", "note", "hide")  # share-link keys for the page itself (classroom links)
@@ -24,9 +29,10 @@ class ConfigError(ValueError):
 
 def _choices(kind: str) -> tuple[str, ...]:
     """Registry keys, looked up lazily so the registries can import this module for type hints."""
-    from playground import losses, models, optim, schedules, sprites, tasks
+    from playground import bugs, losses, models, optim, schedules, sprites, tasks
 
     table = {
+        "bug": {"none": None, **bugs.BUGS},
         "task": tasks.TASKS,
         "model": tasks.model_names(),
         "loss": tasks.loss_names(),
@@ -147,6 +153,8 @@ class RunConfig:
                       "(validation loss where there is validation; lower is better) or the "
                       "validation accuracy (classify; higher is better).", choices="monitor",
                       group="run")
+    bug: str = _f("none", "The bug lab: run the loop with one classic mistake in it (none = the "
+                  "correct loop).", choices="bug", group="run")
     seed: int = _f(0, "Seeds the weights, the latent and the batch order: same seed, same run.",
                    0, 2**31 - 1, group="run")
     pace: int = _f(60, "Steps per second the app plays a run at, so you can watch it learn "
@@ -231,7 +239,7 @@ class RunConfig:
             return cls(**good), problems
         except ConfigError as exc:  # a cross-field rule: fall back on the task's own defaults
             base = task_defaults(good.get("task", "generate"))
-            for key in ("sprite", "pixels", "model", "loss", "classes"):
+            for key in ("sprite", "pixels", "model", "loss", "classes", "bug"):
                 good.pop(key, None)
                 if key in base:
                     good[key] = base[key]
@@ -285,6 +293,10 @@ def _check_task(cfg: RunConfig) -> None:
                           f"{cfg.task} does not have; use monitor=loss")
     if cfg.task == "classify" and cfg.loss == "bce" and cfg.classes != 2:
         raise ConfigError(f"loss: 'bce' needs classes=2 (got {cfg.classes}); use 'ce' for more")
+    from playground.bugs import problem
+
+    if (why := problem(cfg)) is not None:
+        raise ConfigError(why)
 
 
 def task_defaults(task: str) -> dict[str, Any]:
@@ -353,60 +365,6 @@ def _kind(f: dataclasses.Field) -> type:
     return {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), object)
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def coerce(key: str, value: Any) -> Any:
-    """Turn a string (CLI, URL) or JSON value into the field's type; never evaluates code."""
-    if key not in FIELDS:
-        raise ConfigError(f"unknown setting {_short(key)}; known: {', '.join(FIELDS)}")
-    f = FIELDS[key]
-    bad = ConfigError(f"{key}: {_short(value)} is not allowed; expected {_allowed(f)}")
-    if key == "betas":
-        parts = value.split(",") if isinstance(value, str) else value
-        if not isinstance(parts, list | tuple) or len(parts) != 2:
-            raise bad
-        try:
-            return tuple(float(p) for p in parts)
-        except (TypeError, ValueError):
-            raise bad from None
-    kind = _kind(f)
-    if not isinstance(value, str):
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        return value
-    text = value.strip()
-    try:
-        if kind is bool:
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise bad
-        if kind is int:
-            number = float(text)
-            if not math.isfinite(number) or number != int(number):
-                raise bad
-            return int(number)
-        if kind is float:
-            return float(text)
-    except ValueError:
-        raise bad from None
-    return text
-
-
-def format_value(value: Any) -> str:
-    """Inverse of `coerce` for strings: the text form used in URLs and `--set`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(format_value(v) for v in value)
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def field_spec(name: str) -> dict[str, Any]:
     """Range, choices, default and help for one field: what a widget needs to draw itself."""
     f = FIELDS[name]
@@ -414,17 +372,6 @@ def field_spec(name: str) -> dict[str, Any]:
     m["default"] = f.default
     m["choices"] = _choices(m["choices"]) if m["choices"] else None
     return m
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """Parse CLI `key=value` strings into typed values."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {_short(item)}: expected key=value")
-        out[key.strip()] = coerce(key.strip(), value)
-    return out
 
 
 DEFAULTS = RunConfig()

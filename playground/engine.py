@@ -30,7 +30,7 @@ from playground.results import TrainResult
 from playground.rules import ENDED, RunRules
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
-from playground.tensor_ops import all_finite, clear_grads, copies_like, generator_state, total_norm
+from playground.tensor_ops import all_finite, copies_like, generator_state, total_norm
 
 __all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
 
@@ -111,16 +111,16 @@ class Trainer:
         if self._rng is not None:
             torch.set_rng_state(self._rng)
         values = self._update(*batch)
-        if self._rng is not None:
-            self._rng = torch.get_rng_state()
         self.seconds += perf_counter() - t0
         self._in_epoch += 1
         last = self.step_count >= self._total_steps
         if (last or self._in_epoch >= self._epoch_len) and rules.status not in ENDED:
-            metrics = self._end_epoch()  # (not after divergence)
+            metrics = self._end_epoch()  # (not after divergence; validation may draw dropout masks)
             extra = [metrics.get(c, math.nan) for c in self.b.extra_columns]
         else:
             extra = [math.nan] * len(self.b.extra_columns)
+        if self._rng is not None:
+            self._rng = torch.get_rng_state()
         values = (*values, self.seconds, *extra)
         self.rows.append(values)  # numpy reads a plain tuple ~2x faster than a named one
         row = tuple.__new__(self._row, values)  # the named tuple, without its argument parsing
@@ -141,7 +141,7 @@ class Trainer:
 
     def _update(self, x: Tensor, y: Tensor) -> tuple:
         """zero_grad, forward, loss, backward, (clip), step: the textbook update, instrumented
-        (zero_grad as `clear_grads`: the same gradients set to None, without the method's wrappers)."""
+        (zero_grad and loss.item() as the run's `loop` has them: see playground/bugs/effects.py)."""
         b, rules, step = self.b, self.rules, self.step_count + 1
         optimizer = b.optimizer
         lr = float(optimizer.param_groups[0]["lr"])
@@ -152,10 +152,10 @@ class Trainer:
                 return self._last_row(loss_value, lr, grad_norm)
             rules.step_best(loss_value)  # the loss is of weights already gone: no copy
             return self._after_step(loss_value, lr, grad_norm, math.nan)
-        clear_grads(optimizer)
+        b.loop.zero_grad(optimizer)
         loss = b.criterion(b.model(x), y)
         loss.backward()
-        loss_value = loss.item()
+        loss_value = b.loop.item(loss, self.epoch)
         grad_norm = self._grad_norm()
         if not rules.healthy(step, loss_value, grad_norm, lr):
             return self._last_row(loss_value, lr, grad_norm)
@@ -176,7 +176,7 @@ class Trainer:
     def _closure(self, x: Tensor, y: Tensor) -> Callable[[], Tensor]:
         """LBFGS re-evaluates the loss several times per step, as torch documents."""
         def closure() -> Tensor:
-            clear_grads(self.b.optimizer)
+            self.b.loop.zero_grad(self.b.optimizer)
             loss = self.b.criterion(self.b.model(x), y)
             loss.backward()
             return loss

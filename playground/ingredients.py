@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from playground.bugs.effects import Loop
+
 if TYPE_CHECKING:
     from playground.config import RunConfig
 
@@ -56,6 +58,7 @@ class Built:
     view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
     extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
     test: Callable[[nn.Module], dict[str, Any]] | None = None  # held-out report, once a run ends
+    loop: Loop = field(default_factory=Loop)  # zero_grad and loss.item(), as the run's bug has them
 
 
 def data_tensors(loader: Any) -> tuple:

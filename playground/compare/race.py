@@ -73,8 +73,9 @@ class _Reader:
 
 
 def stackable(cfg: RunConfig) -> bool:
-    """Whether a contender can join the batched computation (LBFGS and other lessons run alone)."""
-    return cfg.optimizer != "lbfgs" and TASKS[cfg.task].sprite
+    """Whether a contender can join the batched computation (LBFGS, other lessons and the bug
+    lab's mistakes, which live in a Trainer's ingredients, run alone)."""
+    return cfg.optimizer != "lbfgs" and TASKS[cfg.task].sprite and cfg.bug == "none"
 
 
 class Race:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from playground import models
+from playground.bugs.script import patched
 from playground.config import FIELDS, RunConfig
 from playground.export.codegen import fill, literal
 from playground.export.copied_code import helpers_code, loader_code, model_code
@@ -44,15 +45,15 @@ def train_script(cfg: RunConfig, target: np.ndarray | None = None) -> str:
 
 def _filled(cfg: RunConfig, template: str, parts: dict[str, str], data: tuple[str, ...]) -> str:
     """The template filled twice: once to find which settings the code reads (CONFIG's keys), then
-    with CONFIG, FIXED (the rest, baked into the code) and IGNORED."""
+    with CONFIG, FIXED (the rest, baked into the code) and IGNORED; the run's bug, if any, edited in."""
     empty = {"settings": "", "fixed": "", "ignored": ""}
-    code = fill(template, {**parts, **empty, **dict.fromkeys(data, "")})
+    code = patched(cfg, fill(template, {**parts, **empty, **dict.fromkeys(data, "")}))
     read = _settings_read(code)
     fixed = [n for n in FIELDS if (n not in read or n in _structural(cfg)) and n not in _IGNORED]
     ignored = [n for n in _IGNORED if n not in read]
-    return _ruled(fill(template, {**parts, "settings": _settings_code(cfg, read),
-                                  "fixed": _fixed_code(cfg, fixed),
-                                  "ignored": _tuple_items(ignored)}))
+    return _ruled(patched(cfg, fill(template, {**parts, "settings": _settings_code(cfg, read),
+                                               "fixed": _fixed_code(cfg, fixed),
+                                               "ignored": _tuple_items(ignored)})))
 
 
 def _tuple_items(names: list[str]) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from playground.bugs.effects import apply, validation
 from playground.ingredients import Built, Loader
 from playground.lessons import classify, evaluation, linefit
 from playground.losses import LOSSES
@@ -29,8 +30,8 @@ MISCLASSIFIED = 12  # misclassified validation sprites shown in the gallery
 def _finish(cfg: RunConfig, model: nn.Module, loader: Any, criterion: nn.Module,
             **extra: Any) -> Built:
     optimizer = make_optimizer(model.parameters(), cfg)
-    return Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg), None,
-                 **extra)
+    return apply(cfg, Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg),
+                            None, **extra))
 
 
 def build_classify(cfg: RunConfig, target: Any = None) -> Built:
@@ -39,17 +40,16 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
     (xt, yt), (xv, yv), (xs, ys) = classify.split(cfg, x, y)
     model = seed_weights(classify.CLASSIFIERS[cfg.model].make(cfg), cfg.seed)
     criterion = classify.CLASS_LOSSES[cfg.loss].make()
+    validating = validation(cfg)  # eval mode without gradients, unless the run's bug forgets it
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         """Validation in eval mode without gradients (dropout off), plus train accuracy."""
         dev = _device(m)
-        m.eval()
-        with torch.no_grad():
+        with validating(m):
             val_logits, labels = m(xv.to(dev)), yv.to(dev)
             metrics = {"val_loss": float(criterion(val_logits, labels)),
                        "val_accuracy": _accuracy(val_logits, labels),
                        "train_accuracy": _accuracy(m(xt.to(dev)), yt.to(dev))}
-        m.train()
         return metrics
 
     def view(m: nn.Module) -> dict[str, Any]:

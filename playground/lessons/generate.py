@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from playground import sprites
+from playground.bugs.effects import apply
 from playground.ingredients import Built, Loader
 from playground.losses import make_criterion
 from playground.models import MODELS, make_model
@@ -32,4 +33,5 @@ def build_generate(cfg: RunConfig, target: np.ndarray | None = None) -> Built:
     loader = Loader(inputs, targets, cfg.batch_size, cfg.seed + 3)
     optimizer = make_optimizer(model.parameters(), cfg)
     criterion = make_criterion(cfg.loss, cfg.reduction, MODELS[cfg.model].example_dims)
-    return Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg), image)
+    return apply(cfg, Built(cfg, model, loader, criterion, optimizer, make_scheduler(optimizer, cfg),
+                            image))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from playground.bugs.lab import bug_race_job
 from playground.compare import Race
 from playground.compare.lr_finder import LRFindResult, lr_find
 from playground.compare.stability import stability_map
@@ -84,4 +85,4 @@ def _checked(job: Any) -> bool:
 
 
 JOBS: dict[str, Callable[..., Any]] = {"race": race_job, "stability": stability_job,
-                                        "lr_find": lr_find_job}
+                                        "lr_find": lr_find_job, "bug_race": bug_race_job}

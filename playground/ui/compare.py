@@ -17,6 +17,7 @@ from playground.config import ConfigError, RunConfig, field_spec
 from playground.serve import Job
 from playground.tasks import TASKS
 from playground.ui import lock
+from playground.ui.bug_lab import bug_lab_section
 from playground.ui.images import figure, row
 from playground.ui.labels import listing
 from playground.ui.session import PAGE_GATE, track_job
@@ -358,9 +359,10 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
 
 
 def compare_tab(cfg: RunConfig, target: np.ndarray | None) -> None:
-    """The three compare tools, top to bottom."""
+    """The compare tools, top to bottom."""
     race_section(cfg, target)
     st.divider()
     lr_find_section(cfg)
     st.divider()
     stability_section(cfg)
+    bug_lab_section(cfg)

@@ -162,6 +162,8 @@ def sidebar() -> Any:
     sb = st.sidebar
     sb.header("Setup")
     lock.notice(sb)
+    if (bug := st.session_state.get(key("bug"), "none")) != "none":  # set by the bug lab or a link
+        sb.warning(f"🐞 This run has the bug lab's mistake '{bug}' in its loop (Compare tab).")
     task = widget("task", sb, on_change=_task_changed)
     spec = TASKS[task]
     if spec.fields:
