@@ -74,7 +74,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                                study=args.study)
     configure_torch(args.threads)
     train(base.replace(epochs=1))  # torch's one-off first-step cost, so trial 0's time is its own
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a cut trial is told in trials.csv
     note(f"searching {', '.join(p.text() for p in space.values())} on {base.model} "
          f"({base.epochs} epochs), {options.objective}, {options.pruner} pruner, "
          f"sampler seed {seed}" + (f", study {args.study!r} in {args.storage}" if args.storage else ""))

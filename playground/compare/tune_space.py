@@ -146,8 +146,8 @@ def default_range(name: str, base: RunConfig) -> Param:
         return Param(name, max(lo, value / 10), min(hi, value * 10), log=True)
     integer = str(FIELDS[key].type) == "int"
     if integer and hi > 8 * max(1.0, value):
-        hi = 4 * max(1.0, value)  # e.g. hidden 4..256 around 64, not 4..512
-    return Param(name, lo, max(hi, lo + 1), log=False, integer=integer)
+        hi = max(lo + 1, 4 * max(1.0, value))  # e.g. hidden 4..256 around 64, not 4..512
+    return Param(name, lo, hi, log=False, integer=integer)
 
 
 def check_space(space: Space, base: RunConfig) -> Space:
