@@ -75,9 +75,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     configure_torch(args.threads)
     train(base.replace(epochs=1))  # torch's one-off first-step cost, so trial 0's time is its own
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a cut trial is told in trials.csv
+    where = f", study {args.study!r} in {_shown(args.storage)}" if args.storage else ""
     note(f"searching {', '.join(p.text() for p in space.values())} on {base.model} "
          f"({base.epochs} epochs), {options.objective}, {options.pruner} pruner, "
-         f"sampler seed {seed}" + (f", study {args.study!r} in {args.storage}" if args.storage else ""))
+         f"sampler seed {seed}{where}")
     bar = tqdm(total=args.trials, disable=args.quiet, unit="trial", dynamic_ncols=True)
     shown = [0.0]
 
@@ -96,6 +97,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     return write_study(study, base, space, args.out)
+
+
+def _shown(url: str) -> str:
+    """A storage URL as printed: its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def write_study(study: Study, base: RunConfig, space: Space, out: Path) -> int:
