@@ -258,3 +258,12 @@ def importances(study: optuna.Study) -> dict[str, float]:
     except (ValueError, RuntimeError, ZeroDivisionError):
         return {}
     return {k: float(v) for k, v in found.items() if math.isfinite(v)}
+
+
+def study_view(study: optuna.Study, base: RunConfig, space: Space) -> dict[str, Any]:
+    """What a page shows of a study: the trials, the best trial's value and config, importances."""
+    best = best_config(study, base)
+    return {"trials": trials_frame(study, space), "importances": importances(study),
+            "best_value": study.best_value if best is not None else None,
+            "best_trial": study.best_trial.number if best is not None else None,
+            "best_config": best, "direction": study.direction.name.lower()}
