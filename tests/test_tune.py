@@ -201,3 +201,21 @@ def test_tune_command_writes_trials_best_json_and_importances(tmp_path: Path, ca
                  "--quiet"]) == 0  # best.json is a config train accepts, and it trains to its value
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["final_loss"] == pytest.approx(best_value, rel=1e-6)
+
+
+# The charts ---------------------------------------------------------------------------------
+def test_charts_draw_a_perfect_zero_on_a_log_axis_and_accuracy_on_a_linear_one() -> None:
+    from playground.charts import tune as charts
+
+    frame = pd.DataFrame({"trial": [0, 1, 2, 3], "state": ["complete", "complete", "pruned", "complete"],
+                          "value": [0.5, 0.0, math.nan, 0.02], "lr": [0.1, 0.2, 0.3, 4.0],
+                          "optimizer": ["sgd", "adam", "sgd", "adam"], "ended": ["", "", "diverged", ""]})
+    assert charts.best_so_far(frame, "minimize")["best"].tolist() == [0.5, 0.0, 0.0]
+    spec = charts.value_chart(frame, "minimize").to_dict()
+    assert [layer["encoding"]["y"]["scale"] for layer in spec["layer"]] == [{"type": "log"}] * 2
+    drawn = next(rows for rows in spec["datasets"].values() if "value" in rows[0])
+    assert min(row["value"] for row in drawn) == pytest.approx(0.002)  # 0 sits at the floor
+    accuracy = charts.lr_chart(frame.assign(value=[0.5, 0.9, math.nan, 0.25]), "optimizer",
+                               "maximize").to_dict()
+    assert accuracy["encoding"]["y"]["scale"] == {}
+    assert charts.importance_chart({"lr": 0.9, "optimizer": 0.1}).to_dict()["mark"]["type"] == "bar"

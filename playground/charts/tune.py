@@ -17,11 +17,30 @@ def _scored(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[np.isfinite(values)].assign(value=values[np.isfinite(values)])
 
 
-def _y(data: pd.DataFrame, title: str) -> alt.Y:
-    """The value axis: log-scaled when every value is positive and they span a decade or more."""
-    values = data["value"]
-    log = len(values) > 1 and values.min() > 0 and values.max() / values.min() >= 10
-    return alt.Y("value:Q", title=title, scale=alt.Scale(type="log" if log else "linear"))
+def _log_floor(values: pd.Series, direction: str) -> float | None:
+    """Where a log axis starts for losses (none negative) spanning a decade or more, or holding a
+    perfect 0: a tenth of the smallest positive one, so a 0 is drawn at the bottom. None for a
+    linear axis (accuracies, or values close together)."""
+    positive = values[values > 0]
+    if direction != "minimize" or positive.empty or (values < 0).any():
+        return None
+    if values.max() / positive.min() < 10 and not (values == 0).any():
+        return None
+    return float(positive.min()) / 10
+
+
+def _y(floor: float | None, title: str, field: str = "value") -> alt.Y:
+    """The value axis, log-scaled from `floor` or linear."""
+    return alt.Y(f"{field}:Q", title=title, scale=alt.Scale(type="log") if floor else alt.Scale())
+
+
+def _drawn(frame: pd.DataFrame, direction: str) -> tuple[pd.DataFrame, float | None]:
+    """The scored trials with values clipped to the log floor (when there is one)."""
+    data = _scored(frame)
+    floor = _log_floor(data["value"], direction)
+    if floor:
+        data = data.assign(value=data["value"].clip(lower=floor))
+    return data, floor
 
 
 def best_so_far(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
@@ -34,25 +53,29 @@ def best_so_far(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
 def value_chart(frame: pd.DataFrame, direction: str, title: str = "value",
                 height: int = 240) -> alt.LayerChart:
     """Each trial's value (coloured by how it ended) and the best so far."""
-    data = _scored(frame)
+    data, floor = _drawn(frame, direction)
     colour = alt.Color("state:N", scale=alt.Scale(domain=STATES, range=STATE_COLOURS),
                        legend=alt.Legend(orient="bottom", title=None))
+    trial_axis = alt.X("trial:Q", title="trial", scale=alt.Scale(domainMin=0),
+                       axis=alt.Axis(format="d", tickMinStep=1))
     points = alt.Chart(data).mark_circle(size=60).encode(
-        x=alt.X("trial:Q", title="trial", scale=alt.Scale(domainMin=0)), y=_y(data, title),
-        color=colour, tooltip=["trial:Q", "state:N", alt.Tooltip("value:Q", format=".4g"), "ended:N"])
-    best = alt.Chart(best_so_far(frame, direction)).mark_line(interpolate="step-after",
-                                                               color="#1565c0").encode(
-        x="trial:Q", y=alt.Y("best:Q"), tooltip=[alt.Tooltip("best:Q", format=".4g")])
+        x=trial_axis, y=_y(floor, title), color=colour,
+        tooltip=["trial:Q", "state:N", alt.Tooltip("value:Q", format=".4g"), "ended:N"])
+    line = best_so_far(frame, direction)
+    if floor:
+        line["best"] = line["best"].clip(lower=floor)
+    best = alt.Chart(line).mark_line(interpolate="step-after", color="#1565c0").encode(
+        x=trial_axis, y=_y(floor, title, "best"), tooltip=[alt.Tooltip("best:Q", format=".4g")])
     return (best + points).properties(height=height, title="Value by trial (line: best so far)")
 
 
-def lr_chart(frame: pd.DataFrame, colour_by: str | None, title: str = "value",
+def lr_chart(frame: pd.DataFrame, colour_by: str | None, direction: str, title: str = "value",
              height: int = 240) -> alt.Chart:
     """Value against the learning rate on a log axis, one colour per optimizer (or per state)."""
-    data = _scored(frame)
+    data, floor = _drawn(frame, direction)
     by = colour_by if colour_by in data.columns else "state"
     return alt.Chart(data).mark_circle(size=60).encode(
-        x=alt.X("lr:Q", title="learning rate", scale=alt.Scale(type="log")), y=_y(data, title),
+        x=alt.X("lr:Q", title="learning rate", scale=alt.Scale(type="log")), y=_y(floor, title),
         color=alt.Color(f"{by}:N", legend=alt.Legend(orient="bottom", title=None)),
         shape=alt.Shape("state:N", scale=alt.Scale(domain=STATES), legend=None),
         tooltip=["trial:Q", f"{by}:N", alt.Tooltip("lr:Q", format=".3g"),

@@ -93,8 +93,10 @@ def tune_job(job: Any, cfg: RunConfig, space: Space, options: TuneOptions) -> No
             last[0] = time.monotonic()
             by_trials = (p.done + p.epoch / max(1, p.epochs)) / options.trials
             by_time = (time.monotonic() - p.started) / options.timeout
-            job.publish(progress=min(1.0, max(by_trials, by_time)), running=(p.trial, p.epoch,
-                                                                             p.epochs, p.value))
+            job.publish(progress=min(1.0, max(by_trials, by_time)),
+                        running={"trial": p.trial, "epoch": p.epoch, "epochs": p.epochs,
+                                 "seconds": time.monotonic() - p.started,
+                                 "budget": options.timeout})
 
     study = run_study(cfg, space, options, on_trial=lambda s: job.publish(**study_view(s, cfg, space)),
                       on_epoch=running, should_stop=lambda: _checked(job))

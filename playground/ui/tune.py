@@ -141,7 +141,9 @@ def _status(snap: dict) -> None:
         st.caption(f"🟡 queued for a free training slot (position {snap.get('position', 1)})")
         return
     running = snap.get("running")
-    text = status if not running else f"trial {running[0]}: epoch {running[1]} of {running[2]}"
+    text = status if not running else (
+        f"trial {running['trial']}: epoch {running['epoch']:,} of {running['epochs']:,} · "
+        f"{running['seconds']:.0f} of {running['budget']:.0f} s")
     st.progress(min(1.0, snap.get("progress", 0.0)), text=text)
     if snap.get("message"):
         st.warning(snap["message"])
@@ -155,15 +157,21 @@ def show_study(snap: dict, frame: pd.DataFrame, base: RunConfig, space: Space, o
     left, right = st.columns(2)
     left.altair_chart(tune_charts.value_chart(frame, snap["direction"], title), width="stretch")
     if "lr" in space:
-        right.altair_chart(tune_charts.lr_chart(frame, "optimizer" if "optimizer" in space
-                                                else None, title), width="stretch")
+        by = "optimizer" if "optimizer" in space else None
+        right.altair_chart(tune_charts.lr_chart(frame, by, snap["direction"], title),
+                           width="stretch")
     ranks = snap.get("importances") or {}
     if ranks:
         (right if "lr" not in space else st).altair_chart(
             tune_charts.importance_chart(ranks), width="stretch")
     else:
         st.caption("Importances appear once four trials have finished.")
-    st.dataframe(readable(frame), hide_index=True, width="stretch", height=240)
+    st.dataframe(readable(frame), hide_index=True, width="stretch", height=240,
+                 column_config={"value": st.column_config.NumberColumn(title, format="%.4g"),
+                                "seconds": st.column_config.NumberColumn(format="%.1f"),
+                                "ended": st.column_config.TextColumn(
+                                    "ended", help="Why a trial ended early (pruned, diverged, "
+                                    "stopped); empty: it ran all its epochs.")})
     best: RunConfig | None = snap.get("best_config")
     if best is not None:
         _best(snap, best, space)
@@ -194,7 +202,8 @@ def _best(snap: dict, best: RunConfig, space: Space) -> None:
     changes = {field_of(name): getattr(best, field_of(name)) for name in space}
     values = ", ".join(_value_text(best, name) for name in space)
     a, b = st.columns([3, 1], vertical_alignment="center")
-    a.markdown(f"**Best:** trial {snap['best_trial']} · {snap['best_value']:.4g} · {values}")
+    title = st.session_state.tune_spec[2].replace("_", " ")
+    a.markdown(f"**Best:** trial {snap['best_trial']} · {title} {snap['best_value']:.4g} · {values}")
     b.button("Use the best", key="tune_use", type="primary", on_click=_use_best, args=(changes,),
              width="stretch", help="Loads the best trial's settings into the sidebar.")
     link = base_url() + "?" + urllib.parse.urlencode(best.to_query())
