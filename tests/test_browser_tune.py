@@ -40,7 +40,7 @@ def trials_shown(page: Page) -> int:  # noqa: F811
 def test_a_live_study_fills_in_and_use_the_best_loads_it(page: Page, app: Server) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
-    open_app(page, app, "?model=pixels&size=8&epochs=1500&optimizer=sgd&lr=0.5")
+    open_app(page, app, "?model=mlp&size=8&epochs=1500&optimizer=sgd&lr=0.05")
     page.get_by_role("tab", name="🏁 Compare optimizers").click()
     main = page.get_by_test_id("stMainBlockContainer")
     trials = main.get_by_label("Trials")

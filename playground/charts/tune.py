@@ -31,7 +31,10 @@ def _log_floor(values: pd.Series, direction: str) -> float | None:
 
 def _y(floor: float | None, title: str, field: str = "value") -> alt.Y:
     """The value axis, log-scaled from `floor` or linear."""
-    return alt.Y(f"{field}:Q", title=title, scale=alt.Scale(type="log") if floor else alt.Scale())
+    if floor:
+        return alt.Y(f"{field}:Q", title=title, scale=alt.Scale(type="log"),
+                     axis=alt.Axis(format=".0e"))
+    return alt.Y(f"{field}:Q", title=title)
 
 
 def _drawn(frame: pd.DataFrame, direction: str) -> tuple[pd.DataFrame, float | None]:
@@ -41,6 +44,11 @@ def _drawn(frame: pd.DataFrame, direction: str) -> tuple[pd.DataFrame, float | N
     if floor:
         data = data.assign(value=data["value"].clip(lower=floor))
     return data, floor
+
+
+def _title(text: str) -> alt.TitleParams:
+    """A chart title aligned with the axis labels' left edge (never clipped by wide labels)."""
+    return alt.TitleParams(text, anchor="start", frame="group")
 
 
 def best_so_far(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
@@ -66,7 +74,7 @@ def value_chart(frame: pd.DataFrame, direction: str, title: str = "value",
         line["best"] = line["best"].clip(lower=floor)
     best = alt.Chart(line).mark_line(interpolate="step-after", color="#1565c0").encode(
         x=trial_axis, y=_y(floor, title, "best"), tooltip=[alt.Tooltip("best:Q", format=".4g")])
-    return (best + points).properties(height=height, title="Value by trial (line: best so far)")
+    return (best + points).properties(height=height, title=_title("Value by trial (line: best so far)"))
 
 
 def lr_chart(frame: pd.DataFrame, colour_by: str | None, direction: str, title: str = "value",
@@ -76,11 +84,12 @@ def lr_chart(frame: pd.DataFrame, colour_by: str | None, direction: str, title: 
     by = colour_by if colour_by in data.columns else "state"
     return alt.Chart(data).mark_circle(size=60).encode(
         x=alt.X("lr:Q", title="learning rate", scale=alt.Scale(type="log")), y=_y(floor, title),
-        color=alt.Color(f"{by}:N", legend=alt.Legend(orient="bottom", title=None)),
+        color=alt.Color(f"{by}:N", scale=alt.Scale(scheme="tableau10"),
+                        legend=alt.Legend(orient="bottom", title=None)),
         shape=alt.Shape("state:N", scale=alt.Scale(domain=STATES), legend=None),
         tooltip=["trial:Q", f"{by}:N", alt.Tooltip("lr:Q", format=".3g"),
                  alt.Tooltip("value:Q", format=".4g"), "state:N"],
-    ).properties(height=height, title="Value against the learning rate")
+    ).properties(height=height, title=_title("Value against the learning rate"))
 
 
 def importance_chart(importances: dict[str, float], height: int = 160) -> alt.Chart:
@@ -90,4 +99,4 @@ def importance_chart(importances: dict[str, float], height: int = 160) -> alt.Ch
         x=alt.X("importance:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         y=alt.Y("setting:N", sort="-x", title=None),
         tooltip=["setting:N", alt.Tooltip("importance:Q", format=".1%")],
-    ).properties(height=height, title="Which settings mattered (PED-ANOVA importance)")
+    ).properties(height=height, title=_title("Which settings mattered (PED-ANOVA importance)"))
