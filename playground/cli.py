@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from playground import checkpoints, sprites
+from playground import checkpoints, cli_tune, sprites
 from playground.bugs import BUGS
 from playground.config import ConfigError, RunConfig, parse_assignments
 from playground.config_files import read_config_file
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_race(sub)
     _add_lr_find(sub)
     _add_evaluate(sub)
+    cli_tune.add_tune(sub)
     return p
 
 

@@ -1,20 +1,26 @@
 """The work the Compare tab's jobs do in a worker process: a race stepped in lockstep with its curves
-and pictures published as it goes, a stability map with its progress, an LR range test. Each takes
-the worker's job channel (publish, check, limits) first; the page polls `Job.snapshot()`."""
+and pictures published as it goes, a stability map with its progress, an LR range test, a Tune
+study. Each takes the worker's job channel (publish, check, limits) first; the page polls
+`Job.snapshot()`."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import optuna
 import pandas as pd
 
 from playground.bugs.lab import bug_race_job
 from playground.compare import Race
 from playground.compare.lr_finder import LRFindResult, lr_find
 from playground.compare.stability import stability_map
+from playground.compare.tune import Progress, TuneOptions, run_study, study_view
+from playground.compare.tune_space import Space
 from playground.config import RunConfig
 from playground.serve.jobs import Cancelled
 
@@ -75,6 +81,31 @@ def lr_find_job(job: Any, cfg: RunConfig, options: dict[str, Any]) -> LRFindResu
     return lr_find(cfg, should_stop=lambda: _checked(job), **options)
 
 
+def tune_job(job: Any, cfg: RunConfig, space: Space, options: TuneOptions) -> None:
+    """An Optuna study in this worker, within the server's limits (its time per job, its steps
+    per run for each trial); the trials table is published after every trial, progress as it goes."""
+    options = replace(options, timeout=min(options.timeout or math.inf, job.limits.max_seconds),
+                      max_steps=job.limits.max_steps, storage=None)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the page shows every trial; not the log
+    last = [0.0]
+
+    def running(p: Progress) -> None:
+        if time.monotonic() - last[0] >= PUBLISH_EVERY:
+            last[0] = time.monotonic()
+            by_trials = (p.done + p.epoch / max(1, p.epochs)) / options.trials
+            by_time = (time.monotonic() - p.started) / options.timeout
+            job.publish(progress=min(1.0, max(by_trials, by_time)),
+                        running={"trial": p.trial, "epoch": p.epoch, "epochs": p.epochs,
+                                 "seconds": time.monotonic() - p.started,
+                                 "budget": options.timeout})
+
+    study = run_study(cfg, space, options, on_trial=lambda s: job.publish(**study_view(s, cfg, space)),
+                      on_epoch=running, should_stop=lambda: _checked(job))
+    job.publish(running=None, **study_view(study, cfg, space))
+    if job.cancelled:
+        raise Cancelled
+
+
 def _checked(job: Any) -> bool:
     """Time, session and cancel checks, as a should_stop answer."""
     try:
@@ -85,4 +116,5 @@ def _checked(job: Any) -> bool:
 
 
 JOBS: dict[str, Callable[..., Any]] = {"race": race_job, "stability": stability_job,
-                                        "lr_find": lr_find_job, "bug_race": bug_race_job}
+                                        "lr_find": lr_find_job, "bug_race": bug_race_job,
+                                        "tune": tune_job}

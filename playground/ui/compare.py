@@ -22,6 +22,7 @@ from playground.ui.images import figure, row
 from playground.ui.labels import listing
 from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
+from playground.ui.tune import tune_section
 
 REFRESH = 0.25
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
@@ -366,3 +367,5 @@ def compare_tab(cfg: RunConfig, target: np.ndarray | None) -> None:
     st.divider()
     stability_section(cfg)
     bug_lab_section(cfg)
+    st.divider()
+    tune_section(cfg)
