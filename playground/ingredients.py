@@ -56,6 +56,7 @@ class Built:
     view: Callable[[nn.Module], dict[str, Any]] | None = None  # what the page draws besides curves
     extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
     test: Callable[[nn.Module], dict[str, Any]] | None = None  # held-out report, once a run ends
+    probe: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch values to record
 
 
 def data_tensors(loader: Any) -> tuple:
