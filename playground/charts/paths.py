@@ -8,6 +8,7 @@ paths); a click on the map is a point selection named START whose value is the c
 from __future__ import annotations
 
 import functools
+import json
 import math
 
 import altair as alt
@@ -79,15 +80,21 @@ def arrow_frame(x: float, y: float, vectors: dict[str, tuple[float, float] | Non
     return pd.DataFrame(rows, columns=["arrow", "x", "y", "x2", "y2", "angle", "size"])
 
 
-def path_chart(cfg: RunConfig, paths: pd.DataFrame, arrows: pd.DataFrame | None = None,
-               size: int = 440, clickable: bool = False) -> alt.LayerChart:
-    """The map: contours, the paths (one colour per run), where each is now, and the arrows."""
-    spec = surfaces.SURFACES[cfg.surface]
+def current_points(paths: pd.DataFrame) -> pd.DataFrame:
+    """Each run's newest point (where it is now)."""
+    return paths.groupby("run", sort=False).tail(1) if len(paths) else paths
+
+
+@functools.lru_cache(maxsize=32)
+def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, ...] = ("run",),
+             size: int = 440, clickable: bool = False) -> str:
+    """The map's Vega-Lite spec with the contours inlined and the paths, points and arrows left as
+    the named datasets PATH, NOW and ARROWS (see `fill`): built once, its data sent per refresh."""
+    spec = surfaces.SURFACES[surface]
     x0, x1, y0, y1 = spec.extent
     sx = alt.Scale(domain=[x0, x1], nice=False, zero=False)
     sy = alt.Scale(domain=[y0, y1], nice=False, zero=False)
-    cells = surface_frame(cfg.surface, cfg.condition, cfg.rotation)
-    contour = alt.Chart(cells).mark_rect(stroke=None).encode(
+    contour = alt.Chart(surface_frame(surface, condition, rotation)).mark_rect().encode(
         x=alt.X("x:Q", scale=sx, title="x"), x2="x2", y=alt.Y("y:Q", scale=sy, title="y"), y2="y2",
         color=alt.Color("band:Q", scale=alt.Scale(scheme="viridis"), legend=None),
         tooltip=[alt.Tooltip("cx:Q", title="x"), alt.Tooltip("cy:Q", title="y"),
@@ -95,29 +102,66 @@ def path_chart(cfg: RunConfig, paths: pd.DataFrame, arrows: pd.DataFrame | None 
     if clickable:
         contour = contour.add_params(alt.selection_point(name=START, fields=["cx", "cy"],
                                                          on="click", clear=False))
-    runs = list(dict.fromkeys(paths["run"])) if len(paths) else ["run"]
-    color = alt.Color("run:N", scale=alt.Scale(domain=runs, range=COLORS[:len(runs)]),
+    color = alt.Color("run:N", scale=alt.Scale(domain=list(runs), range=COLORS[:len(runs)]),
                       legend=alt.Legend(orient="top", title=None) if len(runs) > 1 else None)
-    clipped = paths[(paths.x.between(x0, x1)) & (paths.y.between(y0, y1))] if len(paths) else paths
-    line = alt.Chart(paths).mark_line(strokeWidth=2, clip=True).encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy), order="step:Q", color=color,
+    xq, yq = alt.X("x:Q", scale=sx), alt.Y("y:Q", scale=sy)
+    line = alt.Chart(alt.NamedData(PATH)).mark_line(strokeWidth=2, clip=True).encode(
+        x=xq, y=yq, order="step:Q", color=color,
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
-    now = clipped.groupby("run", sort=False).tail(1) if len(clipped) else clipped
-    head = alt.Chart(now).mark_point(filled=True, size=90, stroke="white", strokeWidth=1.5,
-                                     opacity=1).encode(x=alt.X("x:Q", scale=sx),
-                                                       y=alt.Y("y:Q", scale=sy), color=color)
-    minima = pd.DataFrame(spec.minima, columns=["x", "y"]) if cfg.surface != "bowl" else \
-        pd.DataFrame({"x": [0.0], "y": [0.0]})
-    star = alt.Chart(minima).mark_point(shape="cross", size=80, color="white").encode(
-        x=alt.X("x:Q", scale=sx), y=alt.Y("y:Q", scale=sy))
-    layers = [contour, star, line, head]
-    if arrows is not None and len(arrows):
-        acolor = alt.Color("arrow:N", scale=alt.Scale(range=["#ffffff", "#ff4fd8"]),
-                           legend=alt.Legend(orient="bottom", title=None))
-        layers.append(alt.Chart(arrows).mark_rule(strokeWidth=2.5).encode(
-            x="x:Q", y="y:Q", x2="x2", y2="y2", color=acolor))
-        layers.append(alt.Chart(arrows).mark_point(shape="triangle-up", filled=True, size=70,
-                                                   opacity=1).encode(
-            x="x2:Q", y="y2:Q", angle=alt.Angle("angle:Q", scale=None), color=acolor,
-            tooltip=["arrow:N", alt.Tooltip("size:N", title="length")]))
-    return alt.layer(*layers).properties(width=size, height=size).resolve_scale(color="independent")
+    head = alt.Chart(alt.NamedData(NOW)).mark_point(
+        filled=True, size=110, stroke="white", strokeWidth=1.5, opacity=1, clip=True).encode(
+        x=xq, y=yq, color=color, tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
+    minima = pd.DataFrame(spec.minima, columns=["x", "y"])
+    star = alt.Chart(minima).mark_point(shape="cross", size=90, color="white", filled=True).encode(
+        x=xq, y=yq)
+    arrow_scale = alt.Scale(domain=list(ARROWS), range=["#ffffff", "#ff4fd8"])
+    arrow_color = alt.Color("arrow:N", scale=arrow_scale,
+                            legend=alt.Legend(orient="bottom", title=None))
+    shaft = alt.Chart(alt.NamedData(ARROW_DATA)).mark_rule(strokeWidth=2.5).encode(
+        x=xq, y=yq, x2="x2:Q", y2="y2:Q", color=arrow_color)
+    tip = alt.Chart(alt.NamedData(ARROW_DATA)).mark_point(
+        shape="triangle-up", filled=True, size=80, opacity=1).encode(
+        x=alt.X("x2:Q", scale=sx), y=alt.Y("y2:Q", scale=sy),
+        angle=alt.Angle("angle:Q", scale=None),
+        color=alt.Color("arrow:N", scale=arrow_scale, legend=None),
+        tooltip=["arrow:N", alt.Tooltip("size:N", title="length")])
+    chart = alt.layer(contour, star, line, head, shaft, tip).properties(
+        width=size, height=size).resolve_scale(color="independent")
+    return json.dumps(chart.to_dict())
+
+
+PATH, NOW, ARROW_DATA = "paths-data", "now-data", "arrow-data"
+ARROWS = ("downhill (-gradient)", "optimizer's next step")
+
+
+def fill(spec_json: str, paths: pd.DataFrame, arrows: pd.DataFrame | None = None,
+         tag: str = "", records: bool = False) -> dict:
+    """The cached map with this refresh's paths, points and arrows; a new `tag` per refresh
+    makes the browser replace the data (see `with_data`). `records`: plain lists, for vl-convert.
+    The spec is parsed once and shared: only its layer list and datasets are new per call."""
+    base = _parsed(spec_json)
+    arrows = arrows if arrows is not None else arrow_frame(0, 0, {}, (0, 1, 0, 1))
+    frames = {PATH: paths, NOW: current_points(paths), ARROW_DATA: arrows}
+    layers = []
+    for layer in base["layer"]:
+        name = layer.get("data", {}).get("name")
+        layers.append({**layer, "data": {"name": name + tag}} if name in frames else layer)
+    datasets = dict(base["datasets"])
+    for name, frame in frames.items():
+        datasets[name + tag] = (frame.astype(object).where(frame.notna(), None).to_dict("records")
+                                if records else frame)
+    return {**base, "layer": layers, "datasets": datasets}
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(spec_json: str) -> dict:
+    """A map spec parsed once (callers copy what they change)."""
+    return json.loads(spec_json)
+
+
+def path_chart(cfg: RunConfig, paths: pd.DataFrame, arrows: pd.DataFrame | None = None,
+               size: int = 440) -> dict:
+    """The whole map as one self-contained spec (the CLI's PNG)."""
+    runs = tuple(dict.fromkeys(paths["run"])) or ("run",)
+    spec = map_spec(cfg.surface, cfg.condition, cfg.rotation, runs, size)
+    return fill(spec, paths, arrows, records=True)

@@ -22,6 +22,6 @@ def path_png(cfg: RunConfig, histories: Mapping[str, pd.DataFrame], size: int = 
     """The paths (one per run) on the surface's contours, as PNG bytes."""
     import vl_convert
 
-    chart = path_charts.path_chart(cfg, path_charts.path_frame(dict(histories)), size=size)
-    title = f"{cfg.surface}: " + ", ".join(histories)
-    return vl_convert.vegalite_to_png(chart.properties(title=title).to_dict(), scale=2)
+    spec = path_charts.path_chart(cfg, path_charts.path_frame(dict(histories)), size=size)
+    spec["title"] = f"{cfg.surface}: " + ", ".join(histories)
+    return vl_convert.vegalite_to_png(spec, scale=2)
