@@ -105,6 +105,6 @@ def test_a_ready_made_race_of_three_paths(app: AppTest) -> None:
     starts = {(c["x"][0], c["y"][0]) for c in snap["curves"]}
     assert starts == {(setup["start_x"], setup["start_y"])}
     board = snap["leaderboard"].set_index("name")
-    assert board.loc["adam lr=0.3", "status"] == "completed"
+    assert board.loc["adam lr=0.2", "status"] == "completed"
     app.run()
     assert len(app.get("vega_lite_chart")) >= 3  # start map, loss race, path race

@@ -87,7 +87,7 @@ def current_points(paths: pd.DataFrame) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=32)
 def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, ...] = ("run",),
-             size: int = 440, clickable: bool = False) -> str:
+             size: int = 440, clickable: bool = False, arrows: bool = True) -> str:
     """The map's Vega-Lite spec with the contours inlined and the paths, points and arrows left as
     the named datasets PATH, NOW and ARROWS (see `fill`): built once, its data sent per refresh."""
     spec = surfaces.SURFACES[surface]
@@ -102,15 +102,18 @@ def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, .
     if clickable:
         contour = contour.add_params(alt.selection_point(name=START, fields=["cx", "cy"],
                                                          on="click", clear=False))
-    color = alt.Color("run:N", scale=alt.Scale(domain=list(runs), range=COLORS[:len(runs)]),
-                      legend=alt.Legend(orient="top", title=None) if len(runs) > 1 else None)
+    run_scale = alt.Scale(domain=list(runs), range=COLORS[:len(runs)])
+    color = alt.Color("run:N", scale=run_scale,
+                      legend=alt.Legend(orient="bottom", title=None, columns=1)
+                      if len(runs) > 1 else None)
     xq, yq = alt.X("x:Q", scale=sx), alt.Y("y:Q", scale=sy)
-    line = alt.Chart(alt.NamedData(PATH)).mark_line(strokeWidth=2, clip=True).encode(
+    line = alt.Chart(alt.NamedData(PATH)).mark_line(strokeWidth=2, opacity=0.85, clip=True).encode(
         x=xq, y=yq, order="step:Q", color=color,
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
     head = alt.Chart(alt.NamedData(NOW)).mark_point(
         filled=True, size=110, stroke="white", strokeWidth=1.5, opacity=1, clip=True).encode(
-        x=xq, y=yq, color=color, tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
+        x=xq, y=yq, color=alt.Color("run:N", scale=run_scale, legend=None),
+        tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
     minima = pd.DataFrame(spec.minima, columns=["x", "y"])
     star = alt.Chart(minima).mark_point(shape="cross", size=90, color="white", filled=True).encode(
         x=xq, y=yq)
@@ -125,7 +128,8 @@ def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, .
         angle=alt.Angle("angle:Q", scale=None),
         color=alt.Color("arrow:N", scale=arrow_scale, legend=None),
         tooltip=["arrow:N", alt.Tooltip("size:N", title="length")])
-    chart = alt.layer(contour, star, line, head, shaft, tip).properties(
+    layers = [contour, star, line, head, *((shaft, tip) if arrows else ())]
+    chart = alt.layer(*layers).properties(
         width=size, height=size).resolve_scale(color="independent")
     return json.dumps(chart.to_dict())
 
@@ -163,5 +167,5 @@ def path_chart(cfg: RunConfig, paths: pd.DataFrame, arrows: pd.DataFrame | None 
                size: int = 440) -> dict:
     """The whole map as one self-contained spec (the CLI's PNG)."""
     runs = tuple(dict.fromkeys(paths["run"])) or ("run",)
-    spec = map_spec(cfg.surface, cfg.condition, cfg.rotation, runs, size)
+    spec = map_spec(cfg.surface, cfg.condition, cfg.rotation, runs, size, arrows=arrows is not None)
     return fill(spec, paths, arrows, records=True)

@@ -53,8 +53,8 @@ def paths_data(cfg: RunConfig) -> None:
     st.caption(surfaces.SURFACES[cfg.surface].doc)
     start = pd.DataFrame({"run": ["start"], "step": [0], "x": [cfg.start_x], "y": [cfg.start_y],
                           "loss": [float(surfaces.value(cfg, *_tensors(cfg)))]})
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, ("start",), 360, True)
-    st.vega_lite_chart(spec=path_charts.fill(spec, start, tag="-start"), key=MAP_KEY,
+    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, ("start",), 280, True, False)
+    st.vega_lite_chart(spec=path_charts.fill(spec, start, tag="-start"), key=MAP_KEY, width="content",
                        on_select=start_clicked, selection_mode=path_charts.START)
     st.caption(f"Start ({cfg.start_x:.3g}, {cfg.start_y:.3g}): click the map to move it.")
     if cfg.surface == "bowl":
@@ -115,7 +115,7 @@ def paths_view(snap: Snapshot, df: pd.DataFrame) -> None:
     left, right = st.columns([1, 1])
     with left:
         st.vega_lite_chart(spec=path_charts.fill(spec, frame, arrows,
-                                                 f"-{snap.run_id}-{snap.n_rows}"))
+                                                 f"-{snap.run_id}-{snap.n_rows}"), width="content")
     with right:
         if "x" in view:
             a, b = st.columns(2)
@@ -148,5 +148,7 @@ def race_map(cfg: RunConfig | None, names: Sequence[str], curves: Sequence[Table
         return
     paths = {name: pd.DataFrame({c: t[c] for c in ("step", "x", "y", "loss")})
              for name, t in zip(names, curves, strict=False)}
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, tuple(names), 480)
-    st.vega_lite_chart(spec=path_charts.fill(spec, path_charts.path_frame(paths), tag=tag))
+    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, tuple(names), 480,
+                                arrows=False)
+    st.vega_lite_chart(spec=path_charts.fill(spec, path_charts.path_frame(paths), tag=tag),
+                       width="content", key=None)
