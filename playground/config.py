@@ -13,37 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from playground.config_values import coerce, format_value, parse_assignments
+from playground.config_values import LONG_TEXT, MAX_CODE, check_value, choices, coerce_field, short
+from playground.config_values import ConfigError as ConfigError
+from playground.config_values import format_value as format_value
 
-__all__ = ["DEFAULTS", "FIELDS", "ConfigError", "RunConfig", "coerce", "field_spec", "format_value",
-           "parse_assignments", "task_defaults"]
-
-MAX_CODE = 20000  # characters of a custom sprite code (a 64x64 sprite fits)
-LONG_TEXT = ("pixels", "houses")  # free-text fields allowed up to MAX_CODE characters
 PAGE_KEYS = ("title", "note", "hide")  # share-link keys for the page itself (classroom links)
-
-
-class ConfigError(ValueError):
-    """A setting is unknown or out of range; the message names the field, the value and what is allowed."""
-
-
-def _choices(kind: str) -> tuple[str, ...]:
-    """Registry keys, looked up lazily so the registries can import this module for type hints."""
-    from playground import bugs, losses, models, optim, schedules, sprites, tasks
-
-    table = {
-        "bug": {"none": None, **bugs.BUGS},
-        "task": tasks.TASKS,
-        "model": tasks.model_names(),
-        "loss": tasks.loss_names(),
-        "optimizer": optim.OPTIMIZERS,
-        "schedule": schedules.SCHEDULES,
-        "sprite": {**sprites.SPRITES, "custom": None},
-        "activation": models.ACTIVATIONS,
-        "reduction": losses.REDUCTIONS,
-        "monitor": {"loss": None, "accuracy": None},
-    }
-    return tuple(table[kind])
 
 
 def _f(default: Any, help: str, lo: float | None = None, hi: float | None = None, *,
@@ -83,6 +57,19 @@ class RunConfig:
                          "suits the bias blows up the weight.", group="data")
     houses: str = _f("", "Line fit: your own points as size:price pairs, e.g. 50:220,80:300 "
                      "(empty = generated).", group="data")
+    # The paths lesson's surface.
+    surface: str = _f("bowl", "The 2-D loss surface the point rolls down.", choices="surface",
+                      group="surface")
+    condition: float = _f(10.0, "Bowl: condition number κ = λ_max / λ_min, how much steeper one "
+                          "axis is than the other (1 = round).", 1.0, 1000.0, log=True,
+                          group="surface")
+    rotation: float = _f(0.0, "Bowl: how far its axes are turned from x and y, in degrees.",
+                         -90.0, 90.0, group="surface")
+    start_x: float = _f(-4.0, "Where the point starts: x.", -10.0, 10.0, group="surface")
+    start_y: float = _f(2.0, "Where the point starts: y.", -10.0, 10.0, group="surface")
+    grad_noise: float = _f(0.0, "Stochastic surfaces: Gaussian noise added to each gradient, as one "
+                           "example's would be; its size is this / √batch_size (0 = exact).",
+                           0.0, 100.0, group="surface")
     # The model.
     model: str = _f("coord", "What learns the picture: free pixels, an MLP from a fixed latent, a "
                     "coordinate MLP, or a conv decoder.", choices="model", group="model")
@@ -142,7 +129,8 @@ class RunConfig:
     epochs: int = _f(400, "Passes over the data. Gallery models see the whole sprite once per "
                      "epoch.", 1, 1_000_000, group="run")
     batch_size: int = _f(64, "Pixels per batch for the coordinate MLP (others use the whole "
-                         "sprite). Small batches are noisy.", 1, 4096, group="run")
+                         "sprite); paths: divides the gradient noise by √batch. Small batches are "
+                         "noisy.", 1, 4096, group="run")
     clip_grad_norm: float = _f(0.0, "Rescale gradients whose total norm exceeds this (0 = off).",
                                0.0, 1e6, group="run")
     patience: int = _f(0, "Early stopping: epochs without improvement before stopping (0 = off).",
@@ -164,7 +152,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         """Validate on construction so an invalid config cannot exist."""
         for f in dataclasses.fields(self):
-            _check(f, getattr(self, f.name))
+            check_value(f, getattr(self, f.name))
         if self.sprite == "custom" and not self.pixels:
             raise ConfigError("sprite: 'custom' needs a drawn or uploaded sprite in `pixels`")
         _check_task(self)
@@ -192,7 +180,7 @@ class RunConfig:
             raise ConfigError(f"unknown setting(s): {', '.join(unknown)}; "
                               f"known: {', '.join(FIELDS)}")
         values = {k: coerce(k, v) for k, v in data.items()}
-        return cls(**{**task_defaults(values.get("task", "generate")), **values})
+        return cls(**{**task_defaults(values.get("task", "generate"), values), **values})
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
@@ -226,19 +214,19 @@ class RunConfig:
                 continue  # classroom options for the page, not settings of the run
             if key not in FIELDS:
                 if len(problems) < 20:
-                    problems.append(f"unknown key {_short(key)!s} ignored")
+                    problems.append(f"unknown key {short(key)!s} ignored")
                 continue
             try:
                 value = coerce(key, str(raw)[:MAX_CODE + 1] if key in LONG_TEXT else str(raw)[:200])
-                _check(FIELDS[key], value)
+                check_value(FIELDS[key], value)
                 good[key] = value
             except ConfigError as exc:
                 problems.append(str(exc))
-        good = {**task_defaults(good.get("task", "generate")), **good}
+        good = {**task_defaults(good.get("task", "generate"), good), **good}
         try:
             return cls(**good), problems
         except ConfigError as exc:  # a cross-field rule: fall back on the task's own defaults
-            base = task_defaults(good.get("task", "generate"))
+            base = task_defaults(good.get("task", "generate"), good)
             for key in ("sprite", "pixels", "model", "loss", "classes", "bug"):
                 good.pop(key, None)
                 if key in base:
@@ -273,7 +261,7 @@ _dataclass_init = RunConfig.__init__
 
 def _init_with_task_defaults(self: RunConfig, **values: Any) -> None:
     """`RunConfig(task=...)` starts from that task's defaults, as links do; explicit fields win."""
-    _dataclass_init(self, **{**task_defaults(values.get("task", "generate")), **values})
+    _dataclass_init(self, **{**task_defaults(values.get("task", "generate"), values), **values})
 
 
 RunConfig.__init__ = _init_with_task_defaults  # type: ignore[method-assign]
@@ -299,70 +287,22 @@ def _check_task(cfg: RunConfig) -> None:
         raise ConfigError(why)
 
 
-def task_defaults(task: str) -> dict[str, Any]:
-    """The settings a task starts from (generate's are the dataclass defaults)."""
+def task_defaults(task: str, chosen: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings a task starts from (generate's are the dataclass defaults), with those that
+    follow other choices (a surface's own start point) given what is `chosen`."""
     from playground.tasks import TASKS
 
     if task not in TASKS:
         return {}
-    return {"task": task, **TASKS[task].defaults}
+    spec = TASKS[task]
+    return {"task": task, **spec.defaults, **spec.follow(chosen or {})}
 
 
-def _short(value: Any) -> str:
-    """Quote a user value without letting a 10 KB string into a message."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "...'"
-
-
-def _allowed(f: dataclasses.Field) -> str:
-    """Human description of what a field accepts."""
-    m = f.metadata
-    if m["choices"]:
-        return "one of " + ", ".join(_choices(m["choices"]))
-    if f.type in ("bool", bool):
-        return "true or false"
-    if f.name == "betas":
-        return f"two numbers from {m['min']} to {m['max']}, e.g. 0.9,0.999"
-    if m["min"] is not None:
-        return f"{m['min']:g} to {m['max']:g}"
-    return "text"
-
-
-def _check(f: dataclasses.Field, value: Any) -> None:
-    """Raise ConfigError unless value is within the field's type, choices and range."""
-    if not _valid(f, value):
-        raise ConfigError(f"{f.name}: {_short(value)} is not allowed; expected {_allowed(f)}")
-    if f.name in LONG_TEXT and len(value) > MAX_CODE:
-        raise ConfigError(f"{f.name}: {len(value)} characters; at most {MAX_CODE}")
-
-
-def _valid(f: dataclasses.Field, value: Any) -> bool:
-    """Whether value has the field's type and lies within its choices or range."""
-    m = f.metadata
-    if m["choices"]:
-        return isinstance(value, str) and value in _choices(m["choices"])
-    if f.name == "betas":
-        return (isinstance(value, tuple) and len(value) == 2
-                and all(_number_ok(v, m["min"], m["max"]) for v in value))
-    kind = _kind(f)
-    if kind is bool:
-        return isinstance(value, bool)
-    if kind is int:
-        return (isinstance(value, int) and not isinstance(value, bool)
-                and m["min"] <= value <= m["max"])
-    if kind is float:
-        return not isinstance(value, bool) and _number_ok(value, m["min"], m["max"])
-    return isinstance(value, str)
-
-
-def _number_ok(v: Any, lo: float, hi: float) -> bool:
-    """A finite real number within [lo, hi]."""
-    return isinstance(v, int | float) and math.isfinite(v) and lo <= v <= hi
-
-
-def _kind(f: dataclasses.Field) -> type:
-    """The Python type of a field (annotations are strings under `from __future__`)."""
-    return {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type), object)
+def coerce(key: str, value: Any) -> Any:
+    """Turn a string (CLI, URL) or JSON value into the setting's type; never evaluates code."""
+    if key not in FIELDS:
+        raise ConfigError(f"unknown setting {short(key)}; known: {', '.join(FIELDS)}")
+    return coerce_field(FIELDS[key], value)
 
 
 def field_spec(name: str) -> dict[str, Any]:
@@ -370,8 +310,19 @@ def field_spec(name: str) -> dict[str, Any]:
     f = FIELDS[name]
     m = dict(f.metadata)
     m["default"] = f.default
-    m["choices"] = _choices(m["choices"]) if m["choices"] else None
+    m["choices"] = choices(m["choices"]) if m["choices"] else None
     return m
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """Parse CLI `key=value` strings into typed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {short(item)}: expected key=value")
+        out[key.strip()] = coerce(key.strip(), value)
+    return out
 
 
 DEFAULTS = RunConfig()

@@ -250,7 +250,7 @@ class Trainer:
             return {}
         mean = sum(self._epoch_losses) / len(self._epoch_losses)
         self._epoch_losses = []
-        metrics = {"epoch_loss": mean}
+        metrics = {"epoch_loss": mean, **(self.b.probe(self.b.model) if self.b.probe else {})}
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
             if self.rules.epoch_best(metrics["val_loss"], self.epoch, metrics.get("val_accuracy")):

@@ -59,6 +59,7 @@ class Built:
     extra_columns: tuple[str, ...] = ()  # per-epoch metrics added to every history row
     test: Callable[[nn.Module], dict[str, Any]] | None = None  # held-out report, once a run ends
     loop: Loop = field(default_factory=Loop)  # zero_grad and loss.item(), as the run's bug has them
+    probe: Callable[[nn.Module], dict[str, float]] | None = None  # per-epoch values to record
 
 
 def data_tensors(loader: Any) -> tuple:

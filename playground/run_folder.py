@@ -20,6 +20,7 @@ from playground import checkpoints, export, sprites
 from playground.engine import Trainer, TrainResult
 from playground.export.gif import animation_gif
 from playground.export.history_plot import history_png
+from playground.export.path_plot import path_csv, path_png
 from playground.results import validation_text
 from playground.serve.film import GIF_STEPS
 
@@ -97,7 +98,7 @@ def write_run(out: Path, result: TrainResult, trainer: Trainer, watch: Watch | N
 
 
 def write_lesson_view(out: Path, trainer: Trainer) -> None:
-    """What the classify and line lessons show besides curves: a confusion matrix, a fitted line."""
+    """What the lessons show besides curves: a confusion matrix, a fitted line, a path on a map."""
     view = trainer.view()
     if "confusion" in view:
         names = view["classes"]
@@ -105,6 +106,10 @@ def write_lesson_view(out: Path, trainer: Trainer) -> None:
         rows += [",".join([name, *map(str, r)]) for name, r in zip(names, view["confusion"],
                                                                    strict=True)]
         (out / "confusion.csv").write_text("\n".join(rows) + "\n")
+    if "x" in trainer.columns:  # the paths lesson: where the point went, and the map
+        history = trainer.rows.table().frame()
+        (out / "path.csv").write_text(path_csv(history))
+        (out / "path.png").write_bytes(path_png(trainer.cfg, {trainer.cfg.optimizer: history}))
     if "slope" in view:
         line = {k: view[k] for k in ("slope", "intercept", "weight", "bias", "closed_form")}
         (out / "line.json").write_text(json.dumps(line, indent=2) + "\n")

@@ -5,7 +5,7 @@ whether it learns a sprite), so the engine, the CLI and the page never branch on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from playground import losses, models
 from playground.history import COLUMNS
-from playground.lessons import classify, linefit
+from playground.lessons import classify, linefit, paths
 from playground.lessons.build import CLASSIFY_COLUMNS, build_classify, build_line
 from playground.lessons.generate import build_generate
 
@@ -36,6 +36,8 @@ class TaskSpec:
     sprite: bool = False  # learns a sprite: target picker, pictures, filmstrip, GIF and train.py
     examples: Callable[[RunConfig], int] = lambda cfg: cfg.samples  # examples in one epoch
     monitors: tuple[str, ...] = ("loss",)  # what early stopping and the best checkpoint can watch
+    follow: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda chosen: {}  # defaults that
+    # depend on other chosen settings (a surface's start point)
 
 
 def _sprite_examples(cfg: RunConfig) -> int:
@@ -72,6 +74,15 @@ TASKS: dict[str, TaskSpec] = {
          "batch_size": 40, "samples": 40},
         "Fit a line to house prices: the smallest training loop there is.",
         fields=("normalize", "samples", "noise"), examples=_line_examples),
+    "paths": TaskSpec(
+        paths.build_paths, paths.POINT_MODELS, paths.PATH_LOSSES,
+        {"model": "point", "loss": "surface", "optimizer": "sgd", "lr": 0.1, "epochs": 300,
+         "batch_size": 1, "pace": 30},
+        "Roll a point down a 2-D surface: see why optimizers take the paths they take.",
+        columns=(*COLUMNS, *paths.PATH_COLUMNS),
+        fields=("surface", "condition", "rotation", "start_x", "start_y", "grad_noise",
+                "batch_size"),
+        examples=lambda cfg: 1, follow=paths.surface_start),
 }
 
 

@@ -67,7 +67,9 @@ def test_json_round_trip_every_field() -> None:
                     clip_grad_norm=1.5, patience=3, min_delta=0.01, seed=42, classes=3,
                     samples=300, noise=0.2, val_split=0.3, dropout=0.1, normalize=True,
                     houses="50:200,90:310", reduction="mean", pace=10, test_split=0.1,
-                    bug="loss_accumulation")
+                    bug="loss_accumulation",
+                    surface="beale", condition=20.0, rotation=15.0, start_x=0.5, start_y=-0.5,
+                    grad_noise=1.0)
     changed = {f for f in FIELDS if getattr(cfg, f) != getattr(RunConfig(), f)}
     # every field exercised (monitor=accuracy needs a validated task: tested with classify)
     assert changed == set(FIELDS) - {"pixels", "sprite", "task", "monitor"}

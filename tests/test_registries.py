@@ -19,7 +19,7 @@ from playground.tasks import TASKS, build, model_doc, models_help
 TASK_MODELS = [(task, model) for task, spec in TASKS.items() for model in spec.models]
 TASK_LOSSES = [(task, loss) for task, spec in TASKS.items() for loss in spec.losses]
 SMALL = {"generate": {"size": 8, "epochs": 2}, "classify": {"size": 8, "samples": 40, "epochs": 2},
-         "line": {"epochs": 2}}
+         "line": {"epochs": 2}, "paths": {"epochs": 2}}
 
 
 def config(task: str, **changes) -> RunConfig:

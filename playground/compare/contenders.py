@@ -16,7 +16,8 @@ MIN_CONTENDERS, MAX_CONTENDERS = 2, 8
 # What every contender must share: the task, the model and the batches (epochs, batch size, seed).
 SHARED = ("task", "sprite", "pixels", "size", "classes", "samples", "noise", "val_split", "dropout",
           "test_split", "normalize", "houses", "model", "hidden", "depth", "activation", "fourier",
-          "fourier_scale", "latent", "seed", "epochs", "batch_size", "bug")
+          "fourier_scale", "latent", "seed", "epochs", "batch_size", "bug", "surface", "condition",
+          "rotation", "start_x", "start_y", "grad_noise")
 # What contenders may differ in: how they learn, and their own stopping rules.
 VARYING = ("loss", "reduction", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay",
            "alpha", "eps", "history_size", "max_iter", "schedule", "step_size", "gamma", "warmup",

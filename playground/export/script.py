@@ -23,6 +23,7 @@ from playground.export.codegen import fill, literal
 from playground.export.copied_code import helpers_code, loader_code, model_code
 from playground.export.lesson_script import lesson_parts, template_name
 from playground.export.loop_code import main_parts
+from playground.export.path_script import path_script
 
 TEMPLATE = "train.py.tmpl"  # beside this module, like the lessons' templates; they ship with the package
 _SPRITE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -34,6 +35,8 @@ _IGNORED = ("pace", "pixels", "houses")  # the app's pace; long data texts the s
 def train_script(cfg: RunConfig, target: np.ndarray | None = None) -> str:
     """A standalone train.py (torch only, numpy for a lesson's dataset; tqdm optional) that replays
     this run with plain PyTorch: the sprite's target is needed for the sprite task only."""
+    if cfg.task == "paths":
+        return path_script(cfg)
     if cfg.task != "generate":
         return _filled(cfg, template_text(template_name(cfg)), lesson_parts(cfg), ())
     target = _checked_target(cfg, target)
@@ -64,6 +67,8 @@ def _tuple_items(names: list[str]) -> str:
 def _structural(cfg: RunConfig) -> tuple[str, ...]:
     """Settings the code is written for: the lesson's choices, and for a sprite its picture (and a
     warmup_cosine without warm-up, which is written as a plain cosine)."""
+    if cfg.task == "paths":
+        return path_script(cfg)
     if cfg.task != "generate":
         return _STRUCTURAL
     shaped = ("warmup",) if cfg.schedule == "warmup_cosine" and cfg.warmup == 0 else ()

@@ -48,6 +48,10 @@ def bug_lab_section(cfg: RunConfig) -> None:
     st.markdown("**Bug lab** — a classic training-loop mistake raced against the correct loop, "
                 "from the *same* weights on the *same* batches.")
     bugs = bugs_for(cfg.task)
+    if not bugs:  # the paths lesson: a point on a surface has no batches or validation to get wrong
+        st.caption("This lesson has no loop mistakes in the lab: try it on generate, classify or "
+                   "line.")
+        return
     name = st.selectbox("Mistake", list(bugs), format_func=lambda n: bugs[n].title,
                         key=f"bug_lab_pick_{cfg.task}")
     bug = bugs[name]

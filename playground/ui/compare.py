@@ -14,9 +14,11 @@ from playground.charts.common import format_lr, with_data
 from playground.compare import MAX_CONTENDERS, contender_names
 from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
+from playground.lessons.path_presets import RACES
 from playground.serve import Job
 from playground.tasks import TASKS
 from playground.ui import lock
+from playground.ui import paths as paths_ui
 from playground.ui.bug_lab import bug_lab_section
 from playground.ui.images import figure, row
 from playground.ui.labels import listing
@@ -50,6 +52,8 @@ LEADERBOARD = {  # the leaderboard's columns as a learner reads them
 
 def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
     """Ready-made races on the user's own task, model and sprite."""
+    if cfg.task == "paths":  # races on a surface (the paths panel sets the surface up)
+        return {name: rows for name, (_, rows) in RACES.items()}
     lr, sgd, adam = cfg.lr, SGD_LR.get(cfg.model, cfg.lr), ADAM_LR.get(cfg.model, cfg.lr)
     sweep = [lr * f for f in (0.01, 0.1, 1, 10, 100) if 1e-6 <= lr * f <= 1000]
     out = {
@@ -135,6 +139,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
         names = contender_names(configs)
         job = track_job(Job("Race", "race", (configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
+        st.session_state.race_cfg = configs[0]
     if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
     if problem:
@@ -161,6 +166,8 @@ def _race_view(job: Job) -> None:
             spec = compare_charts.race_spec(tuple(names))
             st.vega_lite_chart(spec=with_data(spec, compare_charts.race_frame(names, curves),
                                               f"race-{job.id}-{snap.get('step')}"), width="stretch")
+            paths_ui.race_map(st.session_state.get("race_cfg"), names, curves,
+                              f"-{job.id}-{snap.get('step')}")
         if "leaderboard" in snap:
             st.markdown("**Leaderboard**")
             st.dataframe(readable(snap["leaderboard"]), hide_index=True, width="stretch",

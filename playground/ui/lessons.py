@@ -16,6 +16,7 @@ from playground.config import RunConfig
 from playground.history import Table
 from playground.lessons import classify, linefit
 from playground.serve import FINISHED, Snapshot
+from playground.ui import paths as paths_ui
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18
@@ -218,4 +219,5 @@ class Panel:
 PANELS: dict[str, Panel] = {  # keyed like TASKS; the sprite lesson has its own target picker
     "classify": Panel(classify_data, _classify_view),
     "line": Panel(line_data, _line_view),
+    "paths": Panel(paths_ui.paths_data, paths_ui.paths_view),
 }

@@ -11,12 +11,22 @@ from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
+from playground.surfaces import SURFACES
 from playground.tasks import TASKS, model_doc, models_help
 from playground.ui import lock
 from playground.ui.labels import label
 
 LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
 NOT_WIDGETS = {"sprite", "pixels", "houses"}  # set by the target picker / data table
+
+
+def _surface_changed() -> None:
+    """A new surface starts from its own start point."""
+    set_widgets(dict(zip(("start_x", "start_y"), SURFACES[st.session_state[key("surface")]].start,
+                         strict=True)))
+
+
+FIELD_CHANGED = {"surface": _surface_changed}  # data settings that move others when changed
 
 
 def key(name: str) -> str:
@@ -82,7 +92,7 @@ def _choice_text(name: str) -> Any:
     """How a registry key reads in a selectbox: the key and the first clause of its entry's doc."""
     task = TASKS[st.session_state.get(key("task"), "generate")]
     registry = {"model": task.models, "loss": task.losses, "task": TASKS, "optimizer": OPTIMIZERS,
-                "schedule": SCHEDULES}.get(name)
+                "schedule": SCHEDULES, "surface": SURFACES}.get(name)
     if registry is None:
         return str
     return lambda k: f"{k} · {_short_doc(registry[k].doc if k in registry else k)}"
@@ -169,7 +179,7 @@ def sidebar() -> Any:
     if spec.fields:
         sb.subheader("Data")
         for name in spec.fields:
-            widget(name, sb)
+            widget(name, sb, on_change=FIELD_CHANGED.get(name))
     sb.subheader("Model")
     model = widget("model", sb, choices=list(spec.models), help=models_help(task))
     if model in spec.models:
