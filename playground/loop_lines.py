@@ -187,7 +187,7 @@ def _forward(s: LineStepper, view: LineView, _: Any) -> None:
     kind = t.cfg.task
     if kind == "generate":
         view.sprite = _sprite_of(s, out)
-        view.pictures = [picture("output", "output", out)]
+        view.pictures = [] if s._members.get("kind") == "pixels" else [picture("output", "output", out)]
         view.note = "The model turned the input into raw outputs (the display clamps them to pixels)."
     elif kind == "classify":
         view.pictures = [picture("class scores (logits)", "output", out)]
@@ -293,6 +293,8 @@ def _sprite_of(s: LineStepper, out: Tensor) -> np.ndarray:
     to_pixels, size = s.t.to_pixels, s.t.cfg.size
     if s._members.get("kind") != "pixels":
         return sprite_rgba(to_pixels(out[0]))
-    canvas = torch.zeros(size * size, 4)
-    canvas[torch.from_numpy(s._members["mask"].reshape(-1))] = _in_grid_order(s, to_pixels(out))
+    canvas = torch.full((size * size, 4), 0.92)  # pixels outside the batch: light grey
+    colours = _in_grid_order(s, to_pixels(out)).clone()
+    colours[:, 3] = 1.0  # opaque: a fresh model's near-zero alpha would hide every colour
+    canvas[torch.from_numpy(s._members["mask"].reshape(-1))] = colours
     return sprite_rgba(canvas.T.reshape(4, size, size))

@@ -27,7 +27,7 @@ class Picture:
     shape: tuple[int, ...]  # the tensor's real shape
     norm: float  # its L2 norm (nan for a gradient that is None)
     values: np.ndarray | None  # float32 (rows, cols), or (4, H, W) for a sprite; None: too large
-    pooled: int = 1  # each cell is the mean of pooled x pooled numbers
+    pooled: tuple[int, int] = (1, 1)  # each cell is the mean of rows x cols numbers
     none: bool = False  # the tensor is None (zero_grad with set_to_none): drawn as a blank map
 
     @property
@@ -36,37 +36,29 @@ class Picture:
         return self.values is not None and self.values.ndim == 3
 
 
-def as_map(t: Tensor) -> tuple[np.ndarray | None, int]:
-    """A tensor as a 2-D map (a sprite-shaped one as (4, H, W)) pooled to at most MAX_SIDE a side;
-    (None, pool) when it would need more than MAX_POOL x MAX_POOL numbers per cell."""
+def as_map(t: Tensor) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """A tensor as a 2-D map (a sprite-shaped one as (4, H, W)), each side pooled on its own to
+    at most MAX_SIDE; (None, pool) when a cell would need more than MAX_POOL numbers a side."""
     t = t.detach().float().cpu()
     if t.dim() == 4 and t.shape[0] == 1 and t.shape[1] == len(CHANNELS):
         t = t[0]
-    if t.dim() == 3 and t.shape[0] == len(CHANNELS):
-        pool = _pool_size(t.shape[1:])
-        if pool > MAX_POOL:
-            return None, pool
-        return (torch.nn.functional.avg_pool2d(t[None], pool, ceil_mode=True)[0].numpy()
-                if pool > 1 else t.numpy().copy()), pool
-    grid = t.reshape(1, -1) if t.dim() <= 1 else t.reshape(t.shape[0], -1)
-    pool = _pool_size(grid.shape)
-    if pool > MAX_POOL:
+    sprite = t.dim() == 3 and t.shape[0] == len(CHANNELS)
+    grid = t if sprite else t.reshape(1, -1) if t.dim() <= 1 else t.reshape(t.shape[0], -1)
+    pool = (math.ceil(grid.shape[-2] / MAX_SIDE), math.ceil(grid.shape[-1] / MAX_SIDE))
+    if max(pool) > MAX_POOL:
         return None, pool
-    if pool == 1:
-        return grid.numpy().copy(), 1
-    return torch.nn.functional.avg_pool2d(grid[None, None], pool, ceil_mode=True)[0, 0].numpy(), pool
-
-
-def _pool_size(shape: torch.Size | tuple[int, ...]) -> int:
-    """The smallest block side that brings every side of `shape` to MAX_SIDE or less."""
-    return max(1, *(math.ceil(n / MAX_SIDE) for n in shape))
+    if pool == (1, 1):
+        return grid.numpy().copy(), pool
+    planes = grid if sprite else grid[None]
+    pooled = torch.nn.functional.avg_pool2d(planes[None], pool, ceil_mode=True)[0]
+    return (pooled if sprite else pooled[0]).numpy(), pool
 
 
 def picture(name: str, kind: str, t: Tensor | None, like: Tensor | None = None) -> Picture:
     """`t` as a Picture; a None tensor (a cleared gradient) as a blank map shaped like `like`."""
     if t is None:
         shape = tuple(like.shape) if like is not None else ()
-        blank, pool = as_map(torch.zeros(shape)) if like is not None else (None, 1)
+        blank, pool = as_map(torch.zeros(shape)) if like is not None else (None, (1, 1))
         return Picture(name, kind, shape, math.nan, blank, pool, none=True)
     values, pool = as_map(t)
     return Picture(name, kind, tuple(t.shape), float(torch.linalg.vector_norm(t.detach().float())),

@@ -200,7 +200,7 @@ def test_step_shows_new_minus_old_the_ratio_and_adams_state() -> None:
             assert shown.shape == tuple(state[key].shape) == tuple(p.shape)
             assert shown.norm == pytest.approx(float(state[key].norm()), rel=1e-6)
         small = updates[name]
-        if small.values is not None and small.pooled == 1:
+        if small.values is not None and small.pooled == (1, 1):
             assert np.array_equal(small.values.reshape(-1), delta.reshape(-1).numpy())
 
 

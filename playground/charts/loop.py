@@ -58,11 +58,13 @@ def layer_bars(values: dict[str, float], title: str, log: bool = False,
     if log:
         frame["value"] = frame["value"].clip(lower=1e-12)
     x = alt.X("value:Q", title=title, scale=alt.Scale(type="log") if log else alt.Undefined)
-    bars = alt.Chart(frame).mark_bar(color="#4c78a8").encode(
-        x=x, y=alt.Y("layer:N", sort=None, title=None),
+    mark = alt.Chart(frame).mark_circle(size=70, color="#4c78a8") if log else alt.Chart(
+        frame).mark_bar(color="#4c78a8")  # a log axis has no zero for a bar to start from
+    bars = mark.encode(
+        x=x, y=alt.Y("layer:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=220)),
         tooltip=["layer", alt.Tooltip("value:Q", format=".3g")])
     if guide is None:
-        return bars.properties(height=18 * len(frame) + 20)
+        return bars.properties(height=22 * len(frame) + 40)
     rule = alt.Chart(pd.DataFrame({"value": [guide]})).mark_rule(color="#2ca02c", strokeDash=[4, 3]
                                                                  ).encode(x="value:Q")
-    return (bars + rule).properties(height=18 * len(frame) + 20)
+    return (bars + rule).properties(height=22 * len(frame) + 40)

@@ -47,10 +47,8 @@ def loop_panel(snap: Snapshot) -> None:
     with st.container(border=True, key="loop_panel"):
         st.markdown(f"**The loop, line by line** · epoch {line.epoch:,} · batch {line.batch:,} of "
                     f"{line.batches:,} · step {line.step:,}")
-        code, batch = st.columns([3, 2])
-        code.html(code_html(cfg, line))
-        with batch:
-            members(snap, line)
+        st.html(code_html(cfg, line))
+        members(snap, line)
         st.info(f"**{line.name}** · {line.note}", icon="🔎")
         touched(snap, line)
 
@@ -59,6 +57,7 @@ def code_html(cfg: RunConfig, line: LineView) -> str:
     """The loop's code with the line just run highlighted and the next one marked."""
     out = []
     for text, index in panel_lines(cfg):
+        text = text.split("  #")[0]  # the comments are train.py's; the note below says it here
         ran, upcoming = index == line.line, index == line.next_line
         mark = "✔" if ran else "▶" if upcoming else " "
         style = ("background:#fff1a8;font-weight:600;" if ran else
@@ -67,7 +66,8 @@ def code_html(cfg: RunConfig, line: LineView) -> str:
                  else "  ← next" if upcoming and text.lstrip().startswith(_first(line.next_line))
                  else "")
         cls = "ran" if ran else "next" if upcoming else "code"
-        out.append(f'<div class="{cls}" style="{style}white-space:pre">{mark} {html.escape(text)}'
+        wrap = "white-space:pre-wrap;padding-left:3ch;text-indent:-3ch"  # wrapped lines hang
+        out.append(f'<div class="{cls}" style="{style}{wrap}">{mark} {html.escape(text)}'
                    f'<span style="color:#b35900">{label}</span></div>')
     return ('<div class="loop-code" style="font-family:monospace;font-size:0.78rem;line-height:1.45;'
             'overflow-x:auto;border:1px solid #ddd;border-radius:6px;padding:6px">'
@@ -128,7 +128,9 @@ def touched(snap: Snapshot, line: LineView) -> None:
     """The tensors the line touched, as pictures."""
     name = LINES[line.line]
     if name == "forward" and line.sprite is not None:
-        st.html(row([figure(line.sprite, 120, "the model's output, as pixels")]
+        caption = ("the batch's pixels as the model colours them (alpha shown opaque)"
+                   if line.members.get("kind") == "pixels" else "the model's output, as pixels")
+        st.html(row([figure(line.sprite, 120, caption)]
                     + _maps(line.pictures)))
     elif name == "loss":
         st.metric("loss", f"{line.loss:.5g}")
@@ -188,13 +190,15 @@ def _heat(values: np.ndarray, scale: float, signed: bool, title: str, p: Picture
     w, h = cols * zoom, rows_ * zoom
     img = (f'<img src="{data_uri(charts.colours(values, scale, signed))}" title="{html.escape(title)}"'
            f' style="width:{w}px;height:{h}px;image-rendering:pixelated;outline:1px solid #bbb">')
-    low = f"−{charts.format_scale(scale)}" if signed else "0"
+    low = f"−{charts.format_scale(scale)}" if signed and scale > 0 else "0"
     bar = (f'<img src="{data_uri(charts.legend(signed))}" style="width:{max(w, 64)}px;height:6px;'
            f'image-rendering:pixelated">')
-    pooled = f" · mean of {p.pooled}×{p.pooled}" if p.pooled > 1 else ""
+    pooled = f" · mean of {p.pooled[0]}×{p.pooled[1]}" if max(p.pooled) > 1 else ""
     shape = "×".join(str(n) for n in p.shape)
-    caption = (f"{html.escape(title)}<br>[{shape}]{pooled}<br>{bar}<br>"
-               f'<span style="display:flex;justify-content:space-between"><span>{low}</span>'
-               f"<span>{charts.format_scale(scale)}</span></span>")
+    caption = f"{html.escape(title)}<br>[{shape}]{pooled}"
+    if not p.none:  # a None gradient has no numbers, so no scale
+        caption += (f"<br>{bar}<br>"
+                    f'<span style="display:flex;justify-content:space-between"><span>{low}</span>'
+                    f"<span>{charts.format_scale(scale)}</span></span>")
     return (f'<figure style="margin:0;text-align:center;font-size:0.7rem;color:#555;'
             f'max-width:{max(w, 96)}px">{img}<figcaption>{caption}</figcaption></figure>')
