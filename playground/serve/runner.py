@@ -258,7 +258,9 @@ class Runner:
             if kind == "update":
                 return False
             self._saved = state
-            if kind == "parked":  # a Step asked too late for this turn waits for the next
+            # parked: a Step asked too late for this turn waits for the next; a Stop sent while
+            # the worker was parking (it never read it) ends the run here
+            if kind == "parked" and not self._ctl.stop:
                 self._state = ("paused" if self._ctl.paused and not self._ctl.pending else "queued")
             else:
                 self._state = news.status if news.status in FINISHED else "stopped"
