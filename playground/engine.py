@@ -26,6 +26,7 @@ from playground.devices import move, resolve
 from playground.history import HistoryRows, row_type
 from playground.ingredients import Built, data_tensors
 from playground.losses import LOSSES
+from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
 from playground.rules import ENDED, RunRules
 from playground.schedules import SCHEDULES, rescale
@@ -98,20 +99,29 @@ class Trainer:
     # The loop -------------------------------------------------------------------------------
     def step(self) -> Any | None:
         """One optimizer step; returns its history row (a named tuple), or None once the run ended."""
-        rules = self.rules
-        if rules.status in ENDED:
-            return None
         t0 = perf_counter()
+        batch = self.next_batch()
+        return None if batch is None else self.close_step(self._update(*batch), perf_counter() - t0)
+
+    def next_batch(self) -> tuple | None:
+        """The next step's batch (opening an epoch when one is used up), with the run's dropout
+        generator in place; None once the run ended. `step` = next_batch, update, close_step."""
+        if self.rules.status in ENDED:
+            return None
         batch = next(self._batches, None) or self._next_epoch()  # a batch is a non-empty tuple
         if batch is None:
             return None
-        rules.status = "running"
+        self.rules.status = "running"
         if self._device is not None:  # x.to(device), y.to(device): a no-op for data moved once
             batch = tuple(t.to(self._device, non_blocking=True) for t in batch)
         if self._rng is not None:
             torch.set_rng_state(self._rng)
-        values = self._update(*batch)
-        self.seconds += perf_counter() - t0
+        return batch
+
+    def close_step(self, values: tuple, seconds: float) -> Any:
+        """After the update (`values` from `apply`): counters, the epoch's end, the history row."""
+        rules = self.rules
+        self.seconds += seconds
         self._in_epoch += 1
         last = self.step_count >= self._total_steps
         if (last or self._in_epoch >= self._epoch_len) and rules.status not in ENDED:
@@ -155,6 +165,13 @@ class Trainer:
         b.loop.zero_grad(optimizer)
         loss = b.criterion(b.model(x), y)
         loss.backward()
+        return self.apply(loss)
+
+    def apply(self, loss: Tensor) -> tuple:
+        """After backward: check health, keep the best weights, step (every 10th measuring the
+        update's size); the step's row values. (loop_lines runs the lines before it one by one.)"""
+        rules, step, optimizer, b = self.rules, self.step_count + 1, self.b.optimizer, self.b
+        lr = float(optimizer.param_groups[0]["lr"])
         loss_value = b.loop.item(loss, self.epoch)
         grad_norm = self._grad_norm()
         if not rules.healthy(step, loss_value, grad_norm, lr):
@@ -288,15 +305,13 @@ class Trainer:
         numbers only, so it pickles and `torch.save(..., weights_only)` loads it."""
         mid = not self.at_epoch_end
         loader_rng = self._epoch_rng if mid else generator_state(self.b.loader)
-        rules = {k: v for k, v in vars(self.rules).items()
-                 if k not in ("cfg", "restore", "weights_finite")}
         return copy.deepcopy({  # a copy: the live tensors move on with the next step
             "model": self.b.model.state_dict(), "optimizer": self.b.optimizer.state_dict(),
             "scheduler": self.b.scheduler.state_dict() if self.b.scheduler else None,
             "loader_rng": loader_rng, "in_epoch": self._in_epoch if mid else 0,
             "epoch_losses": list(self._epoch_losses) if mid else [],
             "torch_rng": self._rng, "step": self.step_count, "epoch": self.epoch,
-            "seconds": self.seconds, "base_lr": self.base_lr, "rules": rules,
+            "seconds": self.seconds, "base_lr": self.base_lr, "rules": self.rules.state_dict(),
             "best": self.best_params})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -309,8 +324,7 @@ class Trainer:
             self.b.loader.generator.set_state(state["loader_rng"])
         self.step_count, self.epoch, self.seconds = state["step"], state["epoch"], state["seconds"]
         self._base_lr = state["base_lr"]
-        for k, v in state["rules"].items():
-            setattr(self.rules, k, list(v) if k == "events" else v)
+        self.rules.load_state_dict(state["rules"])
         self.best_params = copies_like(state["best"], self._weights) if state["best"] else None
         self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
         if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
@@ -359,22 +373,14 @@ class Trainer:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of tensor storage this run holds (each storage counted once)."""
-        if self.released:
-            return 0
-        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in self.tensors()}
-        return sum(storages.values())
+        """Bytes of tensor storage this run holds (each storage counted once); 0 once released."""
+        return 0 if self.released else storage_bytes(self.tensors())
 
     @property
     def expected_nbytes(self) -> int:
-        """What the run will hold once stepping: the weights six times over (gradients, best copy,
-        scratch, two optimizer moments) plus the data; 0 once released."""
-        if self.released:
-            return 0
-        weights = sum(p.untyped_storage().nbytes() for p in self.params)
-        data = sum(t.untyped_storage().nbytes() for t in data_tensors(self.b.loader)
-                   if isinstance(t, Tensor))
-        return max(self.nbytes, 6 * weights + data)
+        """What the run will hold once stepping (memory_use.expected_bytes); 0 once released."""
+        return 0 if self.released else expected_bytes(self.nbytes, self.params,
+                                                       data_tensors(self.b.loader))
 
     def release(self) -> None:
         """Drop the weights, optimizer and data of an ended run; its history and events stay, so
@@ -407,14 +413,7 @@ class Trainer:
 
     def result(self) -> TrainResult:
         """Package the run for callers of `train()`."""
-        best = None
-        if self.best_params is not None:
-            names = [n for n, p in self.b.model.named_parameters() if p.requires_grad]
-            best = dict(zip(names, self.best_params, strict=True))
-        return TrainResult(self.cfg, self.status, self.rows.table(), self.b.model, self.image(),
-                           self.best_loss, self.diverged_at, self.reason, self.seconds, best,
-                           self.best_epoch)
-
+        return TrainResult.of(self)
 
 def train(cfg: RunConfig, on_step: Callable[[Trainer, Any], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:

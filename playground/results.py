@@ -31,6 +31,17 @@ class TrainResult:
     best_state: dict[str, Tensor] | None = None
     best_epoch: int | None = None  # validated runs: the epoch whose weights are the best checkpoint
 
+    @classmethod
+    def of(cls, trainer: Any) -> TrainResult:
+        """A Trainer's run packaged (its best weights by parameter name, if any were kept)."""
+        best = None
+        if trainer.best_params is not None:
+            names = [n for n, p in trainer.b.model.named_parameters() if p.requires_grad]
+            best = dict(zip(names, trainer.best_params, strict=True))
+        return cls(trainer.cfg, trainer.status, trainer.rows.table(), trainer.b.model,
+                   trainer.image(), trainer.best_loss, trainer.diverged_at, trainer.reason,
+                   trainer.seconds, best, trainer.best_epoch)
+
     @functools.cached_property
     def history(self) -> pd.DataFrame:
         """The history as a DataFrame (one row per optimizer step)."""

@@ -48,6 +48,14 @@ class RunRules:
     def done(self) -> bool:
         return self.status in ENDED
 
+    def state_dict(self) -> dict:
+        """What a run carried on elsewhere needs of the rules (plain values; not the callbacks)."""
+        return {k: v for k, v in vars(self).items() if k not in ("cfg", "restore", "weights_finite")}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, list(v) if k == "events" else v)
+
     # Divergence -----------------------------------------------------------------------------
     def healthy(self, step: int, loss: float, grad_norm: float, lr: float) -> bool:
         """False (and the run ends as diverged) on a non-finite loss or gradient, or a loss that

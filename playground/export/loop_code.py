@@ -54,7 +54,7 @@ def main_parts(cfg: RunConfig) -> dict[str, str]:
     state = ([] if lbfgs else [_BEST_INIT]) + ([_EARLY_INIT] if cfg.patience > 0 else [])
     return {
         "model_cls": models.MODELS[cfg.model].make.__name__, "data": data,
-        "criterion": _criterion_code(cfg), "optimizer": optimizer_code(cfg),
+        "criterion": criterion_code(cfg), "optimizer": optimizer_code(cfg),
         "scheduler": scheduler_code(cfg), "state": "\n".join(state),
         "update": _update_code(cfg), "end_of_epoch": _end_of_epoch_code(cfg),
         "restore": "" if lbfgs else _RESTORE,
@@ -63,7 +63,7 @@ def main_parts(cfg: RunConfig) -> dict[str, str]:
     }
 
 
-def _criterion_code(cfg: RunConfig) -> str:
+def criterion_code(cfg: RunConfig) -> str:
     """`nn.MSELoss()` etc., with any argument that differs from torch's default, summed over each
     example by PerExample when the run's reduction is `sum`."""
     code = criterion_call(LOSSES[cfg.loss].make())

@@ -25,10 +25,12 @@ from playground import checkpoints, export, sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.history import HistoryRows, Table
+from playground.loop_lines import LineView
 from playground.serve.admission import LIMITS, MB, MEMORY, MemoryBudget, next_id
 from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
 from playground.serve.pool import Pool, shared_pool
+from playground.serve.run_task import RunTask
 from playground.serve.snapshot import FINISHED, Snapshot
 from playground.serve.worker import Controls, News, pack, unpack
 
@@ -36,27 +38,6 @@ log = logging.getLogger(__name__)
 
 RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
             "and picture stay. Press ▶ Start to train again.")
-class RunTask:
-    """One run as the pool queues it: a fresh id per run, so a late message from an older run of
-    the same session is never mistaken for this one's."""
-
-    def __init__(self, runner: Runner) -> None:
-        self.runner, self.id = runner, next_id()
-
-    def first_message(self) -> tuple:
-        return self.runner.assignment(self)
-
-    def on_message(self, msg: tuple) -> bool:
-        return self.runner.received(self, msg)
-
-    def on_crash(self, sentence: str) -> None:
-        self.runner.crashed(self, sentence)
-
-    def wants_turns(self) -> bool:
-        return True
-
-    def requeue(self) -> bool:
-        return self.runner.waits_for_turn(self)
 
 
 class Runner:
@@ -79,6 +60,7 @@ class Runner:
         self._rows = HistoryRows()
         self._image: np.ndarray | None = None
         self._view: dict = {}
+        self._line: LineView | None = None  # what the last line run by line touched
         self._gif: list[tuple[int, np.ndarray]] = []
         self._target: np.ndarray | None = None
         self._film = Filmstrip()
@@ -110,7 +92,7 @@ class Runner:
             self._held, self._released = held, False
             self._state, self._message = "ready", ""
             self._rows = HistoryRows(trainer.columns)
-            self._image, self._view, self._events = image, view, []
+            self._image, self._view, self._events, self._line = image, view, [], None
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
                             else None)
             self._film = Filmstrip(self._target)
@@ -159,19 +141,22 @@ class Runner:
         if task is not None and not self.pool.send(task, ("resume", task.id)):
             self.pool.submit(task)
 
-    def step_once(self, cfg: RunConfig | None = None, target: np.ndarray | None = None) -> None:
-        """One optimizer step while paused (starting a paused run first if none is going)."""
+    def step_once(self, cfg: RunConfig | None = None, target: np.ndarray | None = None,
+                  by_line: bool = False) -> None:
+        """One optimizer step while paused (starting a paused run first if none is going), or
+        with `by_line` one line of it (zero_grad, forward, loss, backward, step: loop_lines.py)."""
         if not self.alive and cfg is not None and self._state not in FINISHED:
             self.start(cfg, target, paused=True)
         with self._cond:
             if not self.alive:
                 return
             self._ctl.paused = True
-            self._ctl.steps += 1
+            self._ctl.line_steps += by_line
+            self._ctl.steps += not by_line
             task = self._task
             if self._state == "paused":
                 self._state = "queued"
-        if not self.pool.send(task, ("step", task.id)):
+        if not self.pool.send(task, ("line" if by_line else "step", task.id)):
             self.pool.submit(task)
 
     def stop(self, wait: bool = False, timeout: float = 10.0) -> None:
@@ -254,7 +239,7 @@ class Runner:
     def assignment(self, task: RunTask) -> tuple:
         """What a worker needs to take the run on: its config, target, state and controls."""
         with self._cond:
-            self._state = "paused" if self._ctl.paused and not self._ctl.steps else "running"
+            self._state = "paused" if self._ctl.paused and not self._ctl.pending else "running"
             ctl = replace(self._ctl)
             self._ctl.lr = None  # the worker applies it once
             return ("train", task.id, self._cfg, self._target_in, self._saved, ctl)
@@ -273,8 +258,10 @@ class Runner:
             if kind == "update":
                 return False
             self._saved = state
-            if kind == "parked":  # a Step asked too late for this turn waits for the next
-                self._state = ("paused" if self._ctl.paused and not self._ctl.steps else "queued")
+            # parked: a Step asked too late for this turn waits for the next; a Stop sent while
+            # the worker was parking (it never read it) ends the run here
+            if kind == "parked" and not self._ctl.stop:
+                self._state = ("paused" if self._ctl.paused and not self._ctl.pending else "queued")
             else:
                 self._state = news.status if news.status in FINISHED else "stopped"
                 self._message = self._message or news.message or news.reason
@@ -289,11 +276,14 @@ class Runner:
         """Append what the worker sent (under the lock)."""
         now = time.monotonic()
         self._ctl.steps = max(0, self._ctl.steps - news.steps_done)  # Steps asked and taken, first:
+        self._ctl.line_steps = max(0, self._ctl.line_steps - news.lines_done)
+        self._ctl.line_at = news.line_at  # lines run of the iteration in progress (0: none)
+        self._line = news.line or (None if news.rows else self._line)  # a plain step clears it
         for row in news.rows:  # a paused run's single step must not read as "running"
             self._rows.append(row)
         if news.rows:
             self._rate.append((now, int(news.rows[-1][0])))
-            self._state = "paused" if self._ctl.paused and not self._ctl.steps else "running"
+            self._state = "paused" if self._ctl.paused and not self._ctl.pending else "running"
         if news.image is not None:
             self._image = news.image
             self._film.offer(news.image_step, news.image)
@@ -349,7 +339,8 @@ class Runner:
                 events=list(self._events), steps_per_second=self._steps_per_second(),
                 total_steps=cfg.total_steps if cfg else 0, message=self._message,
                 queue_position=position,
-                base_lr=self._base_lr, config=cfg, target=self._target, view=self._view)
+                base_lr=self._base_lr, config=cfg, target=self._target, view=self._view,
+                line=self._line)
 
     def frames(self) -> list[tuple[int, np.ndarray]]:
         """The sprite at ~60 log-spaced moments, for the animated GIF download."""

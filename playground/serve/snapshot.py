@@ -10,6 +10,7 @@ import numpy as np
 
 from playground.config import RunConfig
 from playground.history import Table
+from playground.loop_lines import LineView
 
 FINISHED = ("completed", "diverged", "early_stopped", "stopped", "error")
 
@@ -33,6 +34,7 @@ class Snapshot:
     config: RunConfig | None = None
     target: np.ndarray | None = None
     view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
+    line: LineView | None = None  # stepping by line: the line just run and what it touched
 
     @property
     def last(self) -> Any | None:

@@ -3,7 +3,7 @@ back only what is new. It owns its torch (one thread) and its GIL, so training n
 the pages' Python, and a crash here ends only the run it was stepping.
 
 Messages in (from serve/pool.py): ("train", run_id, cfg, target, state, controls), ("job", job_id,
-kind, args), and for the task in hand ("pause"|"resume"|"step"|"stop"|"yield"|"cancel", id),
+kind, args), and for the task in hand ("pause"|"resume"|"step"|"line"|"stop"|"yield"|"cancel", id),
 ("lr", id, value), ("pace", id, value). Messages out: ("update", run_id, news) while training,
 ("parked", run_id, state, news) when it gives its worker back, ("ended", run_id, state, news),
 ("job", job_id, published) and ("job_end", job_id, status, result, message).
@@ -26,6 +26,7 @@ import torch
 
 from playground.config import ConfigError, RunConfig
 from playground.engine import Trainer
+from playground.loop_lines import LineRefused, LineStepper, LineView
 from playground.serve.film import GIF_STEPS
 from playground.serve.limits import Limits
 from playground.tasks import build
@@ -55,10 +56,17 @@ class Controls:
 
     paused: bool = False
     steps: int = 0  # single steps asked for while paused
+    line_steps: int = 0  # single lines asked for while paused (stepping by line)
+    line_at: int = 0  # lines already run of the iteration in progress (a new worker replays them)
     lr: float | None = None  # a new learning rate to apply before the next step
     pace: int = 0  # steps per second (0 = flat out)
     stop: bool = False
     give_back: bool = False  # others are waiting: park at the next step
+
+    @property
+    def pending(self) -> int:
+        """Steps and lines asked for and not yet taken."""
+        return self.steps + self.line_steps
 
 
 @dataclass
@@ -79,6 +87,9 @@ class News:
     best_loss: float = math.inf
     best_epoch: int | None = None
     steps_done: int = 0  # single steps (asked while paused) taken since the last message
+    lines_done: int = 0  # single lines taken since the last message
+    line_at: int = 0  # lines run of the iteration in progress
+    line: LineView | None = None  # the last line run and what it touched
 
 
 class Training:
@@ -96,6 +107,8 @@ class Training:
         self._due = time.monotonic()
         self._poller = _poller(conn)
         self._stepped = False  # in this turn
+        # stepping by line: the iteration in progress, its first lines replayed on this worker
+        self.lines = LineStepper(self.trainer, controls.line_at) if controls.line_at else None
 
     def run(self) -> None:
         """Step until the run ends, is paused, or gives its worker back."""
@@ -104,11 +117,14 @@ class Training:
             if self.ctl.stop:
                 self.trainer.stop()
                 return self._end()
-            if (self.ctl.paused and not self.ctl.steps) or (self.ctl.give_back and self._stepped):
+            if (self.ctl.paused and not self.ctl.pending) or (self.ctl.give_back and self._stepped):
                 return self._park()  # (a turn gives at least one step, however short it was)
-            if self._wait_for_beat():
+            if self.ctl.line_steps:
+                self._line()
+            elif self._wait_for_beat():
                 continue  # a control arrived while it waited: look at it first
-            self._step()
+            else:
+                self._step()
             if self.trainer.done:
                 return self._end()
             if self._over_limit():
@@ -144,7 +160,8 @@ class Training:
     def _step(self) -> None:
         """One optimizer step; its row, and a picture every IMAGE_EVERY seconds."""
         t = self.trainer
-        row = t.step()
+        row = self.lines.finish() if self.lines is not None else t.step()  # ends a by-line one
+        self.lines = None
         self._stepped = True
         if self.ctl.steps:
             self.ctl.steps -= 1
@@ -157,6 +174,29 @@ class Training:
         if gif or now - self._last_image >= IMAGE_EVERY or self.ctl.paused or t.done:
             self._picture(row.step, gif)
             self._last_image = now
+
+    def _line(self) -> None:
+        """One line of the loop (loop_lines.py); its last line takes the step and writes its row."""
+        self.ctl.line_steps -= 1
+        self.news.lines_done += 1
+        self._stepped = True
+        try:
+            self.lines = self.lines or LineStepper(self.trainer)
+        except LineRefused as exc:
+            self.news.message, self.ctl.line_steps = str(exc), 0
+            return
+        view = self.lines.run_line()
+        self.news.line, self.news.line_at = view, self.lines.at
+        if view is not None and view.row is not None:
+            self.news.rows.append(view.row)
+            self._picture(view.row[0], view.row[0] in GIF_STEPS)
+            self._last_image = time.monotonic()
+
+    def _state(self) -> bytes:
+        """The run's whole state (as at the start of an iteration run by line, if one is open)."""
+        lines = self.lines
+        return pack(lines.state_dict() if lines is not None and lines.mid_iteration
+                    else self.trainer.state_dict())
 
     def _picture(self, step: int, gif: bool) -> None:
         image = self.trainer.image()
@@ -185,6 +225,7 @@ class Training:
         self._events_sent = len(t.events)
         news.state = t.status if t.done else ("paused" if self.ctl.paused else "running")
         news.base_lr, news.status, news.reason = t.base_lr, t.status, t.reason
+        news.line_at = self.lines.at if self.lines is not None else 0
         news.best_loss, news.best_epoch = t.best_loss, t.best_epoch
         self.conn.send((kind, self.run_id, state, news))
         self.news = News()
@@ -194,12 +235,12 @@ class Training:
         """Give the worker back: the run's whole state goes to the server until its next turn."""
         if self.news.image is None:
             self._picture(self.trainer.step_count, False)
-        self._send("parked", pack(self.trainer.state_dict()))
+        self._send("parked", self._state())
 
     def _end(self) -> None:
         """The run ended: its final picture and state (for downloads and the best checkpoint)."""
         self._picture(self.trainer.step_count, False)
-        self._send("ended", pack(self.trainer.state_dict()))
+        self._send("ended", self._state())
 
 
 def _poller(conn: Connection) -> Any:
@@ -221,6 +262,8 @@ def apply_control(ctl: Controls, msg: tuple) -> None:
         ctl.paused = False
     elif kind == "step":
         ctl.paused, ctl.steps = True, ctl.steps + 1
+    elif kind == "line":
+        ctl.paused, ctl.line_steps = True, ctl.line_steps + 1
     elif kind == "stop":
         ctl.stop = True
     elif kind == "yield":

@@ -14,7 +14,7 @@ from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import history, lessons, lock
+from playground.ui import history, lessons, lock, loop_view
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -33,7 +33,7 @@ LIVE = ("lr", "pace")  # settings a running run takes on at once
 def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     """Start, Pause/Resume, Step, Stop and Reset. Callbacks act before the page redraws, so every
     button's enabled state already reflects the click."""
-    cols = st.columns(5, gap="small")
+    cols = st.columns(6, gap="small")
     if refused := st.session_state.pop("refused", None):
         st.error(refused, icon="🧱")
     cols[0].button("▶ Start", key="start", type="primary", width="stretch", on_click=_start,
@@ -52,10 +52,11 @@ def controls(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     cols[2].button("Step", key="step", width="stretch", on_click=_refusable(runner.step_once),
                    args=(cfg, target), disabled=snap.state in FINISHED,
                    help="One optimizer step (zero_grad, forward, loss, backward, step), then pause.")
-    cols[3].button("Stop", key="stop", width="stretch", disabled=not alive,
+    loop_view.line_button(cols[3], runner, cfg, target)
+    cols[4].button("Stop", key="stop", width="stretch", disabled=not alive,
                    on_click=runner.stop, kwargs={"wait": True},
                    help="End the run and keep its curve and picture.")
-    cols[4].button("Reset", key="reset", width="stretch", on_click=_refusable(runner.reset),
+    cols[5].button("Reset", key="reset", width="stretch", on_click=_refusable(runner.reset),
                    args=(cfg, target), help="Fresh weights from the seed; applies every changed setting.")
 
 
@@ -127,6 +128,7 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
             new_setup(snap, cfg, target)
         else:
             draw(snap, target, log_y, smoothing)
+            loop_view.loop_panel(snap)
         if snap.state in FINISHED and snap.state != "error" and not runner.alive:
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
