@@ -25,6 +25,7 @@ from playground.ui.labels import listing
 from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
 from playground.ui.tune import tune_section
+from playground.ui.tune_watch import watch_section
 
 REFRESH = 0.25
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
@@ -376,3 +377,4 @@ def compare_tab(cfg: RunConfig, target: np.ndarray | None) -> None:
     bug_lab_section(cfg)
     st.divider()
     tune_section(cfg)
+    watch_section()

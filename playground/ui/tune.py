@@ -149,8 +149,9 @@ def _status(snap: dict) -> None:
         st.warning(snap["message"])
 
 
-def show_study(snap: dict, frame: pd.DataFrame, base: RunConfig, space: Space, objective: str) -> None:
-    """The trials table, the charts, the importances and the best trial."""
+def show_study(snap: dict, frame: pd.DataFrame, base: RunConfig, space: Space, objective: str,
+               key: str = "tune") -> None:
+    """The trials table, the charts, the importances and the best trial (`key` names its button)."""
     title = objective.replace("_", " ")
     counts = frame["state"].value_counts()
     st.caption(f"{len(frame)} trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -174,7 +175,7 @@ def show_study(snap: dict, frame: pd.DataFrame, base: RunConfig, space: Space, o
                                     "stopped); empty: it ran all its epochs.")})
     best: RunConfig | None = snap.get("best_config")
     if best is not None:
-        _best(snap, best, space)
+        _best(snap, best, space, objective, key)
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -197,14 +198,16 @@ def _value_text(cfg: RunConfig, name: str) -> str:
     return f"{_name(name)} {value:.3g}" if isinstance(value, float) else f"{_name(name)} {value}"
 
 
-def _best(snap: dict, best: RunConfig, space: Space) -> None:
+def _best(snap: dict, best: RunConfig, space: Space, objective: str, key: str) -> None:
     """The best trial, a button that loads it, and its share link."""
     changes = {field_of(name): getattr(best, field_of(name)) for name in space}
+    if key != "tune":  # a study made elsewhere: its whole config, not only what it searched
+        changes = {k: v for k, v in best.to_dict().items() if k != "pace"}
     values = ", ".join(_value_text(best, name) for name in space)
     a, b = st.columns([3, 1], vertical_alignment="center")
-    title = st.session_state.tune_spec[2].replace("_", " ")
+    title = objective.replace("_", " ")
     a.markdown(f"**Best:** trial {snap['best_trial']} · {title} {snap['best_value']:.4g} · {values}")
-    b.button("Use the best", key="tune_use", type="primary", on_click=_use_best, args=(changes,),
+    b.button("Use the best", key=f"{key}_use", type="primary", on_click=_use_best, args=(changes,),
              width="stretch", help="Loads the best trial's settings into the sidebar.")
     link = base_url() + "?" + urllib.parse.urlencode(best.to_query())
     st.code(link, language=None, wrap_lines=True)
