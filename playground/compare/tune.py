@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,6 +114,25 @@ def make_pruner(name: str, cfg: RunConfig) -> optuna.pruners.BasePruner:
     raise ConfigError(f"pruner: {name!r} is not allowed; expected one of {', '.join(PRUNERS)}")
 
 
+def open_storage(url: str | None, attempts: int = 6) -> Any:
+    """Optuna's RDB storage for a URL (None: in memory). Several machines started at once may all
+    find a fresh database and create its tables together; the losers of that race (a duplicate
+    type or table) try again after a short random wait, and then find the tables made."""
+    if url is None:
+        return None
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    rng = random.Random()
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except (IntegrityError, ProgrammingError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            threading.Event().wait(rng.uniform(0.1, 0.5) * (attempt + 1))  # back off, jittered
+    return None
+
+
 def open_study(base: RunConfig, space: Space, options: TuneOptions) -> optuna.Study:
     """A new study, or the named one in the storage (which must search the same things)."""
     if options.objective not in objectives_for(base.task):
@@ -120,7 +141,7 @@ def open_study(base: RunConfig, space: Space, options: TuneOptions) -> optuna.St
     startup = min(10, max(3, options.trials // 4))  # TPE starts guessing after a few random trials
     sampler = optuna.samplers.TPESampler(seed=options.seed, n_startup_trials=startup)
     try:
-        study = optuna.create_study(storage=options.storage, study_name=options.study,
+        study = optuna.create_study(storage=open_storage(options.storage), study_name=options.study,
                                     sampler=sampler, pruner=make_pruner(options.pruner, base),
                                     direction=OBJECTIVES[options.objective].direction,
                                     load_if_exists=True)
