@@ -194,3 +194,20 @@ def test_pca_needs_a_path() -> None:
     trainer, path = trained(RUNS["paths"].replace(epochs=1))
     with pytest.raises(ConfigError, match="too few moments"):
         compute(RUNS["paths"], None, trainer.state_dict(), path, SMALL)
+
+
+def test_the_charts_band_the_map_by_log_loss_and_mark_now_and_the_landing() -> None:
+    from playground.charts import landscape as charts
+    from playground.compare.landscape import verdict
+
+    cfg = RUNS["line"].replace(normalize=False, lr=2e-4, epochs=5)
+    trainer, path = trained(cfg)
+    land = compute(cfg, None, trainer.state_dict(), path, SMALL)
+    band, _ = charts.bands(np.array([[1.0, 10.0], [1000.0, np.inf]]), levels=4)
+    assert band.tolist() == [[0, 1], [3, 3]]  # log-spaced heights, and the blown-up cell on top
+    spec = charts.contour_chart(land).to_dict()
+    assert len(spec["layer"]) == 3
+    marks = charts.slice_chart(land).to_dict()
+    assert len(marks["layer"]) == 3  # the curve, now and the landing, the lowest point
+    text = verdict(land, "sgd")
+    assert "overshoots" in text and f"{land.lr * land.best_t:.3g}" in text

@@ -98,6 +98,32 @@ class Landscape:
         return None if finite.empty else float(finite.loc[finite["loss"].idxmin(), "t"])
 
 
+def verdict(land: Landscape, optimizer: str) -> str:
+    """What the 1-D slice says about the learning rate, in a sentence or two."""
+    at = dict(zip(land.line["t"], land.line["loss"], strict=True))
+    now, landed, best = at[0.0], at[1.0], land.best_t
+    if land.update_norm == 0 or best is None:
+        return "The optimizer takes no step from these weights (its update is zero or not finite)."
+    if best <= 0:
+        return ("Along this step the loss on the whole training set only rises: the step suits "
+                "its own batch, not the data as a whole (a minibatch step near a minimum does this).")
+    rate = ("" if optimizer == "lbfgs" else
+            f" A learning rate of about {land.lr * best:.3g} (now {land.lr:.3g}) would land there.")
+    if not landed < now:
+        return (f"One full step lands higher than it starts ({now:.4g} → {landed:.4g}): it "
+                f"overshoots the valley along its own direction, whose lowest point is at "
+                f"{best:.2f} of the step.{rate}")
+    if best < 0.6:
+        return (f"The step goes down ({now:.4g} → {landed:.4g}) but past the lowest point along it, "
+                f"at {best:.2f} of the step: the rate is on the large side here.{rate}")
+    if best > 1.6:
+        far = "beyond 2.5 steps" if best >= land.line["t"].max() else f"at {best:.1f} steps"
+        return (f"The step goes down ({now:.4g} → {landed:.4g}) and the lowest point along it is "
+                f"{far}: the rate is cautious here; a larger one would go further down.")
+    return (f"The step lands near the lowest point along its direction ({now:.4g} → {landed:.4g}, "
+            f"lowest at {best:.2f} of the step): the rate suits the curvature here.")
+
+
 class Evaluator:
     """The run's loss at any weights: its model and criterion over its training data, eval mode."""
 
