@@ -206,7 +206,7 @@ def test_the_charts_band_the_map_by_log_loss_and_mark_now_and_the_landing() -> N
     band, _ = charts.bands(np.array([[1.0, 10.0], [1000.0, np.inf]]), levels=4)
     assert band.tolist() == [[0, 1], [3, 3]]  # log-spaced heights, and the blown-up cell on top
     spec = charts.contour_chart(land).to_dict()
-    assert len(spec["layer"]) == 3
+    assert len(spec["layer"]) == 5  # the map, the path, its points, the start and now
     marks = charts.slice_chart(land).to_dict()
     assert len(marks["layer"]) == 3  # the curve, now and the landing, the lowest point
     text = verdict(land, "sgd")

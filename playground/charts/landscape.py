@@ -12,6 +12,7 @@ from playground.compare.landscape import Landscape
 
 LEVELS = 14  # filled contour bands
 PATH_COLOR = "#ff4fd8"
+NOW_COLOR = "#ffb000"  # the current weights, on the map and on the slice
 
 
 def bands(grid: np.ndarray, levels: int = LEVELS) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +44,8 @@ def cells(land: Landscape) -> pd.DataFrame:
 def axis_titles(land: Landscape) -> tuple[str, str]:
     """What each axis is, in words (PCA's titles carry the share of the path's variance)."""
     if land.kind == "pca" and land.explained is not None:
-        return (f"direction 1 ({land.explained[0]:.0%} of the path's variance)",
-                f"direction 2 ({land.explained[1]:.0%})")
+        return (f"PCA 1 ({land.explained[0]:.0%} of the path's variance)",
+                f"PCA 2 ({land.explained[1]:.0%})")
     if land.kind == "pca":
         return "the path's direction", "a random direction across it"
     return "random direction 1", "random direction 2"
@@ -60,22 +61,20 @@ def contour_chart(land: Landscape, size: int = 420) -> alt.LayerChart:
         y2="b1", color=alt.Color("band:Q", scale=alt.Scale(scheme="viridis"), legend=None),
         tooltip=[alt.Tooltip("a:Q", format=".3g"), alt.Tooltip("b:Q", format=".3g"),
                  alt.Tooltip("shown:N", title="loss")])
-    path = land.path.assign(where=["start"] + ["path"] * (len(land.path) - 2) + ["now"])
+    path = land.path
     xq, yq = alt.X("a:Q", scale=scale), alt.Y("b:Q", scale=scale)
     tips = ["step:Q", alt.Tooltip("loss:Q", format=".4g", title="loss at those weights")]
     line = alt.Chart(path).mark_line(color=PATH_COLOR, strokeWidth=2, clip=True).encode(
         x=xq, y=yq, order="step:Q", tooltip=tips)
-    dots = alt.Chart(path).mark_point(filled=True, clip=True, opacity=1, stroke="white").encode(
-        x=xq, y=yq, tooltip=tips,
-        shape=alt.Shape("where:N", scale=alt.Scale(domain=["start", "path", "now"],
-                                                   range=["square", "circle", "diamond"]),
-                        legend=alt.Legend(orient="bottom", title=None)),
-        size=alt.Size("where:N", scale=alt.Scale(domain=["start", "path", "now"],
-                                                 range=[110, 22, 160]), legend=None),
-        color=alt.Color("where:N", scale=alt.Scale(domain=["start", "path", "now"],
-                                                   range=["#ffffff", PATH_COLOR, "#ffd700"]),
-                        legend=None))
-    return alt.layer(grid, line, dots).properties(width=size, height=size).resolve_scale(
+    dots = alt.Chart(path.iloc[1:-1]).mark_circle(color=PATH_COLOR, size=28, opacity=1,
+                                                    clip=True).encode(x=xq, y=yq, tooltip=tips)
+    start = alt.Chart(path.iloc[:1]).mark_square(color="white", size=150, opacity=1, stroke="black",
+                                                 strokeWidth=1, clip=True).encode(
+        x=xq, y=yq, tooltip=tips)
+    now = alt.Chart(path.iloc[-1:]).mark_point(shape="diamond", filled=True, color=NOW_COLOR,
+                                               size=320, opacity=1, stroke="black",
+                                               strokeWidth=1.2).encode(x=xq, y=yq, tooltip=tips)
+    return alt.layer(grid, line, dots, start, now).properties(width=size, height=size).resolve_scale(
         color="independent")
 
 
@@ -92,15 +91,15 @@ def slice_chart(land: Landscape, width: int = 420, height: int = 260) -> alt.Lay
     spread = line["loss"].max() / line["loss"].min() if positive else 1.0
     y = alt.Y("loss:Q", title="loss", scale=alt.Scale(type="log" if spread > 50 else "linear",
                                                         zero=False))
-    x = alt.X("t:Q", title="along the next update (1 = one full step)")
+    x = alt.X("t:Q", title="steps along the next update", scale=alt.Scale(nice=False))
     curve = alt.Chart(line).mark_line(color="#377eb8", strokeWidth=2).encode(
         x=x, y=y, tooltip=[alt.Tooltip("t:Q", format=".2f"), alt.Tooltip("loss:Q", format=".4g")])
     marks = line[line["t"].isin([0.0, 1.0])].assign(
         where=lambda f: np.where(f["t"] == 0, "now", "where the step lands"))
     points = alt.Chart(marks).mark_point(filled=True, size=140, opacity=1).encode(
         x=x, y=y, color=alt.Color("where:N", scale=alt.Scale(
-            domain=["now", "where the step lands"], range=["#ffb000", "#e41a1c"]),
-            legend=alt.Legend(orient="bottom", title=None)),
+            domain=["now", "where the step lands"], range=[NOW_COLOR, "#e41a1c"]),
+            legend=alt.Legend(orient="top", title=None)),
         tooltip=["where:N", alt.Tooltip("loss:Q", format=".4g")])
     layers = [curve, points]
     if land.best_t is not None:

@@ -15,6 +15,7 @@ from playground.ui.session import PAGE_GATE, track_job
 
 REFRESH = 0.4
 SPAN = (0.1, 5.0)  # the slider's range (LandscapeOptions.RANGES allows a little more)
+MAP_SIZE = 380  # pixels: fits the Train tab's run column
 
 
 def max_resolution() -> int:
@@ -38,7 +39,7 @@ def landscape_section(runner: Runner) -> None:
         st.caption("The loss on a plane through the run's current weights: the path it took, drawn "
                    "on it, and the loss along the step it would take next.")
         options = _options()
-        a, b, _ = st.columns([2, 1, 3])
+        a, b = st.columns([3, 1])
         if a.button("Compute the landscape", key="land_start", type="primary",
                     disabled=not still or bool(job and job.alive),
                     help=None if still else "Pause the run (or let it finish) first."):
@@ -107,19 +108,19 @@ def _job_view(job: Job) -> None:
 
 
 def show(land: Landscape, optimizer: str) -> None:
-    """The contour map, the slice along the next step, and what they say."""
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**The loss around step {land.step:,}** (centre: {land.centre_loss:.4g})")
-        st.altair_chart(charts.contour_chart(land), key="land_map")
-        held = (f"The plane holds {land.in_plane:.0%} of the path's length²"
-                + (": a path through millions of weights is nearly at right angles to a random "
-                   "plane, so it barely shows here." if land.kind == "random" else "."))
-        st.caption(f"Directions: {land.note}. {held} Path: □ start, ◆ now (the centre); its "
-                   "tooltips give the loss at the recorded weights, which lie off the plane.")
-    with right:
-        st.markdown("**Along the next step** (0 = now, 1 = where the step lands)")
-        st.altair_chart(charts.slice_chart(land), key="land_slice")
-        st.info(verdict(land, optimizer))
+    """The contour map, the slice along the next step, and what they say (stacked: the run's
+    column is narrow, and a map wants to be square)."""
+    st.markdown(f"**The loss around step {land.step:,}** (centre: {land.centre_loss:.4g})")
+    st.altair_chart(charts.contour_chart(land, size=MAP_SIZE), width="content", key="land_map")
+    held = (f"The plane holds {land.in_plane:.0%} of the path's length²"
+            + (": a path through many weights is nearly at right angles to a random plane, so it "
+               "barely shows here." if land.kind == "random" else "."))
+    st.caption(f"Directions: {land.note}. {held} White square: the start; gold diamond: now (the "
+               "centre); the path's tooltips give the loss at the recorded weights, which lie a "
+               "little off the plane.")
+    st.markdown("**Along the next step** (0 = now, 1 = where the step lands)")
+    st.altair_chart(charts.slice_chart(land, width=MAP_SIZE, height=220), width="content",
+                    key="land_slice")
+    st.info(verdict(land, optimizer))
     st.caption(f"Each loss is over {land.data}, in eval mode without gradients "
                f"({land.evaluations:,} evaluations).")
