@@ -357,12 +357,11 @@ class Runner:
             return self._rows.since(cursor)
 
     def landscape_parts(self) -> tuple | None:
-        """Config, target, state and trajectory of a paused or ended run no worker holds (else None)."""
-        task = self._task
-        if task is None or self.pool.holder(task) is not None:  # (not under our lock)
-            return None
-        with self._cond:
-            if self._saved is None or self._state in ("queued", "running") or self._released:
+        """Config, target, state and trajectory of an ended run, or a paused one no worker holds."""
+        held = self._task is not None and self.pool.holder(self._task) is not None  # (unlocked)
+        with self._cond:  # (an ended run's state is final even while its worker lets go of it)
+            moving = self._state in ("queued", "running") or (self._state == "paused" and held)
+            if self._saved is None or moving or self._released:
                 return None
             return self._cfg, self._target_in, self._saved, list(self.trajectory.points)
 
