@@ -8,6 +8,7 @@ from playground.config import RunConfig
 from playground.sprites import SpriteError
 from playground.tasks import TASKS
 from playground.ui import compare, experiments, history, lessons, live, lock, setup, share, target
+from playground.ui.landscape import landscape_section
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
 
@@ -71,6 +72,7 @@ def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
         live.controls(runner, cfg, picked)
         live.live_view(runner, cfg, picked)
         live.downloads(runner)
+        landscape_section(runner)
         history.history_panel()
 
 

@@ -45,6 +45,8 @@ class Limits:
     turn_seconds: float = 10.0  # a run holding a slot this long makes way when another is queued
     max_run_mb: float = 256.0  # tensor memory one run may hold (weights, grads, optimizer, data)
     max_models_mb: float = 1536.0  # tensor memory all runs together may hold; ended runs free theirs
+    max_landscape: int = 2601  # loss evaluations per landscape (its grid: up to 51 x 51)
+    max_path_mb: float = 32.0  # weight snapshots kept per run for its landscape's path
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -60,4 +62,6 @@ class Limits:
             turn_seconds=_env_float("PLAYGROUND_TURN_SECONDS", cls.turn_seconds),
             max_run_mb=_env_float("PLAYGROUND_MAX_RUN_MB", cls.max_run_mb),
             max_models_mb=_env_float("PLAYGROUND_MAX_MODELS_MB", cls.max_models_mb),
+            max_landscape=_env_int("PLAYGROUND_MAX_LANDSCAPE", cls.max_landscape),
+            max_path_mb=_env_float("PLAYGROUND_MAX_PATH_MB", cls.max_path_mb),
         )

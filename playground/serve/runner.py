@@ -13,7 +13,6 @@ checkpoint are made from it.
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -30,8 +29,10 @@ from playground.serve.admission import LIMITS, MB, MEMORY, MemoryBudget, next_id
 from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
 from playground.serve.pool import Pool, shared_pool
+from playground.serve.rate import Rate
 from playground.serve.run_task import RunTask
 from playground.serve.snapshot import FINISHED, Snapshot
+from playground.serve.trajectory import Trajectory
 from playground.serve.worker import Controls, News, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ class Runner:
         self._target: np.ndarray | None = None
         self._film = Filmstrip()
         self._events: list[tuple[int, str, float]] = []
-        self._rate: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
+        self._rate = Rate()
+        self.trajectory = Trajectory(self.limits.max_path_mb)  # weights along the run
         self._ctl = Controls()
         self._saved: bytes | None = None  # the run's whole state while it holds no worker
         self._local: Trainer | None = None  # built here only while not running (first picture,
@@ -100,6 +102,7 @@ class Runner:
                 self._film.offer(0, image)
             self._gif = list(self._film.frames)
             self._rate.clear()
+            self.trajectory = Trajectory(self.limits.max_path_mb)
             self._ctl = Controls(pace=cfg.pace)
             self._base_lr, self._best, self._lr_asked = cfg.lr, (float("inf"), None), None
 
@@ -282,12 +285,13 @@ class Runner:
         for row in news.rows:  # a paused run's single step must not read as "running"
             self._rows.append(row)
         if news.rows:
-            self._rate.append((now, int(news.rows[-1][0])))
+            self._rate.add(now, int(news.rows[-1][0]))
             self._state = "paused" if self._ctl.paused and not self._ctl.pending else "running"
         if news.image is not None:
             self._image = news.image
             self._film.offer(news.image_step, news.image)
         self._gif.extend(news.gif)
+        self.trajectory.extend(news.weights)
         if news.view:
             self._view = news.view
         self._events.extend(news.events)
@@ -336,7 +340,7 @@ class Runner:
             return Snapshot(
                 run_id=self._run_id, state=self._state, rows=self._rows.thin(max_points),
                 n_rows=len(self._rows), image=self._image, filmstrip=list(self._film.frames),
-                events=list(self._events), steps_per_second=self._steps_per_second(),
+                events=list(self._events), steps_per_second=self._rate.per_second(),
                 total_steps=cfg.total_steps if cfg else 0, message=self._message,
                 queue_position=position,
                 base_lr=self._base_lr, config=cfg, target=self._target, view=self._view,
@@ -352,11 +356,14 @@ class Runner:
         with self._cond:
             return self._rows.since(cursor)
 
-    def _steps_per_second(self) -> float:
-        if len(self._rate) < 2:
-            return 0.0
-        (t0, s0), (t1, s1) = self._rate[0], self._rate[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    def landscape_parts(self) -> tuple | None:
+        """Config, target, state and trajectory of an ended run, or a paused one no worker holds."""
+        held = self._task is not None and self.pool.holder(self._task) is not None  # (unlocked)
+        with self._cond:  # (an ended run's state is final even while its worker lets go of it)
+            moving = self._state in ("queued", "running") or (self._state == "paused" and held)
+            if self._saved is None or moving or self._released:
+                return None
+            return self._cfg, self._target_in, self._saved, list(self.trajectory.points)
 
     def _trainer_here(self) -> Trainer | None:
         """The ended run rebuilt in this process from its saved state (downloads, best weights)."""
@@ -415,6 +422,7 @@ class Runner:
                 return 0
             freed = self.held_bytes()
             self._released, self._local, self._saved = True, None, None
+            self.trajectory = Trajectory(self.limits.max_path_mb)
             if self._state == "ready":
                 self._state = "stopped"
         log.info("run %s: freed %.1f MB of weights for another run", self.id, freed / MB)

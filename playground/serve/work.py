@@ -1,7 +1,7 @@
 """The work the Compare tab's jobs do in a worker process: a race stepped in lockstep with its curves
 and pictures published as it goes, a stability map with its progress, an LR range test, a Tune
-study. Each takes the worker's job channel (publish, check, limits) first; the page polls
-`Job.snapshot()`."""
+study, a run's loss landscape. Each takes the worker's job channel (publish, check, limits)
+first; the page polls `Job.snapshot()`."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import pandas as pd
 
 from playground.bugs.lab import bug_race_job
 from playground.compare import Race
+from playground.compare.landscape import Landscape, LandscapeOptions, compute
 from playground.compare.lr_finder import LRFindResult, lr_find
 from playground.compare.stability import stability_map
 from playground.compare.tune import Progress, TuneOptions, run_study, study_view
 from playground.compare.tune_space import Space
 from playground.config import RunConfig
 from playground.serve.jobs import Cancelled
+from playground.serve.worker import unpack
 
 PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
 CURVE_POINTS = 800  # per contender on the chart
@@ -106,6 +108,22 @@ def tune_job(job: Any, cfg: RunConfig, space: Space, options: TuneOptions) -> No
         raise Cancelled
 
 
+def landscape_job(job: Any, cfg: RunConfig, target: np.ndarray | None, state: bytes,
+                  trajectory: list[tuple[int, np.ndarray]], options: LandscapeOptions) -> Landscape:
+    """A run's loss landscape (compare/landscape.py), within the server's evaluation cap; each
+    evaluation checks for a cancel, and progress is published as it goes."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        job.check()
+        if time.monotonic() - last[0] >= PUBLISH_EVERY or done == total:
+            last[0] = time.monotonic()
+            job.publish(progress=done / total, evaluations=done)
+
+    return compute(cfg, target, unpack(state), trajectory, options, job.limits.max_landscape,
+                   on_progress=progress)
+
+
 def _checked(job: Any) -> bool:
     """Time, session and cancel checks, as a should_stop answer."""
     try:
@@ -117,4 +135,4 @@ def _checked(job: Any) -> bool:
 
 JOBS: dict[str, Callable[..., Any]] = {"race": race_job, "stability": stability_job,
                                         "lr_find": lr_find_job, "bug_race": bug_race_job,
-                                        "tune": tune_job}
+                                        "tune": tune_job, "landscape": landscape_job}

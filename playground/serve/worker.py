@@ -29,6 +29,7 @@ from playground.engine import Trainer
 from playground.loop_lines import LineRefused, LineStepper, LineView
 from playground.serve.film import GIF_STEPS
 from playground.serve.limits import Limits
+from playground.serve.trajectory import weights_now
 from playground.tasks import build
 from playground.warmup import configure_torch, warm_up
 
@@ -77,6 +78,7 @@ class News:
     image: np.ndarray | None = None
     image_step: int = 0
     gif: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    weights: list[tuple[int, np.ndarray]] = field(default_factory=list)  # the landscape's path
     view: dict | None = None
     events: list[tuple[int, str, float]] = field(default_factory=list)
     state: str = "running"
@@ -102,6 +104,8 @@ class Training:
         if state is not None:
             self.trainer.load_state_dict(unpack(state))
         self.news = News()
+        if state is None:  # a fresh run: its first weights start the trajectory
+            self.news.weights.append((0, weights_now(self.trainer.params)))
         self._events_sent = len(self.trainer.events)
         self._last_image = self._last_send = 0.0
         self._due = time.monotonic()
@@ -205,6 +209,8 @@ class Training:
             self.news.image, self.news.image_step = image, step
             if gif:
                 self.news.gif.append((step, image))
+        if gif:
+            self.news.weights.append((step, weights_now(self.trainer.params)))
 
     def _over_limit(self) -> bool:
         """Per-run limits that keep a shared server healthy."""
