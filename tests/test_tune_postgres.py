@@ -64,37 +64,37 @@ def test_two_tune_processes_share_one_study_without_duplicates(database: str,
     assert all(w["trial"].is_unique for w in written)
 
 
-def _open_storage(url: str, barrier: object, results: object) -> None:
-    """One machine starting `tune` on a fresh database: wait for the others, then open it."""
-    from playground.compare.tune import open_storage
-
-    barrier.wait(timeout=60)
-    try:
-        open_storage(url)
-        results.put("ok")
-    except Exception as exc:  # reported, not raised: the parent asserts on every process
-        results.put(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-
 
 def test_machines_starting_at_once_on_a_fresh_database_all_get_the_storage(database: str) -> None:
     """Optuna creates its tables when a storage first opens a database; machines that start
-    together race to create them, and the losers must retry rather than fail."""
-    import multiprocessing
+    together race to create them, and the losers must retry rather than fail. Four threads, each
+    with its own connection as a machine would have, open each of three fresh databases at once."""
+    import threading
 
     import sqlalchemy
 
+    from playground.compare.tune_storage import open_storage
+
     engine = sqlalchemy.create_engine(database, isolation_level="AUTOCOMMIT")
-    ctx = multiprocessing.get_context("spawn")
     for k in range(3):
         with engine.connect() as conn:
             conn.execute(sqlalchemy.text(f"CREATE DATABASE fresh_{k}"))
         url = database.rsplit("/", 1)[0] + f"/fresh_{k}"
-        barrier, results = ctx.Barrier(4), ctx.Queue()
-        procs = [ctx.Process(target=_open_storage, args=(url, barrier, results)) for _ in range(4)]
-        for p in procs:
-            p.start()
-        outcomes = [results.get(timeout=120) for _ in procs]
-        for p in procs:
-            p.join(30)
+        barrier, outcomes = threading.Barrier(4), []
+
+        def machine(url: str = url, barrier: threading.Barrier = barrier,
+                    outcomes: list = outcomes) -> None:
+            barrier.wait(timeout=60)
+            try:
+                open_storage(url).engine.dispose()
+                outcomes.append("ok")
+            except Exception as exc:  # reported, not raised: the test asserts on every machine
+                outcomes.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+
+        threads = [threading.Thread(target=machine) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
         assert outcomes == ["ok"] * 4, outcomes
     engine.dispose()

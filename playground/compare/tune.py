@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import random
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import optuna
 import pandas as pd
 
 from playground.compare.tune_space import Space, apply, clean
+from playground.compare.tune_storage import open_storage
 from playground.config import ConfigError, RunConfig
 from playground.engine import Trainer
 from playground.tasks import TASKS, build
@@ -112,25 +111,6 @@ def make_pruner(name: str, cfg: RunConfig) -> optuna.pruners.BasePruner:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"pruner: {name!r} is not allowed; expected one of {', '.join(PRUNERS)}")
-
-
-def open_storage(url: str | None, attempts: int = 6) -> Any:
-    """Optuna's RDB storage for a URL (None: in memory). Several machines started at once may all
-    find a fresh database and create its tables together; the losers of that race (a duplicate
-    type or table) try again after a short random wait, and then find the tables made."""
-    if url is None:
-        return None
-    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-
-    rng = random.Random()
-    for attempt in range(attempts):
-        try:
-            return optuna.storages.RDBStorage(url)
-        except (IntegrityError, ProgrammingError, OperationalError):
-            if attempt == attempts - 1:
-                raise
-            threading.Event().wait(rng.uniform(0.1, 0.5) * (attempt + 1))  # back off, jittered
-    return None
 
 
 def open_study(base: RunConfig, space: Space, options: TuneOptions) -> optuna.Study:
