@@ -84,6 +84,11 @@ class RunRules:
         self.finish("diverged", step, lr)
         return False
 
+    def reopen(self) -> None:
+        """Let an ended run carry on (a retry after divergence): the rules watch it afresh; its
+        events, first loss and best weights stay."""
+        self.status, self.reason, self.diverged_at, self.bad_epochs = "ready", "", None, 0
+
     # Best weights ---------------------------------------------------------------------------
     def step_best(self, loss: float) -> bool:
         """Whether the weights that gave this training loss are the best so far (the owner then
