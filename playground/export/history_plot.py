@@ -14,7 +14,7 @@ from PIL import Image
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as run_charts
-from playground.charts.common import event_label
+from playground.charts.annotations import best_step, marks, on_epochs
 from playground.export.files import Rows, history_frame
 
 WIDTH = 720  # pixels of each chart's plot area (the PNG is drawn at twice this for sharpness)
@@ -26,17 +26,19 @@ def chart_specs(df: pd.DataFrame, events: Sequence[Event] = ()) -> list[tuple[st
     events = tuple((int(s), k, float(v)) for s, k, v in events)
     if "val_loss" in df and df["val_loss"].notna().any():
         ends = df.dropna(subset=["val_loss"])
-        marks = tuple((step, event_label(kind, value)) for step, kind, value in events)
+        found = marks(events, best_step(df))
         rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
         return [("Loss: batches, epoch mean and validation",
-                 lesson_charts.epoch_loss_spec(marks, rules), lesson_charts.epoch_loss_frame(df)),
-                ("Accuracy per epoch", lesson_charts.accuracy_spec(),
+                 lesson_charts.epoch_loss_spec(found, rules), lesson_charts.epoch_loss_frame(df)),
+                ("Accuracy per epoch", lesson_charts.accuracy_spec(found=on_epochs(found, df)),
                  lesson_charts.accuracy_frame(df))]
+    best = best_step(df)
     spec = run_charts.loss_spec(True, events, tuple(run_charts.epoch_starts(df)),
-                                points=len(df) < 40)
+                                points=len(df) < 40, best=best)
     charts = [("Loss", spec, run_charts.loss_frame(df, 0.6))]
     if df["lr"].nunique() > 1:
-        charts.append(("Learning rate", run_charts.lr_spec(run_charts.lr_log_scale(df)),
+        charts.append(("Learning rate", run_charts.lr_spec(run_charts.lr_log_scale(df), 170,
+                                                           marks(events, best)),
                        df[["step", "lr"]]))
     return charts
 

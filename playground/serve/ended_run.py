@@ -80,3 +80,9 @@ class EndedRun:
             task = self._task
         self.pool.submit(task)
         return True
+
+    def restart(self) -> bool:
+        """Start the ended run's setup again from step 0 (the same seed: the same first weights)."""
+        with self._cond:
+            cfg, target = self._cfg, self._target_in
+        return cfg is not None and self.start(cfg, target)

@@ -14,7 +14,7 @@ from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import history, lessons, lock, loop_view
+from playground.ui import diagnostics, history, lessons, lock, loop_view
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -193,7 +193,7 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     status_line(snap)
     message(snap)
     if snap.config is not None and not TASKS[snap.config.task].sprite:
-        lessons.draw(snap)
+        lessons.draw(snap, log_y, smoothing)
         return
     if target is None:
         st.caption("Press ▶ Start (or Step) and the curves appear here.")
@@ -205,13 +205,14 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
         return
     version = f"{snap.run_id}-{snap.n_rows}"
     spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)),
-                            points=len(df) < 40)
+                            points=len(df) < 40, best=diagnostics.best_step(snap))
     st.vega_lite_chart(spec=charts.with_data(spec, charts.loss_frame(df, smoothing),
                                              f"loss-{version}-{smoothing}"), width="stretch")
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
-        spec = charts.lr_spec(charts.lr_log_scale(df))
+        spec = charts.lr_spec(charts.lr_log_scale(df), 170, diagnostics.marks(snap))
         st.vega_lite_chart(spec=charts.with_data(spec, df[["step", "lr"]], f"lr-{version}"),
                            width="stretch")
+    diagnostics.panel(snap, log_y, smoothing)
     filmstrip(snap)
 
 
