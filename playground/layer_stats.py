@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 KEEP = 10_000  # records kept when nobody drains them (a CLI run of 100,000 steps)
 EXPLODED = 10.0  # weights this many times their healthy norm have exploded
+TOO_BIG = 0.1  # an update / weight ratio this large means the learning rate is far too large
 
 
 def norms(tensors: list[Tensor]) -> tuple[float, list[float]]:
@@ -80,13 +81,15 @@ class LayerStats:
     def at_divergence(self, step: int) -> None:
         """Called by the run rules as the run diverges, before the best weights come back: the
         gradients of the diverging step and the weights that made it are still in place."""
-        t = self.trainer
-        last = self.last
-        n = len(self.names)
-        yardstick = ([float(torch.linalg.vector_norm(w)) for w in t.best_params]
-                     if t.best_params is not None else list(last[1 + 2 * n:]) if last else None)
+        t, last, n = self.trainer, self.last, len(self.names)
+        recorded = list(last[1 + 2 * n:]) if last else [math.nan] * n
+        best = ([float(torch.linalg.vector_norm(w)) for w in t.best_params]
+                if t.best_params is not None else recorded)
+        yardstick = [b if b > 0 else r for b, r in zip(best, recorded, strict=True)]  # 0: zero init
+        ratios = [u / w if w > 0 else math.nan for u, w in zip(last[1 + n:1 + 2 * n], recorded,
+                                                               strict=True)] if last else None
         self.autopsy = autopsy(step, t.b.model, self.names, t.params, yardstick,
-                               list(last[1:1 + n]) if last else None)
+                               list(last[1:1 + n]) if last else None, ratios)
         self.autopsy["reason"] = t.rules.reason
 
 
@@ -98,10 +101,14 @@ def _growth(now: float, before: float | None) -> float:
 
 
 def autopsy(step: int, model: nn.Module, names: list[str], params: list[Tensor],
-            weight_ref: list[float] | None, grad_ref: list[float] | None) -> dict[str, Any]:
+            weight_ref: list[float] | None, grad_ref: list[float] | None,
+            ratios: list[float] | None = None) -> dict[str, Any]:
     """Which tensor blew up first, in the order things happen: the weights (made by the last
     update) before the gradients they produce; among weights the first layer in the forward pass
-    (its output feeds the rest), among gradients the first in the backward pass (the last layer)."""
+    (its output feeds the rest), among gradients the first in the backward pass (the last layer).
+    With nothing non-finite or exploded, the parameter whose last measured update was largest
+    for its size (`ratios`: update / weight at the last RATIO_EVERY step) is the one the learning
+    rate was too large for."""
     grads = grad_norms(params)
     table = []
     for i, (name, p) in enumerate(zip(names, params, strict=True)):
@@ -111,7 +118,8 @@ def autopsy(step: int, model: nn.Module, names: list[str], params: list[Tensor],
                       "module": _module_name(model, layer_of(name)), "weight_norm": w,
                       "weight_growth": _growth(w, weight_ref[i] if weight_ref else None),
                       "grad_norm": grads[i],
-                      "grad_growth": _growth(grads[i], g_ref) if p.grad is not None else math.nan})
+                      "grad_growth": _growth(grads[i], g_ref) if p.grad is not None else math.nan,
+                      "ratio": ratios[i] if ratios else math.nan})
     tensor, row, what = _culprit(table)
     return {"step": step, "parameter": row["parameter"], "layer": row["layer"],
             "module": row["module"], "tensor": tensor, "what": what, "table": table}
@@ -129,6 +137,10 @@ def _culprit(table: list[dict[str, Any]]) -> tuple[str, dict[str, Any], str]:
     for row in reversed(table):
         if not math.isfinite(row["grad_norm"]) and not math.isnan(row["grad_growth"]):
             return "gradient", row, f"its gradient became {row['grad_norm']}"
+    row = max(table, key=lambda r: _rank(r["ratio"]))
+    if row["ratio"] >= TOO_BIG:
+        return "updates", row, (f"its last measured update was {row['ratio']:.3g}x its own size "
+                                "(update / weight; about 0.001 is healthy)")
     row = max(table, key=lambda r: (_rank(r["grad_growth"]), r["grad_norm"]))
     if math.isfinite(row["grad_growth"]):
         return "gradient", row, f"its gradient grew {row['grad_growth']:,.0f}x in norm"

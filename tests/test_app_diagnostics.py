@@ -139,3 +139,16 @@ def test_the_lessons_charts_follow_log_y_and_smoothing(app: AppTest, query: dict
     app.toggle(key="log_y").set_value(False).run()
     assert loss_scale(loss_chart(app)) == "linear"
     assert titled(app, "update / weight")  # the diagnostics panel is there too
+
+
+def test_a_long_run_s_autopsy_draws_the_steps_before_it(app: AppTest) -> None:
+    open_page(app, model="pixels", optimizer="sgd", lr="1.02", epochs="300", size="16")
+    app.button(key="start").click().run()
+    diverged = step_of(poll(app, lambda s: "diverged" in s, "divergence after many steps"))
+    assert diverged > 60
+    assert any("The 60 steps before it" in c.value for c in app.caption)
+    windows = [data_of(s) for s in titled(app, "gradient norm")]
+    assert len(windows) == 2  # the autopsy's window, then the whole run's panel
+    steps = [row["step"] for row in windows[0]]
+    assert min(steps) == diverged - 59 and max(steps) <= diverged
+    assert min(row["step"] for row in windows[1]) == 1

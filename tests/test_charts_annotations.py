@@ -45,7 +45,7 @@ def classify_frame(n: int = 40) -> pd.DataFrame:
     lambda found: diagnostics.diagnostics_spec("ratio", False, ("whole model", "net.0"), found),
 ], ids=["loss", "lr", "classify-loss", "accuracy", "grad", "ratio"])
 def test_every_chart_over_steps_carries_every_kind_of_mark(build) -> None:
-    assert labels_in(build(marks(EVENTS, 25))) == LABELS
+    assert set(labels_in(build(marks(EVENTS, 25)))) == set(LABELS)
 
 
 def test_marks_on_the_epoch_axis_sit_at_their_steps_epochs() -> None:

@@ -88,3 +88,16 @@ def test_weights_that_grew_most_since_the_best_are_named() -> None:
     found = autopsy(7, model, [n for n, _ in model.named_parameters()], params, ref, None)
     assert (found["parameter"], found["layer"], found["tensor"]) == ("1.weight", "1", "weights")
     assert "50x" in found["what"] and layer_of("pixels") == "pixels"
+
+
+def test_with_nothing_blown_the_parameter_with_the_largest_updates_is_named() -> None:
+    """The line lesson unnormalised: the weight oscillates with growing steps; no tensor is
+    non-finite when the loss passes 1,000x its start, but the weight's updates were 2x its size."""
+    trainer = Trainer(RunConfig(task="line", lr=5e-5, epochs=300))
+    while not trainer.done:
+        trainer.step()
+    found = trainer.layers.autopsy
+    assert trainer.status == "diverged" and found["step"] > RATIO_EVERY
+    assert (found["parameter"], found["tensor"]) == ("fc.weight", "updates")
+    ratios = {r["parameter"]: r["ratio"] for r in found["table"]}
+    assert ratios["fc.weight"] > 1 and ratios["fc.weight"] == max(ratios.values())

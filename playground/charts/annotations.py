@@ -15,6 +15,7 @@ from playground.charts.common import event_label
 COLORS = {"lr": "#d62728", "plateau": "#9467bd", "early_stop": "#2ca02c", "diverged": "#d62728",
           "best": "#2ca02c"}
 Mark = tuple[float, str, str]  # (where on the x axis, label, colour)
+ENDS = ("diverged", "early stop")  # labels of the marks that end a run
 
 
 def marks(events: list[tuple[int, str, float]] | tuple = (), best: int | None = None) -> tuple[Mark, ...]:
@@ -52,14 +53,19 @@ def on_epochs(found: tuple[Mark, ...], df: pd.DataFrame) -> tuple[Mark, ...]:
 
 
 def mark_layers(found: tuple[Mark, ...], x: str = "step") -> list[alt.Chart]:
-    """A dashed rule and a label at every mark (labels staggered so they don't overlap)."""
+    """A dashed rule and a label at every mark (labels staggered so they don't overlap; the marks
+    that end a run, usually at the chart's right edge, are labelled on their left)."""
     if not found:
         return []
-    frame = pd.DataFrame([(where, label, 10 + 13 * (i % 3), color)
+    frame = pd.DataFrame([(where, label, 10 + 13 * (i % 3), color, label.endswith(ENDS))
                           for i, (where, label, color) in enumerate(found)
-                          if math.isfinite(where)], columns=[x, "label", "y", "color"])
+                          if math.isfinite(where)], columns=[x, "label", "y", "color", "end"])
     color = alt.Color("color:N", scale=None)
     rule = alt.Chart(frame).mark_rule(strokeDash=[4, 3]).encode(x=f"{x}:Q", color=color)
-    text = alt.Chart(frame).mark_text(align="left", dx=3, fontSize=11).encode(
-        x=f"{x}:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=color)
-    return [rule, text]
+    layers = [rule]
+    for end, align, dx in ((False, "left", 3), (True, "right", -3)):
+        part = frame[frame["end"] == end]
+        if len(part):
+            layers.append(alt.Chart(part).mark_text(align=align, dx=dx, fontSize=11).encode(
+                x=f"{x}:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=color))
+    return layers

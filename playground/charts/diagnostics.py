@@ -87,7 +87,8 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     colors = ["#222222", *PALETTE[:max(0, len(series) - 1)]]
     color = alt.Color("series:N", scale=alt.Scale(domain=list(series), range=colors),
-                      legend=alt.Legend(orient="top", title=None) if len(series) > 1 else None)
+                      legend=alt.Legend(orient="top", title=None, symbolOpacity=1)
+                      if len(series) > 1 else None)
     x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
     tip = [alt.Tooltip("step:Q"), alt.Tooltip("series:N"),
            alt.Tooltip("value:Q", format=".3g", title=title)]

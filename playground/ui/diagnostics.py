@@ -50,15 +50,14 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
 
 def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,
             until: int | None = None) -> None:
-    """The two charts side by side (only the steps before `until`, if given)."""
-    left, right = st.columns(2)
-    for column, kind in ((left, "grad"), (right, "ratio")):
+    """The two charts, one above the other (only the steps before `until`, if given)."""
+    for kind in ("grad", "ratio"):
         frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
         if until is not None:
             frame = charts.window(frame, until, BEFORE)
         series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
-        spec = charts.diagnostics_spec(kind, log_y, series, found, 200)
-        column.vega_lite_chart(spec=with_data(spec, frame, f"{tag}-{kind}"), width="stretch")
+        spec = charts.diagnostics_spec(kind, log_y, series, found, 250)  # legend and axis inside
+        st.vega_lite_chart(spec=with_data(spec, frame, f"{tag}-{kind}"), width="stretch")
 
 
 def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
@@ -73,18 +72,22 @@ def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
                    "applied, and the run kept its last good weights"
                    + (f" (the best, of step {best:,})." if best is not None else "."))
         st.dataframe(_table(found), hide_index=True, width="stretch")
-        if found["step"] > 1:
-            st.caption(f"The {min(BEFORE, found['step'])} steps before it (smoothing off):")
+        if found["step"] > BEFORE:  # a shorter run: the panel below already shows every step
+            st.caption(f"The {BEFORE} steps before it (smoothing off):")
             _charts(snap, log_y, 0.0, marks_, f"ap-{snap.run_id}-{snap.n_rows}", until=found["step"])
+        else:
+            st.caption("The diagnostics below show the gradient norm and the update ratio of every "
+                       "step before it.")
         lr = snap.base_lr * RETRY_FACTOR
         a, b = st.columns(2)
-        if a.button(f"↩️ Retry from the last good weights at lr {lr:.3g}", key="retry_lower_lr",
-                    type="primary", width="stretch",
-                    help="Carry this run on from the weights it kept, at a tenth of its learning rate."):
+        if a.button(f"↩️ Retry at lr {lr:.3g} (÷10)", key="retry_lower_lr", type="primary",
+                    width="stretch", help="Carry this run on from the last good weights it kept, at "
+                                          "a tenth of its learning rate."):
             get_runner().retry()
             st.rerun(scope="app")
-        if b.button("⏮️ Restart from the initial weights", key="restart_initial", width="stretch",
-                    help="The same settings and seed from step 0: the same first weights."):
+        if b.button("⏮️ Restart from step 0", key="restart_initial", width="stretch",
+                    help="The same settings and seed from the initial weights (the same seed "
+                         "gives the same first weights)."):
             get_runner().restart()
             st.rerun(scope="app")
 
@@ -97,4 +100,6 @@ def _table(found: dict) -> pd.DataFrame:
                           "gradient norm": f"{r['grad_norm']:.3g}",
                           "gradient grew": times(r["grad_growth"]),
                           "weight norm": f"{r['weight_norm']:.3g}",
-                          "weights grew": times(r["weight_growth"])} for r in found["table"]])
+                          "weights grew": times(r["weight_growth"]),
+                          "last update / weight": "" if math.isnan(r.get("ratio", math.nan))
+                          else f"{r['ratio']:.3g}"} for r in found["table"]])
