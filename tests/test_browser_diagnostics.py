@@ -29,8 +29,10 @@ def test_a_diverged_run_shows_its_autopsy_and_diagnostics(page: Page, app: Serve
     expect(autopsy).to_be_visible(timeout=UI_MS)
     expect(autopsy).to_contain_text("fc.weight")
     expect(page.get_by_text("Green band", exact=False).first).to_be_visible(timeout=UI_MS)
-    charts = page.get_by_test_id("stVegaLiteChart")
-    expect(charts.nth(4).locator("canvas, svg").first).to_be_visible(timeout=UI_MS)
+    charts = page.locator('[data-testid="stVegaLiteChart"]:visible')  # (not the closed expanders')
+    expect(charts.nth(3)).to_be_visible(timeout=UI_MS)  # line, loss, gradient norm, update ratio
+    for n in range(charts.count()):
+        expect(charts.nth(n).locator("canvas, svg").first).to_be_visible(timeout=UI_MS)
     expect(page.get_by_role("button", name="Retry at lr 5e-06")).to_be_visible()
     page.mouse.move(2, 2)
     page.screenshot(path=str(ARTIFACTS / "diagnostics_diverged.png"), full_page=True)

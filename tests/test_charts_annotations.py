@@ -10,18 +10,19 @@ import pandas as pd
 import pytest
 
 from playground.charts import diagnostics, lessons, run
-from playground.charts.annotations import best_step, marks, on_epochs
+from playground.charts.annotations import best_step, marks, on_epochs, with_marks
 from playground.history import Table
 
 EVENTS = ((10, "lr", 0.05), (20, "plateau", 0.005), (30, "early_stop", 0.4), (35, "diverged", 0.005))
 LABELS = ["lr → 0.05", "LR cut", "early stop", "💥 diverged", "★ best"]
 
 
-def labels_in(spec_json: str) -> list[str]:
-    """Every mark label a cached spec carries in its own datasets."""
-    spec = json.loads(spec_json)
-    return [row["label"] for rows in spec.get("datasets", {}).values() for row in rows
-            if "label" in row]
+def labels_in(spec: dict) -> list[str]:
+    """Every mark label the datasets a spec's layers read carry."""
+    read = {layer["data"]["name"] for layer in spec["layer"] if "name" in layer.get("data", {})}
+    assert read, "no layer reads a named dataset"
+    return [row["label"] for name in read for row in pd.DataFrame(spec["datasets"][name]).to_dict(
+        "records") if "label" in row]
 
 
 def classify_frame(n: int = 40) -> pd.DataFrame:
@@ -36,16 +37,31 @@ def classify_frame(n: int = 40) -> pd.DataFrame:
                          "val_accuracy": np.where(end, step / (n + 1), np.nan)})
 
 
-@pytest.mark.parametrize("build", [
-    lambda found: run.loss_spec(True, EVENTS, (), best=25),
-    lambda found: run.lr_spec(True, 170, found),
-    lambda found: lessons.epoch_loss_spec(found, (4, 8)),
-    lambda found: lessons.accuracy_spec(200, on_epochs(found, classify_frame())),
-    lambda found: diagnostics.diagnostics_spec("grad", True, ("whole model",), found),
-    lambda found: diagnostics.diagnostics_spec("ratio", False, ("whole model", "net.0"), found),
+@pytest.mark.parametrize("spec,x", [
+    (lambda: run.loss_spec(True), "step"),
+    (lambda: run.lr_spec(True), "step"),
+    (lambda: lessons.epoch_loss_spec((4, 8)), "step"),
+    (lambda: lessons.accuracy_spec(), "epoch"),
+    (lambda: diagnostics.diagnostics_spec("grad", True), "step"),
+    (lambda: diagnostics.diagnostics_spec("ratio", False, ("whole model", "net.0")), "step"),
 ], ids=["loss", "lr", "classify-loss", "accuracy", "grad", "ratio"])
-def test_every_chart_over_steps_carries_every_kind_of_mark(build) -> None:
-    assert set(labels_in(build(marks(EVENTS, 25)))) == set(LABELS)
+def test_every_chart_over_steps_carries_every_kind_of_mark(spec, x: str) -> None:
+    found = marks(EVENTS, 25)
+    filled = with_marks(json.loads(spec()), found, x)
+    assert set(labels_in(filled)) == set(LABELS)
+    rules = [layer for layer in filled["layer"] if layer.get("mark", {}).get("type") == "rule"
+             and layer["data"].get("name", "").startswith("marks")]
+    assert rules and rules[0]["encoding"]["x"]["field"] == x
+    other = with_marks(json.loads(spec()), marks(EVENTS, 26), x)  # the best moved: a new dataset
+    assert set(other["datasets"]) != set(filled["datasets"])
+    assert set(labels_in(with_marks(json.loads(spec()), (), x))) == set()
+
+
+def test_the_static_loss_chart_draws_the_marks_inline() -> None:
+    df = pd.DataFrame({"step": [1, 2, 3], "epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.7],
+                       "lr": [0.1, 0.1, 0.1]})
+    chart = run.loss_chart(df, events=[(2, "lr", 0.05)], best=2).to_dict()
+    assert "★ best" in json.dumps(chart, ensure_ascii=False)
 
 
 def test_marks_on_the_epoch_axis_sit_at_their_steps_epochs() -> None:
@@ -70,8 +86,8 @@ def y_scales(spec_json: str) -> set[str]:
 
 
 def test_the_classify_chart_follows_log_y_and_smoothing() -> None:
-    assert y_scales(lessons.epoch_loss_spec((), (), 280, True)) == {"log"}
-    assert y_scales(lessons.epoch_loss_spec((), (), 280, False)) == {"linear"}
+    assert y_scales(lessons.epoch_loss_spec((), 280, True)) == {"log"}
+    assert y_scales(lessons.epoch_loss_spec((), 280, False)) == {"linear"}
     df = classify_frame()
     raw, smoothed = lessons.epoch_loss_frame(df, 0.0), lessons.epoch_loss_frame(df, 0.9)
     assert "batch loss (smoothed)" not in set(raw["series"])

@@ -11,7 +11,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.annotations import Mark, mark_layers
+from playground.charts.annotations import mark_layers
 from playground.charts.common import shift_zoom, spec_without_main_data
 from playground.charts.run import smooth
 from playground.history import Table
@@ -79,9 +79,9 @@ def window(frame: pd.DataFrame, until: int, span: int) -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=64)
 def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
-                     found: tuple[Mark, ...] = (), height: int = 200) -> str:
+                     height: int = 200) -> str:
     """Faint raw lines, bold smoothed ones, one colour per series (the whole model in black), the
-    run's marks, and for the ratio its guide band and line."""
+    run's marks (filled per draw: annotations.with_marks), and for the ratio its guide band."""
     title = KINDS[kind]
     sample = pd.DataFrame({"step": [1], "series": [WHOLE], "value": [1.0], "smoothed": [1.0]})
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
@@ -99,7 +99,7 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
     layers = [raw, line]
     if kind == "ratio":
         layers = [*_guide(), *layers]
-    layers += mark_layers(found)
+    layers += mark_layers()
     return spec_without_main_data(shift_zoom(alt.layer(*layers, data=sample)
                                              .properties(height=height)), canvas=True)
 

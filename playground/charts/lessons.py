@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.annotations import Mark, mark_layers
+from playground.charts.annotations import mark_layers
 from playground.charts.common import shift_zoom, spec_without_main_data
 from playground.charts.run import smooth
 
@@ -43,11 +43,14 @@ def accuracy_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=64)
-def epoch_loss_spec(found: tuple[Mark, ...] = (), epoch_rules: tuple = (), height: int = 280,
-                    log_y: bool = True) -> str:
-    """Faint batch points, bold epoch lines, epoch boundaries and the run's marks (annotations)."""
+def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = True,
+                    smoothed: bool = False) -> str:
+    """Faint batch points (`smoothed`: and their moving average), bold epoch lines, epoch
+    boundaries and the run's marks (annotations)."""
     sample = pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "series": ["batch loss"]})
-    color = alt.Color("series:N", scale=alt.Scale(domain=SERIES, range=COLORS),
+    shown = [i for i in range(len(SERIES)) if smoothed or SERIES[i] != SERIES[1]]
+    color = alt.Color("series:N", scale=alt.Scale(domain=[SERIES[i] for i in shown],
+                                                  range=[COLORS[i] for i in shown]),
                       legend=alt.Legend(orient="top", title=None))
     x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
     y = alt.Y("loss:Q", scale=alt.Scale(type="log" if log_y else "linear", zero=False), title="loss")
@@ -64,13 +67,13 @@ def epoch_loss_spec(found: tuple[Mark, ...] = (), epoch_rules: tuple = (), heigh
     if epoch_rules:
         layers.append(alt.Chart(pd.DataFrame({"step": list(epoch_rules)})).mark_rule(
             color="#cccccc", strokeDash=[2, 4]).encode(x="step:Q"))
-    layers += mark_layers(found)
+    layers += mark_layers()  # filled per draw: annotations.with_marks
     chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
     return spec_without_main_data(chart)
 
 
-@functools.lru_cache(maxsize=32)
-def accuracy_spec(height: int = 200, found: tuple[Mark, ...] = ()) -> str:
+@functools.lru_cache(maxsize=4)
+def accuracy_spec(height: int = 200) -> str:
     """Accuracy per epoch, train vs validation: the gap between them is overfitting. The run's
     marks sit at their epochs (annotations.on_epochs)."""
     sample = pd.DataFrame({"epoch": [1], "accuracy": [0.5], "series": ["train"]})
@@ -82,7 +85,7 @@ def accuracy_spec(height: int = 200, found: tuple[Mark, ...] = ()) -> str:
                         legend=alt.Legend(orient="top", title=None)),
         tooltip=["series:N", "epoch:Q", alt.Tooltip("accuracy:Q", format=".1%")],
     )
-    layered = alt.layer(chart, *mark_layers(found, x="epoch"), data=sample)
+    layered = alt.layer(chart, *mark_layers(x="epoch"), data=sample)
     return spec_without_main_data(layered.properties(height=height))
 
 

@@ -73,24 +73,26 @@ def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
                events: list[tuple[int, str, float]] = (), epoch_starts: list[int] = (),
                height: int = 260, best: int | None = None) -> alt.LayerChart:
     """Loss against step: faint raw line, smoothed line, hover tooltips, event and epoch marks."""
-    return _loss_layers(loss_frame(df, smoothing), log_y, marks(events, best), list(epoch_starts),
+    last = float(df["step"].max()) if len(df) else None
+    return _loss_layers(loss_frame(df, smoothing), log_y, marks(events, best, last), list(epoch_starts),
                         height)
 
 
 @functools.lru_cache(maxsize=128)
-def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300,
-              points: bool = False, best: int | None = None) -> str:
-    """The loss chart's Vega-Lite spec without its data, built by Altair once per look.
+def loss_spec(log_y: bool, epoch_starts: tuple = (), height: int = 300,
+              points: bool = False) -> str:
+    """The loss chart's Vega-Lite spec without its data, built by Altair once per look; the
+    run's marks are data too (annotations.with_marks).
 
     Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
     training thread at several refreshes a second; the page sends this cached spec plus fresh data.
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
-    return spec_without_main_data(_loss_layers(sample, log_y, marks(events, best),
-                                                list(epoch_starts), height, points), canvas=True)
+    return spec_without_main_data(_loss_layers(sample, log_y, None, list(epoch_starts), height,
+                                               points), canvas=True)
 
 
-def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple, epoch_starts: list,
+def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_starts: list,
                  height: int, points: bool = False) -> alt.LayerChart:
     """The loss chart's layers over one top-level dataset."""
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
@@ -132,14 +134,12 @@ def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
     return _lr_chart(df[["step", "lr"]], lr_log_scale(df), height)
 
 
-@functools.lru_cache(maxsize=32)
-def lr_spec(log: bool, height: int = 170, found: tuple = ()) -> str:
-    """The LR chart's spec without data (see loss_spec for why), with the run's marks."""
+@functools.lru_cache(maxsize=8)
+def lr_spec(log: bool, height: int = 170) -> str:
+    """The LR chart's spec without data (see loss_spec for why), with layers for the run's marks."""
     sample = pd.DataFrame({"step": [1], "lr": [0.1]})
-    if not found:
-        return spec_without_main_data(_lr_chart(sample, log, height), canvas=True)
     line = _lr_chart(None, log, height)
-    return spec_without_main_data(alt.layer(line, *mark_layers(found), data=sample), canvas=True)
+    return spec_without_main_data(alt.layer(line, *mark_layers(), data=sample), canvas=True)
 
 
 def _lr_chart(data: pd.DataFrame | None, log: bool, height: int) -> alt.Chart:

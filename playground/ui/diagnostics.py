@@ -27,7 +27,8 @@ def best_step(snap: Snapshot) -> int | None:
 
 def marks(snap: Snapshot) -> tuple[annotations.Mark, ...]:
     """The run's marks for every chart over steps: events and the best checkpoint."""
-    return annotations.marks(snap.events, best_step(snap))
+    last = float(snap.rows["step"][-1]) if len(snap.rows) else None
+    return annotations.marks(snap.events, best_step(snap), last)
 
 
 def _validation(snap: Snapshot) -> tuple[str, ...]:
@@ -56,8 +57,9 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
         if until is not None:
             frame = charts.window(frame, until, BEFORE)
         series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
-        spec = charts.diagnostics_spec(kind, log_y, series, found, 250)  # legend and axis inside
-        st.vega_lite_chart(spec=with_data(spec, frame, f"{tag}-{kind}"), width="stretch")
+        spec = charts.diagnostics_spec(kind, log_y, series, 250)  # the legend and axis fit inside
+        st.vega_lite_chart(spec=annotations.with_marks(with_data(spec, frame, f"{tag}-{kind}"), found),
+                           width="stretch")
 
 
 def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:

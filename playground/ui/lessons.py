@@ -11,7 +11,7 @@ import streamlit as st
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as charts
-from playground.charts.annotations import on_epochs
+from playground.charts.annotations import on_epochs, with_marks
 from playground.charts.common import with_data
 from playground.config import RunConfig
 from playground.history import Table
@@ -108,14 +108,16 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: flo
         return
     marks = diagnostics.marks(snap)
     rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
-    spec = lesson_charts.epoch_loss_spec(marks, rules, 280, log_y)
-    st.vega_lite_chart(spec=with_data(spec, lesson_charts.epoch_loss_frame(df, smoothing),
-                                      f"el-{snap.run_id}-{snap.n_rows}-{smoothing}"), width="stretch")
+    spec = lesson_charts.epoch_loss_spec(rules, 280, log_y, smoothing > 0)
+    st.vega_lite_chart(spec=with_marks(with_data(spec, lesson_charts.epoch_loss_frame(df, smoothing),
+                                                 f"el-{snap.run_id}-{snap.n_rows}-{smoothing}"),
+                                       marks), width="stretch")
     diagnostics.panel(snap, log_y, smoothing)
     if not ends.empty:
-        st.vega_lite_chart(spec=with_data(lesson_charts.accuracy_spec(200, on_epochs(marks, df)),
-                                          lesson_charts.accuracy_frame(df),
-                                          f"acc-{snap.run_id}-{len(ends)}"), width="stretch")
+        st.vega_lite_chart(spec=with_marks(with_data(lesson_charts.accuracy_spec(),
+                                                     lesson_charts.accuracy_frame(df),
+                                                     f"acc-{snap.run_id}-{len(ends)}"),
+                                           on_epochs(marks, df), x="epoch"), width="stretch")
     _confusion(snap)
     _test_set(snap)
 
@@ -191,10 +193,9 @@ def _line_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: float) 
     st.vega_lite_chart(spec=with_data(lesson_charts.line_spec(), lesson_charts.line_frame(view),
                                       f"line-{snap.run_id}-{snap.n_rows}"), width="stretch")
     if not df.empty:
-        spec = charts.loss_spec(log_y, tuple(snap.events), (), best=diagnostics.best_step(snap))
-        st.vega_lite_chart(spec=with_data(spec, charts.loss_frame(df, smoothing),
-                                          f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}"),
-                           width="stretch")
+        spec = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
+                         f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}")
+        st.vega_lite_chart(spec=with_marks(spec, diagnostics.marks(snap)), width="stretch")
         diagnostics.panel(snap, log_y, smoothing)
     a, b, c = st.columns(3)
     a.metric("weight (model units)", f"{view['weight']:.4g}")

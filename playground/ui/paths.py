@@ -12,6 +12,7 @@ import streamlit as st
 from playground import surfaces
 from playground.charts import paths as path_charts
 from playground.charts import run as charts
+from playground.charts.annotations import with_marks
 from playground.charts.common import with_data
 from playground.config import RunConfig, field_spec
 from playground.history import Table
@@ -127,10 +128,9 @@ def paths_view(snap: Snapshot, df: pd.DataFrame, log_y: bool = True, smoothing: 
                 f" · optimizer's next step {math.hypot(*view['update']):.3g} long"
                 if view.get("update") else "") + " · arrows show directions")
         if not df.empty:
-            loss = charts.loss_spec(log_y, tuple(snap.events), (), best=diagnostics.best_step(snap))
-            st.vega_lite_chart(spec=with_data(loss, charts.loss_frame(df, smoothing),
-                                              f"pl-{snap.run_id}-{snap.n_rows}-{smoothing}"),
-                               width="stretch")
+            loss = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
+                             f"pl-{snap.run_id}-{snap.n_rows}-{smoothing}")
+            st.vega_lite_chart(spec=with_marks(loss, diagnostics.marks(snap)), width="stretch")
     diagnostics.panel(snap, log_y, smoothing)
 
 
