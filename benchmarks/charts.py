@@ -86,7 +86,7 @@ def app(rows: HistoryRows, clock: Callable[[], float], stages: list[list[float]]
         df = charts.history_frame(shown)
         frame = charts.loss_frame(df, SMOOTHING)
         t.append(clock())
-        specs = [charts.with_data(charts.loss_spec(True, (), tuple(charts.epoch_starts(df)),
+        specs = [charts.with_data(charts.loss_spec(True, tuple(charts.epoch_starts(df)),
                                                    points=len(df) < 40), frame, "loss-1")]
         if df["lr"].nunique() > 1:
             specs.append(charts.with_data(charts.lr_spec(charts.lr_log_scale(df)),

@@ -25,6 +25,7 @@ from playground.config import RunConfig
 from playground.devices import move, resolve
 from playground.history import HistoryRows, row_type
 from playground.ingredients import Built, data_tensors
+from playground.layer_stats import LayerStats
 from playground.losses import LOSSES
 from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
@@ -54,6 +55,7 @@ class Trainer:
         self._clip = cfg.clip_grad_norm
         self.rules = RunRules(cfg, by_validation=self.b.evaluate is not None,
                               restore=self._restore_best_weights, weights_finite=self._weights_finite)
+        self.layers = LayerStats(self)  # per-parameter norms every RATIO_EVERY steps; the autopsy
         self._total_steps = cfg.total_steps
         self.to_pixels = LOSSES[cfg.loss].to_pixels if TASKS[cfg.task].sprite else None
         self._epoch_len = len(self.b.loader)
@@ -247,16 +249,12 @@ class Trainer:
         return self._spare
 
     def _update_ratio(self, before: list[Tensor]) -> float:
-        """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR."""
-        den = total_norm(before)
-        delta = self._scratch()  # may be `before` itself: it is read above, then overwritten
-        for after, old, out in zip(self._weights, before, delta, strict=True):
-            torch.sub(after, old, out=out)  # what _foreach_sub does per tensor on CPU
-        num = total_norm(delta)
-        ratio = num / den if den > 0 else math.nan
+        """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR.
+        (The scratch buffer may be `before` itself: LayerStats reads it, then overwrites it.)"""
+        num, den = self.layers.update(self.step_count + 1, self._weights, before, self._scratch())
         if not math.isfinite(num):
             self.rules.diverge(self.step_count + 1, "the weights became non-finite", self.lr)
-        return ratio
+        return num / den if den > 0 else math.nan
 
     def _end_epoch(self) -> dict[str, float]:
         """Per-epoch work: validation (if the lesson has it), then the plateau schedule and early

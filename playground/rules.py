@@ -15,6 +15,7 @@ from playground.config import RunConfig
 
 EXPLODE = 1e3  # a loss this many times its first value (or above 1e3 absolute) has diverged
 ENDED = ("completed", "diverged", "early_stopped", "stopped")  # a run's final statuses
+CALLBACKS = ("cfg", "restore", "weights_finite", "on_diverge")  # what a rules' state leaves out
 
 
 def _nothing() -> None:
@@ -43,6 +44,7 @@ class RunRules:
         self._best_score = math.inf  # the monitored value at the best epoch, as "lower is better"
         self.best_accuracy: float | None = None  # validation accuracy of the best epoch, if known
         self.events: list[tuple[int, str, float]] = []  # (step, kind, value) for the charts
+        self.on_diverge: Callable[[int], None] | None = None  # the owner's autopsy, before restore
 
     @property
     def done(self) -> bool:
@@ -50,7 +52,7 @@ class RunRules:
 
     def state_dict(self) -> dict:
         """What a run carried on elsewhere needs of the rules (plain values; not the callbacks)."""
-        return {k: v for k, v in vars(self).items() if k not in ("cfg", "restore", "weights_finite")}
+        return {k: v for k, v in vars(self).items() if k not in CALLBACKS}
 
     def load_state_dict(self, state: dict) -> None:
         for k, v in state.items():
@@ -77,8 +79,15 @@ class RunRules:
         self.diverged_at = step
         self.reason = f"diverged at step {step}: {what} with lr={lr:.4g}; try a learning rate 10x lower"
         self.events.append((step, "diverged", lr))
+        if self.on_diverge is not None:
+            self.on_diverge(step)
         self.finish("diverged", step, lr)
         return False
+
+    def reopen(self) -> None:
+        """Let an ended run carry on (a retry after divergence): the rules watch it afresh; its
+        events, first loss and best weights stay."""
+        self.status, self.reason, self.diverged_at, self.bad_epochs = "ready", "", None, 0
 
     # Best weights ---------------------------------------------------------------------------
     def step_best(self, loss: float) -> bool:

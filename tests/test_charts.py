@@ -43,12 +43,11 @@ def test_the_floor_follows_the_smallest_loss_and_zero_sits_on_it() -> None:
 
 
 def test_loss_spec_is_cached_and_has_no_main_data() -> None:
-    spec = json.loads(charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8)))
+    spec = json.loads(charts.loss_spec(True, (4, 8)))
     assert "data" not in spec
     assert spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
-    assert len(spec["datasets"]) == 2  # LR-change marks and epoch marks carry their own data
-    assert charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8)) is \
-        charts.loss_spec(True, ((10, "lr", 0.001),), (4, 8))
+    assert len(spec["datasets"]) == 1  # epoch marks carry their own data (run marks: with_marks)
+    assert charts.loss_spec(True, (4, 8)) is charts.loss_spec(True, (4, 8))
     linear = json.loads(charts.loss_spec(False))
     assert linear["layer"][0]["encoding"]["y"]["scale"]["type"] == "linear"
 

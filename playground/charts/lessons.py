@@ -9,15 +9,22 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from playground.charts.annotations import mark_layers
 from playground.charts.common import shift_zoom, spec_without_main_data
+from playground.charts.run import smooth
 
-SERIES = ["batch loss", "train (epoch mean)", "validation"]
+SERIES = ["batch loss", "batch loss (smoothed)", "train (epoch mean)", "validation"]
+COLORS = ["#9ecae1", "#6baed6", "#1f77b4", "#ff7f0e"]
 
 
-def epoch_loss_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """Per-batch losses as points, per-epoch train and validation losses as lines (long format)."""
+def epoch_loss_frame(df: pd.DataFrame, smoothing: float = 0.0) -> pd.DataFrame:
+    """Per-batch losses as points (and, with smoothing, their moving average as a line), per-epoch
+    train and validation losses as lines (long format)."""
     batch = pd.DataFrame({"step": df["step"], "epoch": df["epoch"], "loss": df["loss"],
                           "series": "batch loss"})
+    if smoothing > 0:
+        batch = pd.concat([batch, batch.assign(loss=smooth(df["loss"], smoothing),
+                                               series="batch loss (smoothed)")])
     ends = df.dropna(subset=["val_loss"])
     train = pd.DataFrame({"step": ends["step"], "epoch": ends["epoch"], "loss": ends["epoch_loss"],
                           "series": "train (epoch mean)"})
@@ -36,48 +43,50 @@ def accuracy_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=64)
-def epoch_loss_spec(marks: tuple = (), epoch_rules: tuple = (), height: int = 280) -> str:
-    """Faint batch points, bold epoch lines, epoch boundaries and LR-cut / early-stop marks."""
+def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = True,
+                    smoothed: bool = False) -> str:
+    """Faint batch points (`smoothed`: and their moving average), bold epoch lines, epoch
+    boundaries and the run's marks (annotations)."""
     sample = pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "series": ["batch loss"]})
-    color = alt.Color("series:N", scale=alt.Scale(domain=SERIES,
-                                                  range=["#9ecae1", "#1f77b4", "#ff7f0e"]),
+    shown = [i for i in range(len(SERIES)) if smoothed or SERIES[i] != SERIES[1]]
+    color = alt.Color("series:N", scale=alt.Scale(domain=[SERIES[i] for i in shown],
+                                                  range=[COLORS[i] for i in shown]),
                       legend=alt.Legend(orient="top", title=None))
     x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
-    y = alt.Y("loss:Q", scale=alt.Scale(type="log"), title="loss")
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log" if log_y else "linear", zero=False), title="loss")
     tip = [alt.Tooltip("series:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g")]
     points = alt.Chart().mark_circle(size=10, opacity=0.35).encode(x=x, y=y, color=color,
                                                                    tooltip=tip).transform_filter(
         alt.datum.series == "batch loss")
+    smoothed = alt.Chart().mark_line(strokeWidth=1.5).encode(x=x, y=y, color=color).transform_filter(
+        alt.datum.series == SERIES[1])
     lines = alt.Chart().mark_line(point=True, strokeWidth=2).encode(
-        x=x, y=y, color=color, tooltip=tip).transform_filter(alt.datum.series != "batch loss")
-    layers = [points, lines]
+        x=x, y=y, color=color, tooltip=tip).transform_filter(
+        alt.FieldOneOfPredicate(field="series", oneOf=SERIES[2:]))
+    layers = [points, smoothed, lines]
     if epoch_rules:
         layers.append(alt.Chart(pd.DataFrame({"step": list(epoch_rules)})).mark_rule(
             color="#cccccc", strokeDash=[2, 4]).encode(x="step:Q"))
-    if marks:
-        frame = pd.DataFrame(list(marks), columns=["step", "label"])
-        frame["y"] = [12 + 13 * (i % 3) for i in range(len(frame))]
-        layers.append(alt.Chart(frame).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
-            x="step:Q"))
-        layers.append(alt.Chart(frame).mark_text(align="left", dx=3, color="#d62728").encode(
-            x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N"))
+    layers += mark_layers()  # filled per draw: annotations.with_marks
     chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
     return spec_without_main_data(chart)
 
 
 @functools.lru_cache(maxsize=4)
 def accuracy_spec(height: int = 200) -> str:
-    """Accuracy per epoch, train vs validation: the gap between them is overfitting."""
+    """Accuracy per epoch, train vs validation: the gap between them is overfitting. The run's
+    marks sit at their epochs (annotations.on_epochs)."""
     sample = pd.DataFrame({"epoch": [1], "accuracy": [0.5], "series": ["train"]})
-    chart = alt.Chart(sample).mark_line(point=True).encode(
+    chart = alt.Chart().mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=alt.Color("series:N", scale=alt.Scale(domain=["train", "validation"],
                                                     range=["#1f77b4", "#ff7f0e"]),
                         legend=alt.Legend(orient="top", title=None)),
         tooltip=["series:N", "epoch:Q", alt.Tooltip("accuracy:Q", format=".1%")],
-    ).properties(height=height)
-    return spec_without_main_data(chart)
+    )
+    layered = alt.layer(chart, *mark_layers(x="epoch"), data=sample)
+    return spec_without_main_data(layered.properties(height=height))
 
 
 def confusion_frame(matrix: np.ndarray, classes: list[str]) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from playground.charts.annotations import mark_layers, marks
 from playground.charts.common import (
     MIN_POSITIVE,
-    event_label,
     format_lr,
     shift_zoom,
     spec_without_main_data,
@@ -71,25 +71,28 @@ def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
                events: list[tuple[int, str, float]] = (), epoch_starts: list[int] = (),
-               height: int = 260) -> alt.LayerChart:
-    """Loss against step: faint raw line, smoothed line, hover tooltips, LR-change and epoch marks."""
-    return _loss_layers(loss_frame(df, smoothing), log_y, list(events), list(epoch_starts), height)
+               height: int = 260, best: int | None = None) -> alt.LayerChart:
+    """Loss against step: faint raw line, smoothed line, hover tooltips, event and epoch marks."""
+    last = float(df["step"].max()) if len(df) else None
+    return _loss_layers(loss_frame(df, smoothing), log_y, marks(events, best, last), list(epoch_starts),
+                        height)
 
 
 @functools.lru_cache(maxsize=128)
-def loss_spec(log_y: bool, events: tuple = (), epoch_starts: tuple = (), height: int = 300,
+def loss_spec(log_y: bool, epoch_starts: tuple = (), height: int = 300,
               points: bool = False) -> str:
-    """The loss chart's Vega-Lite spec without its data, built by Altair once per look.
+    """The loss chart's Vega-Lite spec without its data, built by Altair once per look; the
+    run's marks are data too (annotations.with_marks).
 
     Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
     training thread at several refreshes a second; the page sends this cached spec plus fresh data.
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
-    return spec_without_main_data(_loss_layers(sample, log_y, list(events), list(epoch_starts),
-                                                height, points), canvas=True)
+    return spec_without_main_data(_loss_layers(sample, log_y, None, list(epoch_starts), height,
+                                               points), canvas=True)
 
 
-def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: list,
+def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_starts: list,
                  height: int, points: bool = False) -> alt.LayerChart:
     """The loss chart's layers over one top-level dataset."""
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
@@ -109,30 +112,10 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, events: list, epoch_starts: li
     blown = base.mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
         y=alt.Y("loss:Q", scale=y_scale)).transform_filter(alt.datum.blown)
     layers = [raw, line, points, blown]
-    layers += _event_layers(events, data)
+    layers += mark_layers(found)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
     return shift_zoom(alt.layer(*layers, data=data).properties(height=height))
-
-
-EVENT_COLORS = {"lr": "#d62728", "plateau": "#9467bd", "early_stop": "#2ca02c",
-                "diverged": "#d62728"}
-
-
-def _event_layers(events: list[tuple[int, str, float]], data: pd.DataFrame) -> list[alt.Chart]:
-    """A labelled vertical rule at every event: live LR changes, plateau cuts, early stopping and
-    divergence (labels staggered so they don't overlap)."""
-    marks = [(step, ("💥 " if kind == "diverged" else "") + event_label(kind, value),
-              10 + 13 * (i % 3), EVENT_COLORS.get(kind, "#555555"))
-             for i, (step, kind, value) in enumerate(events)]
-    if not marks or data.empty:
-        return []
-    frame = pd.DataFrame(marks, columns=["step", "label", "y", "color"])
-    rule = alt.Chart(frame).mark_rule(strokeDash=[4, 3]).encode(
-        x="step:Q", color=alt.Color("color:N", scale=None))
-    text = alt.Chart(frame).mark_text(align="left", dx=3, fontSize=11).encode(
-        x="step:Q", y=alt.Y("y:Q", scale=None), text="label:N", color=alt.Color("color:N", scale=None))
-    return [rule, text]
 
 
 def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
@@ -153,15 +136,17 @@ def lr_chart(df: pd.DataFrame, height: int = 170) -> alt.Chart:
 
 @functools.lru_cache(maxsize=8)
 def lr_spec(log: bool, height: int = 170) -> str:
-    """The LR chart's spec without data (see loss_spec for why)."""
-    return spec_without_main_data(_lr_chart(pd.DataFrame({"step": [1], "lr": [0.1]}), log, height),
-                                  canvas=True)
+    """The LR chart's spec without data (see loss_spec for why), with layers for the run's marks."""
+    sample = pd.DataFrame({"step": [1], "lr": [0.1]})
+    line = _lr_chart(None, log, height)
+    return spec_without_main_data(alt.layer(line, *mark_layers(), data=sample), canvas=True)
 
 
-def _lr_chart(data: pd.DataFrame, log: bool, height: int) -> alt.Chart:
+def _lr_chart(data: pd.DataFrame | None, log: bool, height: int) -> alt.Chart:
     """The LR line; labels in scientific form because learning rates are small numbers."""
     scale = alt.Scale(type="log" if log else "linear", zero=False)
-    return alt.Chart(data).mark_line(color="#ff7f0e", interpolate="step-after").encode(
+    chart = alt.Chart() if data is None else alt.Chart(data)
+    return chart.mark_line(color="#ff7f0e", interpolate="step-after").encode(
         x=alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False)),
         y=alt.Y("lr:Q", title="learning rate", scale=scale,
                 axis=alt.Axis(format=".1e", tickCount=3)),

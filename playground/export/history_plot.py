@@ -14,7 +14,7 @@ from PIL import Image
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as run_charts
-from playground.charts.common import event_label
+from playground.charts.annotations import best_step, marks, on_epochs, with_marks
 from playground.export.files import Rows, history_frame
 
 WIDTH = 720  # pixels of each chart's plot area (the PNG is drawn at twice this for sharpness)
@@ -26,19 +26,29 @@ def chart_specs(df: pd.DataFrame, events: Sequence[Event] = ()) -> list[tuple[st
     events = tuple((int(s), k, float(v)) for s, k, v in events)
     if "val_loss" in df and df["val_loss"].notna().any():
         ends = df.dropna(subset=["val_loss"])
-        marks = tuple((step, event_label(kind, value)) for step, kind, value in events)
+        found = marks(events, best_step(df), float(df["step"].iloc[-1]))
         rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
         return [("Loss: batches, epoch mean and validation",
-                 lesson_charts.epoch_loss_spec(marks, rules), lesson_charts.epoch_loss_frame(df)),
-                ("Accuracy per epoch", lesson_charts.accuracy_spec(),
+                 _marked(lesson_charts.epoch_loss_spec(rules), found),
+                 lesson_charts.epoch_loss_frame(df)),
+                ("Accuracy per epoch",
+                 _marked(lesson_charts.accuracy_spec(), on_epochs(found, df), "epoch"),
                  lesson_charts.accuracy_frame(df))]
-    spec = run_charts.loss_spec(True, events, tuple(run_charts.epoch_starts(df)),
-                                points=len(df) < 40)
-    charts = [("Loss", spec, run_charts.loss_frame(df, 0.6))]
+    found = marks(events, best_step(df), float(df["step"].iloc[-1]))
+    spec = run_charts.loss_spec(True, tuple(run_charts.epoch_starts(df)), points=len(df) < 40)
+    charts = [("Loss", _marked(spec, found), run_charts.loss_frame(df, 0.6))]
     if df["lr"].nunique() > 1:
-        charts.append(("Learning rate", run_charts.lr_spec(run_charts.lr_log_scale(df)),
-                       df[["step", "lr"]]))
+        charts.append(("Learning rate", _marked(run_charts.lr_spec(run_charts.lr_log_scale(df)),
+                                                found), df[["step", "lr"]]))
     return charts
+
+
+def _marked(spec_json: str, found: tuple, x: str = "step") -> str:
+    """A cached spec with the run's marks filled in as plain JSON (annotations.with_marks)."""
+    spec = with_marks(json.loads(spec_json), found, x)
+    spec["datasets"] = {k: _plain(v.to_dict("records")) if isinstance(v, pd.DataFrame) else v
+                        for k, v in spec["datasets"].items()}
+    return json.dumps(spec)
 
 
 def render(spec_json: str, frame: pd.DataFrame, title: str) -> Image.Image:

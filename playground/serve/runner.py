@@ -20,12 +20,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from playground import checkpoints, export, sprites
+from playground import sprites
 from playground.config import RunConfig
 from playground.engine import Trainer, build
 from playground.history import HistoryRows, Table
 from playground.loop_lines import LineView
 from playground.serve.admission import LIMITS, MB, MEMORY, MemoryBudget, next_id
+from playground.serve.ended_run import EndedRun
 from playground.serve.film import Filmstrip
 from playground.serve.limits import Limits
 from playground.serve.pool import Pool, shared_pool
@@ -33,15 +34,11 @@ from playground.serve.rate import Rate
 from playground.serve.run_task import RunTask
 from playground.serve.snapshot import FINISHED, Snapshot
 from playground.serve.trajectory import Trajectory
-from playground.serve.worker import Controls, News, pack, unpack
+from playground.serve.worker import Controls, News
 
 log = logging.getLogger(__name__)
 
-RELEASED = ("This run's weights were freed to make room for other runs on this server; its curve "
-            "and picture stay. Press ▶ Start to train again.")
-
-
-class Runner:
+class Runner(EndedRun):
     """One session's training run, trained by the pool's workers."""
 
     def __init__(self, limits: Limits | None = None, pool: Pool | None = None,
@@ -62,6 +59,7 @@ class Runner:
         self._image: np.ndarray | None = None
         self._view: dict = {}
         self._line: LineView | None = None  # what the last line run by line touched
+        self._layers = HistoryRows(("step",))  # per-parameter norms (layer_stats.py), every 10th step
         self._gif: list[tuple[int, np.ndarray]] = []
         self._target: np.ndarray | None = None
         self._film = Filmstrip()
@@ -93,7 +91,7 @@ class Runner:
             self._cfg, self._target_in, self._local, self._saved = cfg, target, trainer, None
             self._held, self._released = held, False
             self._state, self._message = "ready", ""
-            self._rows = HistoryRows(trainer.columns)
+            self._rows, self._layers = HistoryRows(trainer.columns), HistoryRows(trainer.layers.columns)
             self._image, self._view, self._events, self._line = image, view, [], None
             self._target = (sprites.from_tensor(trainer.b.target) if trainer.b.target is not None
                             else None)
@@ -284,6 +282,7 @@ class Runner:
         self._line = news.line or (None if news.rows else self._line)  # a plain step clears it
         for row in news.rows:  # a paused run's single step must not read as "running"
             self._rows.append(row)
+        self._layers.extend(news.layers)
         if news.rows:
             self._rate.add(now, int(news.rows[-1][0]))
             self._state = "paused" if self._ctl.paused and not self._ctl.pending else "running"
@@ -344,7 +343,7 @@ class Runner:
                 total_steps=cfg.total_steps if cfg else 0, message=self._message,
                 queue_position=position,
                 base_lr=self._base_lr, config=cfg, target=self._target, view=self._view,
-                line=self._line)
+                line=self._line, layers=self._layers.thin(max_points))
 
     def frames(self) -> list[tuple[int, np.ndarray]]:
         """The sprite at ~60 log-spaced moments, for the animated GIF download."""
@@ -364,46 +363,6 @@ class Runner:
             if self._saved is None or moving or self._released:
                 return None
             return self._cfg, self._target_in, self._saved, list(self.trajectory.points)
-
-    def _trainer_here(self) -> Trainer | None:
-        """The ended run rebuilt in this process from its saved state (downloads, best weights)."""
-        with self._cond:
-            if self.alive or self._released or self._cfg is None:
-                return None
-            if self._local is None and self._saved is not None:
-                trainer = Trainer(self._cfg, build(self._cfg, self._target_in))
-                trainer.load_state_dict(unpack(self._saved))
-                self._local = trainer
-            return self._local
-
-    def checkpoint(self) -> bytes | None:
-        """The weights as a safe checkpoint; None while the run is going."""
-        trainer = self._trainer_here()
-        return export.checkpoint_bytes(trainer) if trainer is not None else None
-
-    def best_checkpoint(self) -> bytes | None:
-        """best.pt: the best weights and what made them best; None while running or if none."""
-        trainer = self._trainer_here()
-        best = checkpoints.best_checkpoint(trainer) if trainer is not None else None
-        return pack(best) if best is not None else None
-
-    def restore_best(self) -> bool:
-        """Load the best checkpoint into a finished run's model and show it (False if none)."""
-        with self._cond:
-            if self._released:
-                self._message = RELEASED
-        trainer = self._trainer_here()
-        if trainer is None or not trainer.restore_best():
-            return False
-        image, view = trainer.image(), trainer.view()
-        with self._cond:
-            self._view = view
-            if image is not None:
-                self._image = image
-            where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
-            self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
-            self._saved = pack(trainer.state_dict()) if trainer.at_epoch_end else self._saved
-        return True
 
     # The memory budget's side ------------------------------------------------------------------
     def held_bytes(self) -> int:

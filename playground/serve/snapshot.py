@@ -35,6 +35,7 @@ class Snapshot:
     target: np.ndarray | None = None
     view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
     line: LineView | None = None  # stepping by line: the line just run and what it touched
+    layers: Table | None = None  # per-parameter norms every RATIO_EVERY steps (layer_stats.py)
 
     @property
     def last(self) -> Any | None:

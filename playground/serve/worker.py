@@ -92,6 +92,7 @@ class News:
     lines_done: int = 0  # single lines taken since the last message
     line_at: int = 0  # lines run of the iteration in progress
     line: LineView | None = None  # the last line run and what it touched
+    layers: list[tuple] = field(default_factory=list)  # per-parameter norms (layer_stats.py)
 
 
 class Training:
@@ -233,6 +234,7 @@ class Training:
         news.base_lr, news.status, news.reason = t.base_lr, t.status, t.reason
         news.line_at = self.lines.at if self.lines is not None else 0
         news.best_loss, news.best_epoch = t.best_loss, t.best_epoch
+        news.layers = t.layers.drain()
         self.conn.send((kind, self.run_id, state, news))
         self.news = News()
         self._last_send = time.monotonic()
@@ -244,8 +246,11 @@ class Training:
         self._send("parked", self._state())
 
     def _end(self) -> None:
-        """The run ended: its final picture and state (for downloads and the best checkpoint)."""
+        """The run ended: its final picture and state (for downloads and the best checkpoint),
+        and after a divergence the autopsy (which tensor blew up first: layer_stats.py)."""
         self._picture(self.trainer.step_count, False)
+        if self.trainer.layers.autopsy is not None:
+            self.news.view = {**(self.news.view or {}), "autopsy": self.trainer.layers.autopsy}
         self._send("ended", self._state())
 
 

@@ -11,11 +11,13 @@ import streamlit as st
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as charts
-from playground.charts.common import event_label, with_data
+from playground.charts.annotations import on_epochs, with_marks
+from playground.charts.common import with_data
 from playground.config import RunConfig
 from playground.history import Table
 from playground.lessons import classify, linefit
 from playground.serve import FINISHED, Snapshot
+from playground.ui import diagnostics
 from playground.ui import paths as paths_ui
 from playground.ui.images import figure, row
 
@@ -81,9 +83,9 @@ def line_data(cfg: RunConfig) -> None:
         st.rerun()
 
 
-def draw(snap: Snapshot) -> None:
-    """The lesson's live charts for one snapshot."""
-    PANELS[snap.config.task].draw(snap, _frame(snap.rows))
+def draw(snap: Snapshot, log_y: bool = True, smoothing: float = 0.0) -> None:
+    """The lesson's live charts for one snapshot, drawn with the page's log-y and smoothing."""
+    PANELS[snap.config.task].draw(snap, _frame(snap.rows), log_y, smoothing)
 
 
 def _frame(rows: Table) -> pd.DataFrame:
@@ -91,7 +93,7 @@ def _frame(rows: Table) -> pd.DataFrame:
     return pd.DataFrame(rows.finite("loss").data, columns=list(rows.columns))
 
 
-def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
+def _classify_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: float) -> None:
     """Batches vs epochs, train vs validation, patience, confusion matrix, mistakes."""
     cfg = snap.config
     ends = df.dropna(subset=["val_loss"])
@@ -104,15 +106,18 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame) -> None:
                    f"{patience}")
     if df.empty:
         return
-    marks = tuple((step, event_label(kind, value)) for step, kind, value in snap.events)
+    marks = diagnostics.marks(snap)
     rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
-    spec = lesson_charts.epoch_loss_spec(marks, rules)
-    st.vega_lite_chart(spec=with_data(spec, lesson_charts.epoch_loss_frame(df),
-                                      f"el-{snap.run_id}-{snap.n_rows}"), width="stretch")
+    spec = lesson_charts.epoch_loss_spec(rules, 280, log_y, smoothing > 0)
+    st.vega_lite_chart(spec=with_marks(with_data(spec, lesson_charts.epoch_loss_frame(df, smoothing),
+                                                 f"el-{snap.run_id}-{snap.n_rows}-{smoothing}"),
+                                       marks), width="stretch")
+    diagnostics.panel(snap, log_y, smoothing)
     if not ends.empty:
-        st.vega_lite_chart(spec=with_data(lesson_charts.accuracy_spec(),
-                                          lesson_charts.accuracy_frame(df),
-                                          f"acc-{snap.run_id}-{len(ends)}"), width="stretch")
+        st.vega_lite_chart(spec=with_marks(with_data(lesson_charts.accuracy_spec(),
+                                                     lesson_charts.accuracy_frame(df),
+                                                     f"acc-{snap.run_id}-{len(ends)}"),
+                                           on_epochs(marks, df), x="epoch"), width="stretch")
     _confusion(snap)
     _test_set(snap)
 
@@ -180,7 +185,7 @@ def _test_set(snap: Snapshot) -> None:
                                           f"tcm-{snap.run_id}-{snap.n_rows}"), width="stretch")
 
 
-def _line_view(snap: Snapshot, df: pd.DataFrame) -> None:
+def _line_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: float) -> None:
     """Points and the line moving, weight and bias, and a prediction."""
     view = snap.view or {}
     if "points" not in view:
@@ -188,9 +193,10 @@ def _line_view(snap: Snapshot, df: pd.DataFrame) -> None:
     st.vega_lite_chart(spec=with_data(lesson_charts.line_spec(), lesson_charts.line_frame(view),
                                       f"line-{snap.run_id}-{snap.n_rows}"), width="stretch")
     if not df.empty:
-        spec = charts.loss_spec(True, tuple(snap.events), ())
-        st.vega_lite_chart(spec=with_data(spec, charts.loss_frame(df, 0.0),
-                                          f"ll-{snap.run_id}-{snap.n_rows}"), width="stretch")
+        spec = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
+                         f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}")
+        st.vega_lite_chart(spec=with_marks(spec, diagnostics.marks(snap)), width="stretch")
+        diagnostics.panel(snap, log_y, smoothing)
     a, b, c = st.columns(3)
     a.metric("weight (model units)", f"{view['weight']:.4g}")
     b.metric("bias (model units)", f"{view['bias']:.4g}")
@@ -213,7 +219,7 @@ class Panel:
     """A lesson on the page: its data panel (beside the controls) and its live view."""
 
     data: Callable[[RunConfig], None]
-    draw: Callable[[Snapshot, pd.DataFrame], None]
+    draw: Callable[[Snapshot, pd.DataFrame, bool, float], None]  # (snap, rows, log-y, smoothing)
 
 
 PANELS: dict[str, Panel] = {  # keyed like TASKS; the sprite lesson has its own target picker

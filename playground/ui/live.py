@@ -10,11 +10,12 @@ import streamlit as st
 
 from playground import export
 from playground.charts import run as charts
+from playground.charts.annotations import with_marks
 from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import history, lessons, lock, loop_view
+from playground.ui import diagnostics, history, lessons, lock, loop_view
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -193,7 +194,7 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     status_line(snap)
     message(snap)
     if snap.config is not None and not TASKS[snap.config.task].sprite:
-        lessons.draw(snap)
+        lessons.draw(snap, log_y, smoothing)
         return
     if target is None:
         st.caption("Press ▶ Start (or Step) and the curves appear here.")
@@ -204,14 +205,17 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
         st.caption("Press ▶ Start (or Step) and the loss curve appears here.")
         return
     version = f"{snap.run_id}-{snap.n_rows}"
-    spec = charts.loss_spec(log_y, tuple(snap.events), tuple(charts.epoch_starts(df)),
-                            points=len(df) < 40)
-    st.vega_lite_chart(spec=charts.with_data(spec, charts.loss_frame(df, smoothing),
-                                             f"loss-{version}-{smoothing}"), width="stretch")
+    marks = diagnostics.marks(snap)
+    spec = charts.loss_spec(log_y, tuple(charts.epoch_starts(df)), points=len(df) < 40)
+    st.vega_lite_chart(spec=with_marks(charts.with_data(spec, charts.loss_frame(df, smoothing),
+                                                        f"loss-{version}-{smoothing}"), marks),
+                       width="stretch")
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
         spec = charts.lr_spec(charts.lr_log_scale(df))
-        st.vega_lite_chart(spec=charts.with_data(spec, df[["step", "lr"]], f"lr-{version}"),
+        st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
+                                                            f"lr-{version}"), marks),
                            width="stretch")
+    diagnostics.panel(snap, log_y, smoothing)
     filmstrip(snap)
 
 

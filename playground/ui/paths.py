@@ -12,12 +12,14 @@ import streamlit as st
 from playground import surfaces
 from playground.charts import paths as path_charts
 from playground.charts import run as charts
+from playground.charts.annotations import with_marks
 from playground.charts.common import with_data
 from playground.config import RunConfig, field_spec
 from playground.history import Table
 from playground.lessons.path_presets import RACES
 from playground.lessons.path_theory import bowl_theory, optimum_settings
 from playground.serve import Snapshot
+from playground.ui import diagnostics
 from playground.ui.setup import set_widgets
 
 MAP_KEY = "paths_start_map"
@@ -100,8 +102,9 @@ def _steps(rate: float) -> str:
     return f"{math.ceil(math.log(0.1) / math.log(rate)):,}" if rate < 1 else "∞"
 
 
-def paths_view(snap: Snapshot, df: pd.DataFrame) -> None:
-    """The path growing on the map, where the point is, its gradient and the optimizer's step."""
+def paths_view(snap: Snapshot, df: pd.DataFrame, log_y: bool = True, smoothing: float = 0.0) -> None:
+    """The path growing on the map, where the point is, its gradient and the optimizer's step;
+    under it the diagnostics panel."""
     cfg, view = snap.config, snap.view or {}
     history = _history(snap.rows, view)
     arrows = None
@@ -125,9 +128,10 @@ def paths_view(snap: Snapshot, df: pd.DataFrame) -> None:
                 f" · optimizer's next step {math.hypot(*view['update']):.3g} long"
                 if view.get("update") else "") + " · arrows show directions")
         if not df.empty:
-            loss = charts.loss_spec(True, tuple(snap.events), ())
-            st.vega_lite_chart(spec=with_data(loss, charts.loss_frame(df, 0.0),
-                                              f"pl-{snap.run_id}-{snap.n_rows}"), width="stretch")
+            loss = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
+                             f"pl-{snap.run_id}-{snap.n_rows}-{smoothing}")
+            st.vega_lite_chart(spec=with_marks(loss, diagnostics.marks(snap)), width="stretch")
+    diagnostics.panel(snap, log_y, smoothing)
 
 
 def _history(rows: Table, view: dict) -> pd.DataFrame:

@@ -1,0 +1,107 @@
+"""The diagnostics panel under the loss chart (gradient norm and update / weight ratio, per layer),
+and after a divergence its autopsy: the tensor that blew up first, the steps before it, and one
+click to retry from the last good weights at lr / 10 or to restart from the initial weights."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from playground.charts import annotations
+from playground.charts import diagnostics as charts
+from playground.charts.common import with_data
+from playground.serve import Snapshot
+from playground.serve.ended_run import RETRY_FACTOR
+from playground.ui.session import get_runner
+
+BEFORE = 60  # steps before a divergence the autopsy draws
+
+
+def best_step(snap: Snapshot) -> int | None:
+    """The step whose weights are the run's best checkpoint (annotations.best_step)."""
+    df = pd.DataFrame({c: snap.rows[c] for c in ("step", "epoch", "loss", *_validation(snap))})
+    return annotations.best_step(df, snap.config.monitor if snap.config is not None else "loss")
+
+
+def marks(snap: Snapshot) -> tuple[annotations.Mark, ...]:
+    """The run's marks for every chart over steps: events and the best checkpoint."""
+    last = float(snap.rows["step"][-1]) if len(snap.rows) else None
+    return annotations.marks(snap.events, best_step(snap), last)
+
+
+def _validation(snap: Snapshot) -> tuple[str, ...]:
+    return tuple(c for c in ("val_loss", "val_accuracy") if c in snap.rows)
+
+
+def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
+    """Under the loss chart: the autopsy of a diverged run, then gradient norm and update ratio."""
+    if snap.config is None or not len(snap.rows):
+        return
+    found = marks(snap)
+    autopsy = (snap.view or {}).get("autopsy")
+    if autopsy is not None and snap.state == "diverged":
+        _autopsy(snap, autopsy, log_y, found)
+    st.markdown("**Diagnostics** · gradient norm and update / weight ratio"
+                + (", per layer" if snap.layers is not None and len(snap.layers) else ""))
+    _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{snap.n_rows}-{smoothing}")
+    st.caption(charts.GUIDE_TEXT)
+
+
+def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,
+            until: int | None = None) -> None:
+    """The two charts, one above the other (only the steps before `until`, if given)."""
+    for kind in ("grad", "ratio"):
+        frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
+        if until is not None:
+            frame = charts.window(frame, until, BEFORE)
+        series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
+        spec = charts.diagnostics_spec(kind, log_y, series, 250)  # the legend and axis fit inside
+        st.vega_lite_chart(spec=annotations.with_marks(with_data(spec, frame, f"{tag}-{kind}"), found),
+                           width="stretch")
+
+
+def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
+    """What blew up first, the numbers at that step, the steps before it, and what to do."""
+    with st.container(border=True):
+        st.markdown(f"🔬 **Autopsy of step {found['step']:,}.** The first tensor to blow up: the "
+                    f"**{found['tensor']}** of **`{found['parameter']}`** (layer "
+                    f"`{found['layer']}`, a {found['module']}): {found['what']}.")
+        best = best_step(snap)
+        st.caption("Read in the order things happen: the last update made the weights, the weights "
+                   "made this step's loss, the loss made its gradients. The diverging step was not "
+                   "applied, and the run kept its last good weights"
+                   + (f" (the best, of step {best:,})." if best is not None else "."))
+        st.dataframe(_table(found), hide_index=True, width="stretch")
+        if found["step"] > BEFORE:  # a shorter run: the panel below already shows every step
+            st.caption(f"The {BEFORE} steps before it (smoothing off):")
+            _charts(snap, log_y, 0.0, marks_, f"ap-{snap.run_id}-{snap.n_rows}", until=found["step"])
+        else:
+            st.caption("The diagnostics below show the gradient norm and the update ratio of every "
+                       "step before it.")
+        lr = snap.base_lr * RETRY_FACTOR
+        a, b = st.columns(2)
+        if a.button(f"↩️ Retry at lr {lr:.3g} (÷10)", key="retry_lower_lr", type="primary",
+                    width="stretch", help="Carry this run on from the last good weights it kept, at "
+                                          "a tenth of its learning rate."):
+            get_runner().retry()
+            st.rerun(scope="app")
+        if b.button("⏮️ Restart from step 0", key="restart_initial", width="stretch",
+                    help="The same settings and seed from the initial weights (the same seed "
+                         "gives the same first weights)."):
+            get_runner().restart()
+            st.rerun(scope="app")
+
+
+def _table(found: dict) -> pd.DataFrame:
+    """Each parameter at the diverging step: gradient and weight norms, and how much they grew."""
+    def times(x: float) -> str:
+        return "" if math.isnan(x) else "∞" if math.isinf(x) else f"{x:,.3g}x"
+    return pd.DataFrame([{"parameter": r["parameter"], "shape": "×".join(map(str, r["shape"])),
+                          "gradient norm": f"{r['grad_norm']:.3g}",
+                          "gradient grew": times(r["grad_growth"]),
+                          "weight norm": f"{r['weight_norm']:.3g}",
+                          "weights grew": times(r["weight_growth"]),
+                          "last update / weight": "" if math.isnan(r.get("ratio", math.nan))
+                          else f"{r['ratio']:.3g}"} for r in found["table"]])
