@@ -7,7 +7,6 @@ buggy side is exactly what its exported train.py replays. `bug_race_job` runs it
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -18,10 +17,10 @@ from playground.bugs.registry import BUGS, lab_pair
 from playground.config import RunConfig
 from playground.engine import Trainer
 from playground.history import thin_indices
+from playground.serve.lockstep import drive
 
 SIDES = ("correct", "buggy")
 CURVE_POINTS = 800  # per side on the chart
-PUBLISH_EVERY = 0.15  # seconds between the worker's published views
 CHART_TITLES = {"grad_norm": "gradient norm", "val_loss": "validation loss",
                 "val_accuracy": "validation accuracy", "loss": "training loss",
                 "retained": "graph nodes kept alive by the epoch total"}
@@ -102,18 +101,8 @@ def summary(frames: list[pd.DataFrame], chart: str) -> str:
 def bug_race_job(job: Any, cfg: RunConfig, name: str) -> None:
     """Step the bug race in a worker and publish both sides' curves as it goes."""
     contest = BugRace(cfg, name)
-    last = 0.0
     try:
-        while not contest.done:
-            job.check()
-            contest.step()
-            if contest.step_count >= job.limits.max_steps:
-                job.publish(message=f"Stopped at this server's limit of {job.limits.max_steps:,} "
-                                    "steps per run.")
-                contest.stop()
-            if time.monotonic() - last > PUBLISH_EVERY or contest.done:
-                _publish(job, contest)
-                last = time.monotonic()
+        drive(job, contest, _publish)
     finally:
         contest.stop()
         _publish(job, contest)

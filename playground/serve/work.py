@@ -24,27 +24,17 @@ from playground.compare.tune import Progress, TuneOptions, run_study, study_view
 from playground.compare.tune_space import Space
 from playground.config import RunConfig
 from playground.serve.jobs import Cancelled
+from playground.serve.lockstep import PUBLISH_EVERY, drive
 from playground.serve.worker import unpack
 
-PUBLISH_EVERY = 0.15  # seconds between the race worker's published views
 CURVE_POINTS = 800  # per contender on the chart
 
 
 def race_job(job: Any, configs: list[RunConfig], names: list[str], target: np.ndarray | None) -> None:
     """Step the race in lockstep and publish thinned curves and images as it goes."""
     contest = Race(configs, names, target)
-    last = 0.0
     try:
-        while not contest.done:
-            job.check()
-            contest.step()
-            if contest.step_count >= job.limits.max_steps:
-                job.publish(message=f"Stopped at this server's limit of {job.limits.max_steps:,} "
-                                    "steps per run.")
-                contest.stop()
-            if time.monotonic() - last > PUBLISH_EVERY or contest.done:
-                publish_race(job, contest)
-                last = time.monotonic()
+        drive(job, contest, publish_race)
     except Cancelled:
         contest.stop()
         publish_race(job, contest, final=True)
