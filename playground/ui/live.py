@@ -151,14 +151,17 @@ def live_lr(runner: Runner, snap: Snapshot) -> None:
     spec = field_spec("lr")
     st.number_input("Learning rate now (Enter applies it from the next step)",
                     min_value=spec["min"], max_value=spec["max"], format="%.2e", step=None,
-                    key="live_lr", on_change=_live_lr_typed, args=(runner,))
+                    key="live_lr", on_change=_live_lr_typed, args=(runner, snap.run_id))
 
 
-def _live_lr_typed(runner: Runner) -> None:
-    """Apply the typed rate at once, and carry it into the sidebar on the next full run."""
+def _live_lr_typed(runner: Runner, run_id: int) -> None:
+    """Apply the typed rate at once, and carry it into the sidebar on the next full run. The box
+    counts it as seen already: when the run reports it a moment later, the box must not be
+    rewritten, or a next value being typed just then would be replaced and lost."""
     lr = float(st.session_state["live_lr"])
     runner.set_lr(lr)
     st.session_state.lr_pending = lr
+    st.session_state["live_lr_seen"] = (run_id, lr)
 
 
 def _pace(runner: Runner) -> float | None:
