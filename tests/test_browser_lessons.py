@@ -14,6 +14,7 @@ import pytest
 from playground.charts.common import format_lr
 from playground.config import RunConfig
 from playground.lessons.experiments import EXPERIMENTS
+from playground.ui import echo
 from tests.conftest import ARTIFACTS
 from tests.test_browser import (  # noqa: F401
     UI_MS,
@@ -98,3 +99,10 @@ def test_a_learning_rate_typed_during_a_run_is_applied_every_time(page: Page,  #
     from playwright.sync_api import expect
 
     expect(page.locator(".st-key-w_lr input")).to_have_value("5.00e-3", timeout=UI_MS)  # synced
+    # The browser's old values of the sidebar and the box (sent back with every rerun until the
+    # new ones arrive) must not set the rate back: it holds for longer than the echo window.
+    until = time.monotonic() + echo.ECHO_S + 1
+    while time.monotonic() < until:
+        line = status_line(page).inner_text()
+        assert "lr 5e-03" in line, f"the typed rate did not hold: {line}"
+        page.wait_for_timeout(100)  # a sampling interval, not a synchronisation

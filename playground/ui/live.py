@@ -15,7 +15,7 @@ from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import diagnostics, history, lessons, lock, loop_view
+from playground.ui import diagnostics, echo, history, lessons, lock, loop_view
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -146,7 +146,7 @@ def live_lr(runner: Runner, snap: Snapshot) -> None:
     live view, which reruns on its timer: a value typed into the sidebar during a run can be lost
     when that rerun and the page's rerun cross (see setup.keep_typed_lr); one typed here cannot."""
     if st.session_state.get("live_lr_seen") != (snap.run_id, snap.base_lr):
-        st.session_state["live_lr"] = float(snap.base_lr)  # follow the run (and the sidebar)
+        echo.rewrite("live_lr", float(snap.base_lr))  # follow the run (and the sidebar)
         st.session_state["live_lr_seen"] = (snap.run_id, snap.base_lr)
     spec = field_spec("lr")
     st.number_input("Learning rate now (Enter applies it from the next step)",
@@ -158,6 +158,8 @@ def _live_lr_typed(runner: Runner, run_id: int) -> None:
     """Apply the typed rate at once, and carry it into the sidebar on the next full run. The box
     counts it as seen already: when the run reports it a moment later, the box must not be
     rewritten, or a next value being typed just then would be replaced and lost."""
+    if echo.is_echo("live_lr"):
+        return
     lr = float(st.session_state["live_lr"])
     runner.set_lr(lr)
     st.session_state.lr_pending = lr

@@ -13,7 +13,7 @@ from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
 from playground.surfaces import SURFACES
 from playground.tasks import TASKS, model_doc, models_help
-from playground.ui import lock
+from playground.ui import echo, lock
 from playground.ui.labels import label
 
 LR_STOPS = [m * 10.0**e for e in range(-5, 4) for m in (1, 2, 5) if m * 10.0**e <= 1000]
@@ -53,11 +53,14 @@ def set_widgets(changes: dict[str, Any]) -> list[str]:
     locked settings it left alone (the sidebar says so)."""
     allowed, refused = lock.split(changes)
     for name, value in allowed.items():
-        st.session_state[key(name)] = value
+        if name == "lr":
+            echo.rewrite(key("lr"), value)
+        else:
+            st.session_state[key(name)] = value
     for i, beta in enumerate(allowed.get("betas", ())):
         st.session_state[key(f"beta{i + 1}")] = beta
     if "lr" in allowed:
-        st.session_state[key("lr_slider")] = nearest_stop(allowed["lr"])
+        echo.rewrite(key("lr_slider"), nearest_stop(allowed["lr"]))
         st.session_state.lr_pending = float(allowed["lr"])  # a live run takes it, as if typed
     lock.refuse(refused)
     return refused
@@ -112,16 +115,22 @@ def nearest_stop(lr: float) -> float:
 
 
 def _slider_moved() -> None:
-    """A slider move sets the exact LR, unless the slider only shows the stop nearest to it."""
+    """A slider move sets the exact LR, unless the slider only shows the stop nearest to it, or
+    the browser only sent back a value the server had just replaced (`echo`)."""
+    if echo.is_echo(key("lr_slider")):
+        return
     moved = float(st.session_state[key("lr_slider")])
     if moved == nearest_stop(st.session_state.get(key("lr"), moved)):
         return
-    st.session_state[key("lr")] = moved
+    echo.rewrite(key("lr"), moved)
     st.session_state.lr_pending = moved
 
 
 def _box_typed() -> None:
-    st.session_state[key("lr_slider")] = nearest_stop(st.session_state[key("lr")])
+    """A typed LR moves the slider to its nearest stop and reaches a live run (not an echo)."""
+    if echo.is_echo(key("lr")):
+        return
+    echo.rewrite(key("lr_slider"), nearest_stop(st.session_state[key("lr")]))
     st.session_state.lr_pending = float(st.session_state[key("lr")])
 
 
@@ -138,8 +147,8 @@ def keep_typed_lr() -> bool:
     value = st.session_state.get("lr_pending")
     if value is None:
         return False
-    st.session_state[key("lr")] = value
-    st.session_state[key("lr_slider")] = nearest_stop(value)
+    echo.rewrite(key("lr"), value)
+    echo.rewrite(key("lr_slider"), nearest_stop(value))
     return True
 
 
