@@ -21,6 +21,7 @@ def test_the_experiment_shows_its_phenomenon(name: str) -> None:
 def test_the_experiment_is_a_short_sentence_and_a_share_link(name: str) -> None:
     exp = EXPERIMENTS[name]
     assert exp.title and exp.watch.endswith(".") and len(exp.watch) < 220
+    assert exp.watch.count(". ") == 0  # one sentence
     cfg = exp.config()
     back, problems = RunConfig.from_query(cfg.to_query())
     assert back == cfg and not problems
