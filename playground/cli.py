@@ -226,8 +226,8 @@ def _run_with_progress(trainer: Trainer, watch: Watch, quiet: bool,
             if row is not None:
                 watch.seen(row)
                 bar.update(1)
-                if row[0] % 25 == 0 or trainer.done:
-                    bar.set_postfix(loss=f"{row[2]:.4g}", lr=f"{trainer.lr:.3g}", refresh=False)
+                if row.step % 25 == 0 or trainer.done:
+                    bar.set_postfix(loss=f"{row.loss:.4g}", lr=f"{trainer.lr:.3g}", refresh=False)
     except KeyboardInterrupt:
         trainer.stop()
     finally:

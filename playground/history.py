@@ -83,6 +83,11 @@ class Table:
         return f"Table({len(self)} rows: {', '.join(self.columns)})"
 
 
+def packed(columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Table:
+    """Rows (the trainer's named tuples, in column order) packed into one Table: what a worker sends."""
+    return Table(columns, np.array(rows, dtype=np.float64).reshape(len(rows), len(columns)))
+
+
 def concat(tables: Sequence[Table]) -> Table:
     """Rows of several tables with the same columns, in order."""
     if not tables:

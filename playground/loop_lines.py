@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from playground.engine import Trainer
+from playground.history import Table, packed
 from playground.ingredients import data_tensors
 from playground.lessons import classify
 from playground.loop_pictures import Picture, picture, row_indices, sprite_rgba
@@ -60,7 +61,7 @@ class LineView:
     sprite: np.ndarray | None = None  # forward's output as a sprite, uint8 (H, W, 4)
     values: dict[str, list] = field(default_factory=dict)  # per member: predicted, target, loss
     ratios: dict[str, float] = field(default_factory=dict)  # step: ||update|| / ||weight||
-    row: tuple | None = None  # step: the history row the Trainer wrote
+    row: Table | None = None  # step: the history row the Trainer wrote (a one-row Table)
 
     @property
     def name(self) -> str:
@@ -219,7 +220,7 @@ def _backward(s: LineStepper, view: LineView, _: Any) -> None:
 
 def _stepped(s: LineStepper, view: LineView, before: list[Tensor]) -> None:
     t, row = s.t, s.last_row
-    view.row = tuple(row) if row is not None else None
+    view.row = packed(t.columns, [row]) if row is not None else None
     state = t.b.optimizer.state
     for (name, p), old in zip(s.named(), before, strict=True):
         delta = p.detach() - old

@@ -8,8 +8,8 @@ sprite as (4, H, W) raw values whatever the model's batching.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
@@ -201,18 +201,24 @@ class ModelSpec:
     doc: str
     uses: tuple[str, ...] = ()
     example_dims: tuple[int, ...] = ()  # output dims that make one example (summed by the loss)
+    # Per optimizer, a learning rate that converges at the default settings (the Compare tab's
+    # ready-made races; the sprite models' from the regime table of benchmarks/lr_regimes.py).
+    race_lr: Mapping[str, float] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelSpec] = {
     "pixels": ModelSpec(Pixels, "Learnable pixels: each pixel is a weight (no network at all).",
-                        ("size",), (1, 2, 3)),
+                        ("size",), (1, 2, 3), race_lr={"sgd": 0.1, "adam": 0.01}),
     "mlp": ModelSpec(LatentMLP, "MLP generator: a fixed random latent through hidden layers to every "
-                     "pixel at once.", ("size", "hidden", "depth", "latent"), (1, 2, 3)),
+                     "pixel at once.", ("size", "hidden", "depth", "latent"), (1, 2, 3),
+                     race_lr={"sgd": 0.01, "adam": 0.001}),
     "coord": ModelSpec(CoordMLP, "Coordinate MLP: (x, y) with Fourier features to RGBA; batches are "
                        "sets of pixels.", ("size", "hidden", "depth", "activation", "fourier",
-                                           "fourier_scale", "batch_size"), (1,)),
+                                           "fourier_scale", "batch_size"), (1,),
+                       race_lr={"sgd": 0.1, "adam": 0.001}),
     "conv": ModelSpec(ConvDecoder, "Conv decoder: a latent upsampled by convolutions, like a tiny GAN "
-                      "generator.", ("size", "hidden", "latent"), (1,)),
+                      "generator.", ("size", "hidden", "latent"), (1,),
+                      race_lr={"sgd": 0.1, "adam": 0.001}),
 }
 
 

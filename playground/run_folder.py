@@ -47,8 +47,8 @@ class Watch:
         t = self.trainer
         if self.logger is not None:
             self.logger.log(row)
-        if t.b.target is not None and (row[0] in GIF_STEPS or t.done):
-            self.frames.append((int(row[0]), t.image()))
+        if t.b.target is not None and (row.step in GIF_STEPS or t.done):
+            self.frames.append((int(row.step), t.image()))
         if t.best_epoch != self._best_epoch:  # validated runs: their best weights are current now
             self._best_epoch = t.best_epoch
             self.best_optimizer = copy.deepcopy(t.b.optimizer.state_dict())

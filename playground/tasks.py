@@ -13,7 +13,7 @@ import numpy as np
 
 from playground import losses, models
 from playground.history import COLUMNS
-from playground.lessons import classify, linefit, paths
+from playground.lessons import classify, linefit, path_presets, paths
 from playground.lessons.build import CLASSIFY_COLUMNS, build_classify, build_line
 from playground.lessons.generate import build_generate
 
@@ -38,6 +38,10 @@ class TaskSpec:
     monitors: tuple[str, ...] = ("loss",)  # what early stopping and the best checkpoint can watch
     follow: Callable[[Mapping[str, Any]], dict[str, Any]] = lambda chosen: {}  # defaults that
     # depend on other chosen settings (a surface's start point)
+    # Ready-made races of its own, name -> (the setup, one row per contender), in place of the
+    # Compare tab's generic ones; and whether its runs are points drawn as paths on a surface map.
+    races: Mapping[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
+    surface_map: bool = False
 
 
 def _sprite_examples(cfg: RunConfig) -> int:
@@ -82,7 +86,8 @@ TASKS: dict[str, TaskSpec] = {
         columns=(*COLUMNS, *paths.PATH_COLUMNS),
         fields=("surface", "condition", "rotation", "start_x", "start_y", "grad_noise",
                 "batch_size"),
-        examples=lambda cfg: 1, follow=paths.surface_start),
+        examples=lambda cfg: 1, follow=paths.surface_start, races=path_presets.RACES,
+        surface_map=True),
 }
 
 

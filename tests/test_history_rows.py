@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
 
-from playground.history import CHUNK, COLUMNS, HistoryRows, Table, concat, row_type, thin, thin_indices
+from playground.history import (
+    CHUNK,
+    COLUMNS,
+    HistoryRows,
+    Table,
+    concat,
+    packed,
+    row_type,
+    thin,
+    thin_indices,
+)
 
 
 def sample_rows(n: int) -> list[tuple]:
@@ -100,3 +111,15 @@ def test_rows_are_named_tuples_and_tables_concatenate() -> None:
         packed.append(r)
     both = concat([packed.since(0), packed.since(3)])
     assert len(both) == 7 and both.last.step == 5
+
+
+def test_named_rows_packed_cross_a_process_boundary_as_one_float_array() -> None:
+    """What a worker sends: the trainer's named rows packed into a Table that pickles (a named tuple
+    type made at run time would not) and reads back by name, even with no rows."""
+    Row = row_type(COLUMNS)
+    rows = [Row(*r) for r in sample_rows(5)]
+    table = pickle.loads(pickle.dumps(packed(COLUMNS, rows)))
+    assert table.data.dtype == np.float64 and table.data.shape == (5, len(COLUMNS))
+    assert table.last.step == 5 and table["loss"][0] == 1.0 and same(tuple(table.row(2)), rows[2])
+    empty = pickle.loads(pickle.dumps(packed(COLUMNS, [])))
+    assert len(empty) == 0 and empty.columns == COLUMNS and empty.last is None

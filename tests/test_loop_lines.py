@@ -100,7 +100,7 @@ def test_a_run_parked_mid_iteration_and_replayed_gives_the_same_numbers(name: st
         stepper = LineStepper(trainer, at)
         view = stepper.run_line()
         if view.row is not None:  # the rows travel in the views (the runner keeps the history)
-            rows.append(tuple(float(view.row[i]) for i in keep))
+            rows.append(tuple(float(view.row.data[0][i]) for i in keep))
         state, at = stepper.state_dict(), stepper.at
         trainer = Trainer(cfg, build(cfg))
         trainer.load_state_dict(state)
@@ -185,7 +185,7 @@ def test_step_shows_new_minus_old_the_ratio_and_adams_state() -> None:
     for _ in range(4):
         stepper.run_line()
     stepped = stepper.run_line()
-    assert stepped.name == "step" and stepped.row is not None and stepped.row[0] == 2
+    assert stepped.name == "step" and stepped.row is not None and stepped.row.last.step == 2
     updates = {p.name: p for p in stepped.pictures if p.kind == "update"}
     assert list(updates) == list(before)
     for name, p in t.b.model.named_parameters():

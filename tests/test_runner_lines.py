@@ -43,14 +43,14 @@ def test_a_paused_run_steps_by_line_in_a_worker_and_its_snapshot_carries_the_lin
         assert snap.n_rows == (2 if name == "step" else 1)  # only `step` writes a history row
         assert stays(lambda name=name: runner.snapshot().line.name == name, 0.2)
     line = runner.snapshot().line
-    assert line.row is not None and line.row[0] == 2
+    assert line.row is not None and line.row.last.step == 2
     assert {p.kind for p in line.pictures} >= {"update", "exp_avg", "exp_avg_sq"}
     assert line.members["kind"] == "pixels" and line.members["mask"].sum() == 16
     # the same numbers as two ordinary steps of the same config
     plain = Trainer(CFG)
     plain.step()
     row = plain.step()
-    assert runner.snapshot().rows["loss"][-1] == row.loss == line.row[2]
+    assert runner.snapshot().rows["loss"][-1] == row.loss == line.row.last.loss
     runner.step_once()  # an ordinary Step afterwards: a whole step, and the line view goes
     wait_until(lambda: (s := runner.snapshot()).n_rows == 3 and s.line is None and s.state == "paused")
 

@@ -25,7 +25,7 @@ INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252
 def history_frame(rows: Table) -> pd.DataFrame:
     """The step columns of a history, every row: a diverged run's blow-up is drawn too (at the
     chart's ceiling, see `loss_frame`)."""
-    return pd.DataFrame(rows.data[:, :len(COLUMNS)], columns=list(COLUMNS))
+    return pd.DataFrame({c: rows[c] for c in COLUMNS})
 
 
 def smooth(values: pd.Series | np.ndarray, smoothing: float) -> np.ndarray:

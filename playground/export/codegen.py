@@ -8,9 +8,11 @@ so a `$` inside a value stays as it is.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"^(?P<pad>[ ]*)\$(?P<block>[A-Za-z_]\w*)[ ]*\n"
@@ -62,3 +64,9 @@ def literal(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(map(literal, value)) + ")"
     return repr(value)
+
+
+@functools.cache
+def read_template(name: str) -> str:
+    """A template file beside this module (playground/export/*.tmpl), read once: a script's fixed code."""
+    return resources.files("playground.export").joinpath(name).read_text(encoding="utf-8")

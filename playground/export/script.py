@@ -7,11 +7,9 @@ fills the header, settings and sprite, copied_code.py the model and loader, loop
 from __future__ import annotations
 
 import base64
-import functools
 import re
 import textwrap
 import zlib
-from importlib import resources
 
 import numpy as np
 import torch
@@ -19,7 +17,7 @@ import torch
 from playground import models
 from playground.bugs.script import patched
 from playground.config import FIELDS, RunConfig
-from playground.export.codegen import fill, literal
+from playground.export.codegen import fill, literal, read_template
 from playground.export.copied_code import helpers_code, loader_code, model_code
 from playground.export.lesson_script import lesson_parts, template_name
 from playground.export.loop_code import main_parts
@@ -75,10 +73,9 @@ def _structural(cfg: RunConfig) -> tuple[str, ...]:
     return (*_STRUCTURAL, "sprite", "size", *shaped)
 
 
-@functools.cache
 def template_text(name: str = TEMPLATE) -> str:
-    """A template beside this module, read once: every generated script's fixed code."""
-    return resources.files("playground.export").joinpath(name).read_text(encoding="utf-8")
+    """A template beside this module (train.py.tmpl unless named): every generated script's fixed code."""
+    return read_template(name)
 
 
 def _checked_target(cfg: RunConfig, target: np.ndarray | None) -> np.ndarray:

@@ -156,12 +156,12 @@ class SmallCNN(nn.Module):
 _DATA = ("size", "batch_size")
 CLASSIFIERS: dict[str, ModelSpec] = {
     "logreg": ModelSpec(LogReg, "Logistic regression: one linear layer on the flattened pixels.",
-                        _DATA),
+                        _DATA, race_lr={"sgd": 0.1, "adam": 0.003}),
     "mlp": ModelSpec(MLPClassifier, "MLP classifier: centres each shape, then hidden layers "
                      "with ReLU and optional dropout.",
-                     (*_DATA, "hidden", "depth", "dropout")),
+                     (*_DATA, "hidden", "depth", "dropout"), race_lr={"sgd": 0.01, "adam": 0.001}),
     "cnn": ModelSpec(SmallCNN, "Small CNN: two conv blocks and a linear head; finds shapes anywhere.",
-                     (*_DATA, "hidden", "dropout")),
+                     (*_DATA, "hidden", "dropout"), race_lr={"sgd": 0.05, "adam": 0.01}),
 }
 
 

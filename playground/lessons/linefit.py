@@ -92,4 +92,5 @@ class Line(nn.Module):
         return self.fc(x)
 
 
-LINE_MODELS = {"linear": ModelSpec(Line, "Linear: price = weight x size + bias.", ("batch_size",))}
+LINE_MODELS = {"linear": ModelSpec(Line, "Linear: price = weight x size + bias.", ("batch_size",),
+                                   race_lr={"sgd": 1e-5, "adam": 0.01})}

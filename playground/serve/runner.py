@@ -279,12 +279,11 @@ class Runner(EndedRun):
         self._ctl.steps = max(0, self._ctl.steps - news.steps_done)  # Steps asked and taken, first:
         self._ctl.line_steps = max(0, self._ctl.line_steps - news.lines_done)
         self._ctl.line_at = news.line_at  # lines run of the iteration in progress (0: none)
-        self._line = news.line or (None if news.rows else self._line)  # a plain step clears it
-        for row in news.rows:  # a paused run's single step must not read as "running"
-            self._rows.append(row)
+        self._line = news.line or (None if len(news.rows) else self._line)  # a plain step clears it
+        self._rows.extend(news.rows.data)  # a paused run's single step must not read as "running"
         self._layers.extend(news.layers)
-        if news.rows:
-            self._rate.add(now, int(news.rows[-1][0]))
+        if len(news.rows):
+            self._rate.add(now, int(news.rows["step"][-1]))
             self._state = "paused" if self._ctl.paused and not self._ctl.pending else "running"
         if news.image is not None:
             self._image = news.image

@@ -26,6 +26,7 @@ import torch
 
 from playground.config import ConfigError, RunConfig
 from playground.engine import Trainer
+from playground.history import COLUMNS, Table, packed
 from playground.loop_lines import LineRefused, LineStepper, LineView
 from playground.serve.film import GIF_STEPS
 from playground.serve.limits import Limits
@@ -74,7 +75,7 @@ class Controls:
 class News:
     """What happened since the last message: new history rows, the newest picture, events."""
 
-    rows: list[tuple] = field(default_factory=list)
+    rows: Table = field(default_factory=lambda: Table(COLUMNS))  # the new history rows, packed
     image: np.ndarray | None = None
     image_step: int = 0
     gif: list[tuple[int, np.ndarray]] = field(default_factory=list)
@@ -105,6 +106,7 @@ class Training:
         if state is not None:
             self.trainer.load_state_dict(unpack(state))
         self.news = News()
+        self.rows: list[Any] = []  # the trainer's rows since the last message (packed when sent)
         if state is None:  # a fresh run: its first weights start the trajectory
             self.news.weights.append((0, weights_now(self.trainer.params)))
         self._events_sent = len(self.trainer.events)
@@ -173,7 +175,7 @@ class Training:
             self.news.steps_done += 1
         if row is None:
             return
-        self.news.rows.append(tuple(row))
+        self.rows.append(row)
         now = time.monotonic()
         gif = row.step in GIF_STEPS
         if gif or now - self._last_image >= IMAGE_EVERY or self.ctl.paused or t.done:
@@ -193,8 +195,9 @@ class Training:
         view = self.lines.run_line()
         self.news.line, self.news.line_at = view, self.lines.at
         if view is not None and view.row is not None:
-            self.news.rows.append(view.row)
-            self._picture(view.row[0], view.row[0] in GIF_STEPS)
+            self.rows.extend(view.row.data)
+            step = view.row.last.step
+            self._picture(step, step in GIF_STEPS)
             self._last_image = time.monotonic()
 
     def _state(self) -> bytes:
@@ -235,8 +238,9 @@ class Training:
         news.line_at = self.lines.at if self.lines is not None else 0
         news.best_loss, news.best_epoch = t.best_loss, t.best_epoch
         news.layers = t.layers.drain()
+        news.rows = packed(t.columns, self.rows)  # one float array: no Python object per number
         self.conn.send((kind, self.run_id, state, news))
-        self.news = News()
+        self.news, self.rows = News(), []
         self._last_send = time.monotonic()
 
     def _park(self) -> None:

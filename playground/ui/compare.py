@@ -14,7 +14,6 @@ from playground.charts.common import format_lr, with_data
 from playground.compare import MAX_CONTENDERS, contender_names
 from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.lessons.path_presets import RACES
 from playground.serve import Job
 from playground.tasks import TASKS
 from playground.ui import lock
@@ -32,12 +31,6 @@ EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 
 
 # Presets --------------------------------------------------------------------------------------
-# Learning rates that converge for each model at the default settings (the sprite models from the
-# regime table of benchmarks/lr_regimes.py; SGD without momentum).
-SGD_LR = {"pixels": 0.1, "mlp": 0.01, "coord": 0.1, "conv": 0.1, "cnn": 0.05, "logreg": 0.1,
-          "linear": 1e-5}
-ADAM_LR = {"pixels": 0.01, "mlp": 0.001, "coord": 0.001, "conv": 0.001, "cnn": 0.01,
-           "logreg": 0.003, "linear": 0.01}
 LEADERBOARD = {  # the leaderboard's columns as a learner reads them
     "name": st.column_config.TextColumn("contender"),
     "status": st.column_config.TextColumn("ended"),
@@ -53,9 +46,11 @@ LEADERBOARD = {  # the leaderboard's columns as a learner reads them
 
 def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
     """Ready-made races on the user's own task, model and sprite."""
-    if cfg.task == "paths":  # races on a surface (the paths panel sets the surface up)
-        return {name: rows for name, (_, rows) in RACES.items()}
-    lr, sgd, adam = cfg.lr, SGD_LR.get(cfg.model, cfg.lr), ADAM_LR.get(cfg.model, cfg.lr)
+    task = TASKS[cfg.task]
+    if task.races:  # the task's own races (the paths panel sets their surface up)
+        return {name: rows for name, (_, rows) in task.races.items()}
+    race_lr = task.models[cfg.model].race_lr if cfg.model in task.models else {}
+    lr, sgd, adam = cfg.lr, race_lr.get("sgd", cfg.lr), race_lr.get("adam", cfg.lr)
     sweep = [lr * f for f in (0.01, 0.1, 1, 10, 100) if 1e-6 <= lr * f <= 1000]
     out = {
         "SGD vs momentum vs Adam": [{"optimizer": "sgd", "lr": sgd, "momentum": 0.0},
@@ -65,7 +60,7 @@ def presets(cfg: RunConfig) -> dict[str, list[dict[str, Any]]]:
         "Adam family": [{"optimizer": o, "lr": adam} for o in ("adam", "adamw", "nadam", "radam",
                                                                "adamax")],
     }
-    if TASKS[cfg.task].sprite:
+    if task.sprite:
         out["MSE vs L1 vs Huber"] = [{"loss": name, "lr": lr} for name in ("mse", "l1", "huber")]
     return out
 

@@ -19,6 +19,7 @@ from playground.history import Table
 from playground.lessons.path_presets import RACES
 from playground.lessons.path_theory import bowl_theory, optimum_settings
 from playground.serve import Snapshot
+from playground.tasks import TASKS
 from playground.ui import diagnostics
 from playground.ui.setup import set_widgets
 
@@ -148,7 +149,7 @@ def _history(rows: Table, view: dict) -> pd.DataFrame:
 def race_map(cfg: RunConfig | None, names: Sequence[str], curves: Sequence[Table],
              tag: str) -> None:
     """A race on the paths lesson: one path per contender from the same start, with a legend."""
-    if cfg is None or cfg.task != "paths":
+    if cfg is None or not TASKS[cfg.task].surface_map:
         return
     paths = {name: pd.DataFrame({c: t[c] for c in ("step", "x", "y", "loss")})
              for name, t in zip(names, curves, strict=False)}
