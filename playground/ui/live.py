@@ -177,12 +177,14 @@ def _pace(runner: Runner) -> float | None:
 
 
 def _stale(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> bool:
-    """Whether the setup changed since the shown run ended (a new target, model, optimizer...)."""
+    """Whether the setup changed since the shown run ended (a new target, model, optimizer...).
+    The run's config holds its starting rate and pace: the LIVE settings are compared with what the
+    run last used (a rate changed during the run is the run's own, not a new setup)."""
     if snap.config is None or snap.state not in (*FINISHED, "ready"):
         return False
     new_target = (target is not None and snap.target is not None
                   and (target.shape != snap.target.shape or not np.array_equal(target, snap.target)))
-    return new_target or snap.config.replace(pace=cfg.pace) != cfg
+    return new_target or snap.config.replace(lr=snap.base_lr, pace=cfg.pace) != cfg
 
 
 def new_setup(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> None:
