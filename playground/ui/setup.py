@@ -176,8 +176,8 @@ def lr_widgets(box: Any = st) -> None:
 
 def sidebar() -> Any:
     """Draw all setting widgets (values land in session state); returns the schedule preview slot.
-    Which widgets appear comes from the registries: the task's data fields, the model's `uses`,
-    the optimizer's and the schedule's `uses`."""
+    Which widgets appear comes from the registries: the task's data fields, the model's, the
+    loss's, the optimizer's and the schedule's `uses`."""
     sb = st.sidebar
     sb.header("Setup")
     lock.notice(sb)
@@ -193,7 +193,9 @@ def sidebar() -> Any:
     model = widget("model", sb, choices=list(spec.models), help=models_help(task))
     if model in spec.models:
         sb.caption(model_doc(task, model))
-    widget("loss", sb, choices=list(spec.losses))
+    loss = widget("loss", sb, choices=list(spec.losses))
+    for name in spec.losses[loss].uses if loss in spec.losses else ():
+        widget(name, sb)  # e.g. the reduction, which sets the scale of every learning rate
     uses = spec.models[model].uses
     details = [n for n in uses if n != "batch_size"]
     if details:
