@@ -218,7 +218,7 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
                                                         f"loss-{version}-{smoothing}"), marks),
                        width="stretch")
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
-        spec = charts.lr_spec(charts.lr_log_scale(df))
+        spec = charts.lr_spec(charts.run_lr_log_scale(snap.config, df))
         st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
                                                             f"lr-{version}"), marks),
                            width="stretch")

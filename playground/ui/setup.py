@@ -265,11 +265,10 @@ def _betas(box: Any) -> None:
 
 def schedule_preview(box: Any, cfg: RunConfig) -> None:
     """The LR the schedule will use at each step, drawn before the run starts."""
-    curve = lr_curve(cfg, points=150)
-    if not curve:
+    if not lr_curve(cfg, points=2):
         box.caption("The LR drops when the loss stops improving: no preview possible.")
     elif cfg.schedule != "constant":
-        box.altair_chart(charts.schedule_chart(curve), width="stretch")
+        box.altair_chart(charts.schedule_chart(cfg), width="stretch")
 
 
 def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
