@@ -58,17 +58,31 @@ def loss_range(loss: np.ndarray) -> tuple[float, float]:
     return floor, max(CEILING * max(abs(first), floor), floor * 10)
 
 
+def clipped(values: pd.Series | np.ndarray, floor: float, ceiling: float) -> dict[str, np.ndarray]:
+    """The columns every loss chart draws for raw losses: `loss` held between floor and ceiling
+    (not-a-number at the ceiling), `true_loss` for tooltips, and `blown` where the true loss was
+    above the ceiling or not a number (a diverging step, marked by `blown_marks`)."""
+    raw = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(raw)
+    return {"loss": np.clip(np.where(finite, raw, ceiling), floor, ceiling),
+            "true_loss": np.where(finite, raw, np.nan), "blown": ~finite | (raw > ceiling)}
+
+
+def blown_marks(x: alt.X, y: alt.Y, tooltip: list | None = None) -> alt.Chart:
+    """Red crosses on the rows `clipped` marked blown: the loss ran past the chart's ceiling."""
+    return alt.Chart().mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
+        x=x, y=y, tooltip=tooltip or alt.Undefined).transform_filter(alt.datum.blown)
+
+
 def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
     """The columns the loss chart draws: raw and smoothed loss between the floor and the ceiling,
-    and `blown` where the true loss was above the ceiling or not a number (a diverging step)."""
+    and where the loss blew past it (`clipped`)."""
     raw = df["loss"].to_numpy(dtype=np.float64)
     floor, ceiling = loss_range(raw)
-    blown = ~np.isfinite(raw) | (raw > ceiling)
-    loss = np.clip(np.where(np.isfinite(raw), raw, ceiling), floor, ceiling)
+    columns = clipped(raw, floor, ceiling)
     return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
-                         "loss": loss, "true_loss": np.where(np.isfinite(raw), raw, np.nan),
-                         "lr": df["lr"].to_numpy(), "blown": blown,
-                         "smoothed": np.clip(smooth(loss, smoothing), floor, ceiling)})
+                         **columns, "lr": df["lr"].to_numpy(),
+                         "smoothed": np.clip(smooth(columns["loss"], smoothing), floor, ceiling)})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
@@ -111,8 +125,7 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_sta
                  alt.Tooltip("true_loss:Q", format=".4g", title="loss"),
                  alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
     ).add_params(hover)
-    blown = base.mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
-        y=alt.Y("loss:Q", scale=y_scale)).transform_filter(alt.datum.blown)
+    blown = blown_marks(x, alt.Y("loss:Q", scale=y_scale))
     layers = [raw, line, points, blown]
     layers += mark_layers(found)
     if epoch_starts:
