@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from playground.charts.common import ZOOM_HINT
 from tests.test_app import app, open_page, poll, status  # noqa: F401
 
 NEW_SETUP = "the setup changed since the last run"
@@ -34,6 +35,7 @@ def test_a_new_target_after_a_run_says_the_setup_changed(app: AppTest) -> None: 
     app.button(key="start").click().run()
     poll(app, lambda s: "completed" in s, "the run to complete")
     assert NEW_SETUP not in shown(app)
+    assert sum(c.value == ZOOM_HINT for c in app.caption) == 1  # once, under the loss chart
     app.session_state["sprite"] = "mushroom"  # what a thumbnail click sets
     app.run()
     assert NEW_SETUP in shown(app) and "completed" not in status(app)

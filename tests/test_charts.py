@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from playground.charts import compare, diagnostics, lessons
 from playground.charts import run as charts
+from playground.charts.common import ZOOM_HINT, ZOOM_ON
 from playground.config import RunConfig
 from playground.history import COLUMNS, Table
 from playground.schedules import SCHEDULES, lr_at
@@ -107,3 +109,12 @@ def test_rates_changed_live_beyond_10x_make_the_run_lr_chart_log() -> None:
     changed = pd.DataFrame({"step": [1, 2, 3], "lr": [0.01, 0.01, 1.0]})
     assert charts.run_lr_log_scale(RunConfig(), changed)
     assert not charts.run_lr_log_scale(RunConfig(), changed.iloc[:2])
+
+
+@pytest.mark.parametrize("spec", [
+    lambda: charts.loss_spec(True), lambda: lessons.epoch_loss_spec(), lambda: compare.race_spec(("a",)),
+    lambda: diagnostics.diagnostics_spec("grad", True)])
+def test_step_charts_zoom_only_with_the_modifier_the_hint_names(spec) -> None:
+    params = [p for p in json.loads(spec()).get("params", []) if p.get("bind") == "scales"]
+    assert [p["select"]["zoom"] for p in params] == [ZOOM_ON] and "Ctrl" in ZOOM_HINT
+    assert params[0]["select"]["encodings"] == ["x"]

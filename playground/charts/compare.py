@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.common import MIN_POSITIVE, format_lr, shift_zoom, spec_without_main_data
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data, zoomable
 from playground.charts.run import blown_marks, clipped, loss_range
 from playground.history import Table
 
@@ -41,7 +41,7 @@ def race_spec(names: tuple[str, ...], height: int = 300) -> str:
         color=alt.Color("contender:N", scale=alt.Scale(domain=list(names)),
                         legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)))
     chart = alt.layer(line, blown_marks(x, y, tip), data=sample).properties(height=height)
-    return spec_without_main_data(shift_zoom(chart))
+    return spec_without_main_data(zoomable(chart))
 
 
 def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float) -> alt.LayerChart:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from playground.charts.annotations import mark_layers
-from playground.charts.common import shift_zoom, spec_without_main_data
+from playground.charts.common import spec_without_main_data, zoomable
 from playground.charts.run import blown_marks, clipped, loss_range, smooth
 
 SERIES = ["batch loss", "batch loss (smoothed)", "train (epoch mean)", "validation"]
@@ -72,7 +72,7 @@ def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = Tr
         layers.append(alt.Chart(pd.DataFrame({"step": list(epoch_rules)})).mark_rule(
             color="#cccccc", strokeDash=[2, 4]).encode(x="step:Q"))
     layers += mark_layers()  # filled per draw: annotations.with_marks
-    chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
+    chart = zoomable(alt.layer(*layers, data=sample).properties(height=height))
     return spec_without_main_data(chart)
 
 

@@ -12,9 +12,9 @@ from playground.charts.annotations import mark_layers, marks
 from playground.charts.common import (
     MIN_POSITIVE,
     format_lr,
-    shift_zoom,
     spec_without_main_data,
     with_data,
+    zoomable,
 )
 from playground.config import RunConfig
 from playground.history import COLUMNS, Table
@@ -130,7 +130,7 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_sta
     layers += mark_layers(found)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
-    return shift_zoom(alt.layer(*layers, data=data).properties(height=height))
+    return zoomable(alt.layer(*layers, data=data).properties(height=height))
 
 
 def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:

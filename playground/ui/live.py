@@ -11,6 +11,7 @@ import streamlit as st
 from playground import export
 from playground.charts import run as charts
 from playground.charts.annotations import with_marks
+from playground.charts.common import ZOOM_HINT
 from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
@@ -217,6 +218,7 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     st.vega_lite_chart(spec=with_marks(charts.with_data(spec, charts.loss_frame(df, smoothing),
                                                         f"loss-{version}-{smoothing}"), marks),
                        width="stretch")
+    st.caption(ZOOM_HINT)  # once, under the main chart: every step chart zooms the same way
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
         spec = charts.lr_spec(charts.run_lr_log_scale(snap.config, df))
         st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
