@@ -20,6 +20,7 @@ def test_the_reduction_is_a_setting_of_the_generate_losses_and_goes_into_the_lin
     box = app.selectbox(key="w_reduction")
     assert box.value == "sum" and box.help == field_spec("reduction")["help"]
     assert "learning rate" in box.help  # says why it moves the LR scale
+    assert box.format_func("mean").startswith("mean · averaged over")
     box.set_value("mean").run()
     assert app.session_state["cfg"].reduction == "mean"
     assert app.query_params["reduction"] in ("mean", ["mean"])

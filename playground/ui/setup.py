@@ -9,6 +9,7 @@ import streamlit as st
 
 from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
+from playground.losses import REDUCTIONS
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
 from playground.surfaces import SURFACES
@@ -95,10 +96,10 @@ def _choice_text(name: str) -> Any:
     """How a registry key reads in a selectbox: the key and the first clause of its entry's doc."""
     task = TASKS[st.session_state.get(key("task"), "generate")]
     registry = {"model": task.models, "loss": task.losses, "task": TASKS, "optimizer": OPTIMIZERS,
-                "schedule": SCHEDULES, "surface": SURFACES}.get(name)
+                "schedule": SCHEDULES, "surface": SURFACES, "reduction": REDUCTIONS}.get(name)
     if registry is None:
         return str
-    return lambda k: f"{k} · {_short_doc(registry[k].doc if k in registry else k)}"
+    return lambda k: f"{k} · {_short_doc(getattr(registry[k], 'doc', registry[k]) if k in registry else k)}"
 
 
 def _short_doc(doc: str, limit: int = 26) -> str:
