@@ -5,6 +5,7 @@ whether it learns a sprite), so the engine, the CLI and the page never branch on
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,9 @@ def _line_examples(cfg: RunConfig) -> int:
     return len(cfg.houses.split(",")) if cfg.houses else cfg.samples
 
 
+# the line fit averages its squared errors as PyTorch does: no `reduction` setting
+LINE_LOSSES = {k: dataclasses.replace(losses.LOSSES[k], uses=()) for k in ("mse", "l1", "huber")}
+
 TASKS: dict[str, TaskSpec] = {
     "generate": TaskSpec(
         build_generate, models.MODELS, losses.LOSSES, {},
@@ -73,7 +77,7 @@ TASKS: dict[str, TaskSpec] = {
         fields=("classes", "samples", "noise", "val_split", "test_split"),
         examples=_classify_examples, monitors=("loss", "accuracy")),
     "line": TaskSpec(
-        build_line, linefit.LINE_MODELS, {k: losses.LOSSES[k] for k in ("mse", "l1", "huber")},
+        build_line, linefit.LINE_MODELS, LINE_LOSSES,
         {"model": "linear", "loss": "mse", "optimizer": "sgd", "lr": 1e-5, "epochs": 100,
          "batch_size": 40, "samples": 40},
         "Fit a line to house prices: the smallest training loop there is.",

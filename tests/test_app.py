@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from playground.charts.common import ZOOM_HINT
 from playground.config import RunConfig
 from tests.helpers import wait_until
 
@@ -324,6 +325,8 @@ def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None
     assert board["final_loss"].is_monotonic_increasing  # best first
     assert {n.split()[0] for n in board["name"]} == {"sgd", "adam"}
     assert len(snap["images"]) == 3 and snap["images"][0].shape == (16, 16, 4)
+    app.run()
+    assert sum(c.value == ZOOM_HINT for c in app.caption) == 1  # under the race (no run on Train)
 
 
 def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:

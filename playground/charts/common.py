@@ -35,14 +35,16 @@ def spec_without_main_data(chart: alt.TopLevelMixin, canvas: bool = False) -> st
     return json.dumps(spec)
 
 
-ZOOM_HINT = "Drag to pan · Shift + scroll to zoom · double-click to reset"
+ZOOM_HINT = "Drag to pan · Ctrl + scroll (or pinch) to zoom the steps · double-click to reset"
+# Ctrl, not Shift: Chrome turns Shift + wheel into a sideways scroll (deltaY 0), which Vega's
+# zoom ignores. Vega consumes the event, so Ctrl + scroll over a chart never zooms the page.
+ZOOM_ON = "wheel![event.ctrlKey]"
 
 
-def shift_zoom(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """Pan by dragging and zoom the step axis only with Shift + wheel, so the wheel keeps scrolling
-    the page; a double-click resets the view."""
-    return chart.add_params(alt.selection_interval(bind="scales", encodings=["x"],
-                                                   zoom="wheel![event.shiftKey]"))
+def zoomable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """Pan by dragging and zoom the step axis only with Ctrl + wheel (a trackpad pinch sends the
+    same), so a plain wheel keeps scrolling the page; a double-click resets the view."""
+    return chart.add_params(alt.selection_interval(bind="scales", encodings=["x"], zoom=ZOOM_ON))
 
 
 def event_label(kind: str, value: float) -> str:

@@ -9,35 +9,39 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.common import MIN_POSITIVE, format_lr, shift_zoom, spec_without_main_data
+from playground.charts.common import MIN_POSITIVE, format_lr, spec_without_main_data, zoomable
+from playground.charts.run import blown_marks, clipped, loss_range
 from playground.history import Table
 
 
 def race_frame(names: list[str], curves: list[Table]) -> pd.DataFrame:
-    """Every contender's (step, loss) in long format, finite losses only."""
-    frames = [pd.DataFrame({"step": rows["step"], "loss": rows["loss"], "contender": name})
+    """Every contender's (step, loss) in long format; one floor and ceiling for all, each taken
+    from its contender's own curve, so a diverging contender is drawn at the ceiling and marked
+    (charts.run.clipped) while the others keep their scale."""
+    ranges = [loss_range(np.asarray(rows["loss"], dtype=np.float64)) for rows in curves]
+    floor = min((lo for lo, _ in ranges), default=MIN_POSITIVE)
+    ceiling = max((hi for _, hi in ranges), default=1.0)
+    frames = [pd.DataFrame({"step": rows["step"], **clipped(rows["loss"], floor, ceiling),
+                            "contender": name})
               for name, rows in zip(names, curves, strict=True)]
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["step", "loss", "contender"])
-    data = data[np.isfinite(data["loss"].astype(float))]
-    positive = data["loss"][data["loss"] > 0]
-    floor = float(positive.min()) / 10 if len(positive) else MIN_POSITIVE  # follows the data
-    data["loss"] = data["loss"].astype(float).clip(lower=floor)
-    return data
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["step", "loss", "true_loss", "blown", "contender"])
 
 
 @functools.lru_cache(maxsize=32)
 def race_spec(names: tuple[str, ...], height: int = 300) -> str:
-    """Overlaid loss curves, one colour per contender, log-y, hover for values."""
-    sample = pd.DataFrame({"step": [1], "loss": [1.0], "contender": [names[0]]})
-    chart = alt.Chart(sample).mark_line().encode(
-        x=alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False)),
-        y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
+    """Overlaid loss curves, one colour per contender, log-y, hover for values, blow-ups marked."""
+    sample = pd.DataFrame({"step": [1], "loss": [1.0], "true_loss": [1.0], "blown": [False],
+                           "contender": [names[0]]})
+    x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
+    y = alt.Y("loss:Q", scale=alt.Scale(type="log"))
+    tip = ["contender:N", "step:Q", alt.Tooltip("true_loss:Q", format=".4g", title="loss")]
+    line = alt.Chart().mark_line().encode(
+        x=x, y=y, tooltip=tip,
         color=alt.Color("contender:N", scale=alt.Scale(domain=list(names)),
-                        legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)),
-        tooltip=["contender:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],
-    ).properties(height=height)
-    return spec_without_main_data(shift_zoom(chart))
+                        legend=alt.Legend(orient="bottom", columns=2, title=None, labelLimit=300)))
+    chart = alt.layer(line, blown_marks(x, y, tip), data=sample).properties(height=height)
+    return spec_without_main_data(zoomable(chart))
 
 
 def lr_find_chart(frame: pd.DataFrame, suggestion: float | None, current: float) -> alt.LayerChart:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from playground.charts.annotations import mark_layers
-from playground.charts.common import shift_zoom, spec_without_main_data
+from playground.charts.common import spec_without_main_data, zoomable
 from playground.charts.run import smooth
 from playground.history import Table
 from playground.layer_stats import layer_of
@@ -100,7 +100,7 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
     if kind == "ratio":
         layers = [*_guide(), *layers]
     layers += mark_layers()
-    return spec_without_main_data(shift_zoom(alt.layer(*layers, data=sample)
+    return spec_without_main_data(zoomable(alt.layer(*layers, data=sample)
                                              .properties(height=height)), canvas=True)
 
 

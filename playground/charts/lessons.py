@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from playground.charts.annotations import mark_layers
-from playground.charts.common import shift_zoom, spec_without_main_data
-from playground.charts.run import smooth
+from playground.charts.common import spec_without_main_data, zoomable
+from playground.charts.run import blown_marks, clipped, loss_range, smooth
 
 SERIES = ["batch loss", "batch loss (smoothed)", "train (epoch mean)", "validation"]
 COLORS = ["#9ecae1", "#6baed6", "#1f77b4", "#ff7f0e"]
@@ -19,18 +19,20 @@ COLORS = ["#9ecae1", "#6baed6", "#1f77b4", "#ff7f0e"]
 
 def epoch_loss_frame(df: pd.DataFrame, smoothing: float = 0.0) -> pd.DataFrame:
     """Per-batch losses as points (and, with smoothing, their moving average as a line), per-epoch
-    train and validation losses as lines (long format)."""
-    batch = pd.DataFrame({"step": df["step"], "epoch": df["epoch"], "loss": df["loss"],
-                          "series": "batch loss"})
-    if smoothing > 0:
-        batch = pd.concat([batch, batch.assign(loss=smooth(df["loss"], smoothing),
-                                               series="batch loss (smoothed)")])
+    train and validation losses as lines (long format); a blow-up is drawn at the chart's ceiling
+    and marked, as on the sprite lesson's chart (charts.run.clipped)."""
     ends = df.dropna(subset=["val_loss"])
-    train = pd.DataFrame({"step": ends["step"], "epoch": ends["epoch"], "loss": ends["epoch_loss"],
-                          "series": "train (epoch mean)"})
-    val = pd.DataFrame({"step": ends["step"], "epoch": ends["epoch"], "loss": ends["val_loss"],
-                        "series": "validation"})
-    return pd.concat([batch, train, val], ignore_index=True)
+    parts = [(SERIES[0], df, df["loss"]), (SERIES[2], ends, ends["epoch_loss"]),
+             (SERIES[3], ends, ends["val_loss"])]
+    floor, ceiling = loss_range(np.concatenate([v.to_numpy(np.float64) for _, _, v in parts]))
+    frames = []
+    for series, rows, values in parts:
+        frames.append(pd.DataFrame({"step": rows["step"].to_numpy(), "epoch": rows["epoch"].to_numpy(),
+                                    **clipped(values, floor, ceiling), "series": series}))
+        if series == SERIES[0] and smoothing > 0:
+            line = np.clip(smooth(frames[0]["loss"], smoothing), floor, ceiling)
+            frames.append(frames[0].assign(loss=line, true_loss=line, blown=False, series=SERIES[1]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def accuracy_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -47,14 +49,16 @@ def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = Tr
                     smoothed: bool = False) -> str:
     """Faint batch points (`smoothed`: and their moving average), bold epoch lines, epoch
     boundaries and the run's marks (annotations)."""
-    sample = pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "series": ["batch loss"]})
+    sample = pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "true_loss": [1.0],
+                           "blown": [False], "series": ["batch loss"]})
     shown = [i for i in range(len(SERIES)) if smoothed or SERIES[i] != SERIES[1]]
     color = alt.Color("series:N", scale=alt.Scale(domain=[SERIES[i] for i in shown],
                                                   range=[COLORS[i] for i in shown]),
                       legend=alt.Legend(orient="top", title=None))
     x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
     y = alt.Y("loss:Q", scale=alt.Scale(type="log" if log_y else "linear", zero=False), title="loss")
-    tip = [alt.Tooltip("series:N"), alt.Tooltip("epoch:Q"), alt.Tooltip("loss:Q", format=".4g")]
+    tip = [alt.Tooltip("series:N"), alt.Tooltip("epoch:Q"),
+           alt.Tooltip("true_loss:Q", format=".4g", title="loss")]
     points = alt.Chart().mark_circle(size=10, opacity=0.35).encode(x=x, y=y, color=color,
                                                                    tooltip=tip).transform_filter(
         alt.datum.series == "batch loss")
@@ -63,12 +67,12 @@ def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = Tr
     lines = alt.Chart().mark_line(point=True, strokeWidth=2).encode(
         x=x, y=y, color=color, tooltip=tip).transform_filter(
         alt.FieldOneOfPredicate(field="series", oneOf=SERIES[2:]))
-    layers = [points, smoothed, lines]
+    layers = [points, smoothed, lines, blown_marks(x, y, tip)]
     if epoch_rules:
         layers.append(alt.Chart(pd.DataFrame({"step": list(epoch_rules)})).mark_rule(
             color="#cccccc", strokeDash=[2, 4]).encode(x="step:Q"))
     layers += mark_layers()  # filled per draw: annotations.with_marks
-    chart = shift_zoom(alt.layer(*layers, data=sample).properties(height=height))
+    chart = zoomable(alt.layer(*layers, data=sample).properties(height=height))
     return spec_without_main_data(chart)
 
 

@@ -12,11 +12,13 @@ from playground.charts.annotations import mark_layers, marks
 from playground.charts.common import (
     MIN_POSITIVE,
     format_lr,
-    shift_zoom,
     spec_without_main_data,
     with_data,
+    zoomable,
 )
+from playground.config import RunConfig
 from playground.history import COLUMNS, Table
+from playground.schedules import lr_curve
 
 INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
                    dtype=np.float32)
@@ -56,17 +58,31 @@ def loss_range(loss: np.ndarray) -> tuple[float, float]:
     return floor, max(CEILING * max(abs(first), floor), floor * 10)
 
 
+def clipped(values: pd.Series | np.ndarray, floor: float, ceiling: float) -> dict[str, np.ndarray]:
+    """The columns every loss chart draws for raw losses: `loss` held between floor and ceiling
+    (not-a-number at the ceiling), `true_loss` for tooltips, and `blown` where the true loss was
+    above the ceiling or not a number (a diverging step, marked by `blown_marks`)."""
+    raw = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(raw)
+    return {"loss": np.clip(np.where(finite, raw, ceiling), floor, ceiling),
+            "true_loss": np.where(finite, raw, np.nan), "blown": ~finite | (raw > ceiling)}
+
+
+def blown_marks(x: alt.X, y: alt.Y, tooltip: list | None = None) -> alt.Chart:
+    """Red crosses on the rows `clipped` marked blown: the loss ran past the chart's ceiling."""
+    return alt.Chart().mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
+        x=x, y=y, tooltip=tooltip or alt.Undefined).transform_filter(alt.datum.blown)
+
+
 def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
     """The columns the loss chart draws: raw and smoothed loss between the floor and the ceiling,
-    and `blown` where the true loss was above the ceiling or not a number (a diverging step)."""
+    and where the loss blew past it (`clipped`)."""
     raw = df["loss"].to_numpy(dtype=np.float64)
     floor, ceiling = loss_range(raw)
-    blown = ~np.isfinite(raw) | (raw > ceiling)
-    loss = np.clip(np.where(np.isfinite(raw), raw, ceiling), floor, ceiling)
+    columns = clipped(raw, floor, ceiling)
     return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
-                         "loss": loss, "true_loss": np.where(np.isfinite(raw), raw, np.nan),
-                         "lr": df["lr"].to_numpy(), "blown": blown,
-                         "smoothed": np.clip(smooth(loss, smoothing), floor, ceiling)})
+                         **columns, "lr": df["lr"].to_numpy(),
+                         "smoothed": np.clip(smooth(columns["loss"], smoothing), floor, ceiling)})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
@@ -109,13 +125,12 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_sta
                  alt.Tooltip("true_loss:Q", format=".4g", title="loss"),
                  alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
     ).add_params(hover)
-    blown = base.mark_point(shape="cross", color="#d62728", size=90, filled=True).encode(
-        y=alt.Y("loss:Q", scale=y_scale)).transform_filter(alt.datum.blown)
+    blown = blown_marks(x, alt.Y("loss:Q", scale=y_scale))
     layers = [raw, line, points, blown]
     layers += mark_layers(found)
     if epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
-    return shift_zoom(alt.layer(*layers, data=data).properties(height=height))
+    return zoomable(alt.layer(*layers, data=data).properties(height=height))
 
 
 def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
@@ -154,11 +169,31 @@ def _lr_chart(data: pd.DataFrame | None, log: bool, height: int) -> alt.Chart:
     ).properties(height=height)
 
 
-def schedule_chart(curve: list[tuple[int, float]], height: int = 140) -> alt.Chart:
+PREVIEW_POINTS = 150  # points of the schedule preview
+
+
+def schedule_frame(cfg: RunConfig) -> pd.DataFrame:
+    """The config's whole schedule as (step, lr) rows (none for a schedule that follows the loss)."""
+    return pd.DataFrame(lr_curve(cfg, points=PREVIEW_POINTS), columns=["step", "lr"])
+
+
+@functools.lru_cache(maxsize=32)
+def schedule_log_scale(cfg: RunConfig) -> bool:
+    """Log-y when the whole schedule spans more than 10x: decided before the run, so the preview and
+    the run's LR chart share one axis and it never flips part-way through a run."""
+    return lr_log_scale(schedule_frame(cfg))
+
+
+def run_lr_log_scale(cfg: RunConfig | None, df: pd.DataFrame) -> bool:
+    """The run's LR chart axis: the schedule's (as its preview), or log once rates changed live (or
+    by a plateau) span more than 10x."""
+    return (cfg is not None and schedule_log_scale(cfg)) or lr_log_scale(df)
+
+
+def schedule_chart(cfg: RunConfig, height: int = 140) -> alt.Chart:
     """A small preview of the schedule's LR over the run, before it starts: drawn exactly as the
-    run's own LR chart will be (same axis, log when the LR spans more than 10x)."""
-    data = pd.DataFrame(curve, columns=["step", "lr"])
-    return _lr_chart(data, lr_log_scale(data), height)
+    run's own LR chart will be (same axis: `schedule_log_scale`)."""
+    return _lr_chart(schedule_frame(cfg), schedule_log_scale(cfg), height)
 
 
 def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import compare as compare_charts
-from playground.charts.common import format_lr, with_data
+from playground.charts.common import ZOOM_HINT, format_lr, with_data
 from playground.compare import MAX_CONTENDERS, contender_names
 from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
@@ -162,6 +162,7 @@ def _race_view(job: Job) -> None:
             spec = compare_charts.race_spec(tuple(names))
             st.vega_lite_chart(spec=with_data(spec, compare_charts.race_frame(names, curves),
                                               f"race-{job.id}-{snap.get('step')}"), width="stretch")
+            st.caption(ZOOM_HINT)
             paths_ui.race_map(st.session_state.get("race_cfg"), names, curves,
                               f"-{job.id}-{snap.get('step')}")
         if "leaderboard" in snap:

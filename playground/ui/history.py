@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from playground.charts import run as charts
-from playground.charts.common import shift_zoom
+from playground.charts.common import zoomable
 from playground.history import Table, thin
 from playground.serve import FINISHED, LIMITS, Snapshot
 
@@ -88,7 +88,7 @@ def overlay_chart(runs: list[ArchivedRun]) -> alt.Chart:
     data = pd.concat(frames, ignore_index=True)
     data = data[np.isfinite(data["loss"])]
     data["loss"] = data["loss"].clip(lower=charts.MIN_POSITIVE)
-    return shift_zoom(alt.Chart(data).mark_line().encode(
+    return zoomable(alt.Chart(data).mark_line().encode(
         x="step:Q", y=alt.Y("loss:Q", scale=alt.Scale(type="log")),
         color=alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")],

@@ -12,7 +12,7 @@ import streamlit as st
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as charts
 from playground.charts.annotations import on_epochs, with_marks
-from playground.charts.common import with_data
+from playground.charts.common import ZOOM_HINT, with_data
 from playground.config import RunConfig
 from playground.history import Table
 from playground.lessons import classify, linefit
@@ -112,6 +112,7 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: flo
     st.vega_lite_chart(spec=with_marks(with_data(spec, lesson_charts.epoch_loss_frame(df, smoothing),
                                                  f"el-{snap.run_id}-{snap.n_rows}-{smoothing}"),
                                        marks), width="stretch")
+    st.caption(ZOOM_HINT)
     diagnostics.panel(snap, log_y, smoothing)
     if not ends.empty:
         st.vega_lite_chart(spec=with_marks(with_data(lesson_charts.accuracy_spec(),
@@ -196,6 +197,7 @@ def _line_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: float) 
         spec = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
                          f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}")
         st.vega_lite_chart(spec=with_marks(spec, diagnostics.marks(snap)), width="stretch")
+        st.caption(ZOOM_HINT)
         diagnostics.panel(snap, log_y, smoothing)
     a, b, c = st.columns(3)
     a.metric("weight (model units)", f"{view['weight']:.4g}")

@@ -11,6 +11,7 @@ import streamlit as st
 from playground import export
 from playground.charts import run as charts
 from playground.charts.annotations import with_marks
+from playground.charts.common import ZOOM_HINT
 from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
@@ -177,12 +178,14 @@ def _pace(runner: Runner) -> float | None:
 
 
 def _stale(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> bool:
-    """Whether the setup changed since the shown run ended (a new target, model, optimizer...)."""
+    """Whether the setup changed since the shown run ended (a new target, model, optimizer...).
+    The run's config holds its starting rate and pace: the LIVE settings are compared with what the
+    run last used (a rate changed during the run is the run's own, not a new setup)."""
     if snap.config is None or snap.state not in (*FINISHED, "ready"):
         return False
     new_target = (target is not None and snap.target is not None
                   and (target.shape != snap.target.shape or not np.array_equal(target, snap.target)))
-    return new_target or snap.config.replace(pace=cfg.pace) != cfg
+    return new_target or snap.config.replace(lr=snap.base_lr, pace=cfg.pace) != cfg
 
 
 def new_setup(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> None:
@@ -215,8 +218,9 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     st.vega_lite_chart(spec=with_marks(charts.with_data(spec, charts.loss_frame(df, smoothing),
                                                         f"loss-{version}-{smoothing}"), marks),
                        width="stretch")
+    st.caption(ZOOM_HINT)  # once, under the main chart: every step chart zooms the same way
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
-        spec = charts.lr_spec(charts.lr_log_scale(df))
+        spec = charts.lr_spec(charts.run_lr_log_scale(snap.config, df))
         st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
                                                             f"lr-{version}"), marks),
                            width="stretch")

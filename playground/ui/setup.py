@@ -9,6 +9,7 @@ import streamlit as st
 
 from playground.charts import run as charts
 from playground.config import FIELDS, ConfigError, RunConfig, field_spec, task_defaults
+from playground.losses import REDUCTIONS
 from playground.optim import OPTIMIZERS
 from playground.schedules import SCHEDULES, lr_curve
 from playground.surfaces import SURFACES
@@ -95,10 +96,10 @@ def _choice_text(name: str) -> Any:
     """How a registry key reads in a selectbox: the key and the first clause of its entry's doc."""
     task = TASKS[st.session_state.get(key("task"), "generate")]
     registry = {"model": task.models, "loss": task.losses, "task": TASKS, "optimizer": OPTIMIZERS,
-                "schedule": SCHEDULES, "surface": SURFACES}.get(name)
+                "schedule": SCHEDULES, "surface": SURFACES, "reduction": REDUCTIONS}.get(name)
     if registry is None:
         return str
-    return lambda k: f"{k} · {_short_doc(registry[k].doc if k in registry else k)}"
+    return lambda k: f"{k} · {_short_doc(getattr(registry[k], 'doc', registry[k]) if k in registry else k)}"
 
 
 def _short_doc(doc: str, limit: int = 26) -> str:
@@ -176,8 +177,8 @@ def lr_widgets(box: Any = st) -> None:
 
 def sidebar() -> Any:
     """Draw all setting widgets (values land in session state); returns the schedule preview slot.
-    Which widgets appear comes from the registries: the task's data fields, the model's `uses`,
-    the optimizer's and the schedule's `uses`."""
+    Which widgets appear comes from the registries: the task's data fields, the model's, the
+    loss's, the optimizer's and the schedule's `uses`."""
     sb = st.sidebar
     sb.header("Setup")
     lock.notice(sb)
@@ -193,7 +194,9 @@ def sidebar() -> Any:
     model = widget("model", sb, choices=list(spec.models), help=models_help(task))
     if model in spec.models:
         sb.caption(model_doc(task, model))
-    widget("loss", sb, choices=list(spec.losses))
+    loss = widget("loss", sb, choices=list(spec.losses))
+    for name in spec.losses[loss].uses if loss in spec.losses else ():
+        widget(name, sb)  # e.g. the reduction, which sets the scale of every learning rate
     uses = spec.models[model].uses
     details = [n for n in uses if n != "batch_size"]
     if details:
@@ -263,11 +266,10 @@ def _betas(box: Any) -> None:
 
 def schedule_preview(box: Any, cfg: RunConfig) -> None:
     """The LR the schedule will use at each step, drawn before the run starts."""
-    curve = lr_curve(cfg, points=150)
-    if not curve:
+    if not lr_curve(cfg, points=2):
         box.caption("The LR drops when the loss stops improving: no preview possible.")
     elif cfg.schedule != "constant":
-        box.altair_chart(charts.schedule_chart(curve), width="stretch")
+        box.altair_chart(charts.schedule_chart(cfg), width="stretch")
 
 
 def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
