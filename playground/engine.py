@@ -29,7 +29,7 @@ from playground.layer_stats import LayerStats
 from playground.losses import LOSSES
 from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
-from playground.rules import ENDED, RunRules
+from playground.rules import ENDED, RunRules, epoch_mean
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
 from playground.tensor_ops import all_finite, copies_like, generator_state, total_norm
@@ -121,24 +121,23 @@ class Trainer:
         return batch
 
     def close_step(self, values: tuple, seconds: float) -> Any:
-        """After the update (`values` from `apply`): counters, the epoch's end, the history row."""
-        rules = self.rules
+        """After the update (`values` from `apply`): counters, then the step closes as every run's
+        does (`RunRules.close_step`): the epoch's end, the history row, finishing."""
         self.seconds += seconds
         self._in_epoch += 1
-        last = self.step_count >= self._total_steps
-        if (last or self._in_epoch >= self._epoch_len) and rules.status not in ENDED:
-            metrics = self._end_epoch()  # (not after divergence; validation may draw dropout masks)
-            extra = [metrics.get(c, math.nan) for c in self.b.extra_columns]
-        else:
-            extra = [math.nan] * len(self.b.extra_columns)
+        return self.rules.close_step(self.step_count, self.step_count >= self._total_steps,
+                                     self._in_epoch >= self._epoch_len, self._end_epoch,
+                                     lambda metrics: self._record(values, metrics), self.b.optimizer)
+
+    def _record(self, values: tuple, metrics: dict[str, float] | None) -> Any:
+        """The step's history row, with the epoch's columns when it closed one."""
+        extra = ([metrics.get(c, math.nan) for c in self.b.extra_columns] if metrics is not None
+                 else [math.nan] * len(self.b.extra_columns))
         if self._rng is not None:
             self._rng = torch.get_rng_state()
         values = (*values, self.seconds, *extra)
         self.rows.append(values)  # numpy reads a plain tuple ~2x faster than a named one
-        row = tuple.__new__(self._row, values)  # the named tuple, without its argument parsing
-        if last and rules.status not in ENDED:
-            rules.finish("completed", self.step_count, self.lr)
-        return row
+        return tuple.__new__(self._row, values)  # the named tuple, without its argument parsing
 
     def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
         """Open the next epoch (the last one was closed by its final step)."""
@@ -252,8 +251,7 @@ class Trainer:
         """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR.
         (The scratch buffer may be `before` itself: LayerStats reads it, then overwrites it.)"""
         num, den = self.layers.update(self.step_count + 1, self._weights, before, self._scratch())
-        if not math.isfinite(num):
-            self.rules.diverge(self.step_count + 1, "the weights became non-finite", self.lr)
+        self.rules.check_update(self.step_count + 1, num, self.lr)
         return num / den if den > 0 else math.nan
 
     def _end_epoch(self) -> dict[str, float]:
@@ -261,23 +259,17 @@ class Trainer:
         stopping watch the validation loss, or else the epoch's mean training loss."""
         if not self._watch_epochs:  # nothing reads it: skip the bookkeeping (the row gets no extras)
             return {}
-        if not self._epoch_losses:
+        mean = epoch_mean(self._epoch_losses)
+        if mean is None:
             return {}
-        mean = sum(self._epoch_losses) / len(self._epoch_losses)
-        self._epoch_losses = []
         metrics = {"epoch_loss": mean, **(self.b.probe(self.b.model) if self.b.probe else {})}
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
             if self.rules.epoch_best(metrics["val_loss"], self.epoch, metrics.get("val_accuracy")):
                 self._copy_best()
-        watched = metrics.get("val_loss", mean)
-        if self.b.scheduler is not None and self.per_epoch:
-            before = self.lr
-            self.b.scheduler.step(watched)
-            if self.lr < before:
-                self.rules.events.append((self.step_count, "plateau", self.lr))
-        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr,
-                             metrics.get("val_accuracy"))
+        self.rules.close_epoch(self.epoch, self.step_count, metrics.get("val_loss", mean),
+                               self.b.optimizer, self.b.scheduler if self.per_epoch else None,
+                               metrics.get("val_accuracy"))
         metrics["bad_epochs"] = float(self.rules.bad_epochs)
         return metrics
 
