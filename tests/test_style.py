@@ -147,3 +147,25 @@ def test_no_import_cycles() -> None:
     """Dependencies flow one way, imports inside functions included: no module, however late it
     imports, reaches back to one that imports it."""
     assert cycles(import_graph()) == ALLOWED_CYCLES
+
+
+CHECK_TORCH_FREE = """
+import importlib, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    if "torch" in sys.modules:
+        sys.exit(f"{name} imports torch")
+"""
+
+
+def test_the_charts_import_no_torch() -> None:
+    """Charts are pure functions of tables and arrays: importing every one, in a fresh process,
+    loads no torch (the page draws a chart without paying for it)."""
+    charts = sorted(_module_name(p) for p in (ROOT / "playground" / "charts").glob("*.py"))
+    assert len(charts) >= 10 and "playground.charts.paths" in charts
+    out = subprocess.run([sys.executable, "-c", CHECK_TORCH_FREE, *charts], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    proof = subprocess.run([sys.executable, "-c", CHECK_TORCH_FREE, "playground.layer_stats"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "playground.layer_stats imports torch" in proof.stderr  # the check can fail
