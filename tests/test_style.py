@@ -36,7 +36,7 @@ def test_the_core_never_imports_streamlit() -> None:
     assert not offenders, offenders
 
 
-MAX_LINES = 430  # "no module over ~400 lines": a room a newcomer can read in one sitting
+MAX_LINES = 400  # "no module over ~400 lines": a room a newcomer can read in one sitting
 
 
 def test_no_module_is_too_long_to_read() -> None:
