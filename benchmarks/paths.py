@@ -34,6 +34,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from playground import RunConfig, configure_torch, train  # noqa: E402
 from playground.charts import paths as path_charts  # noqa: E402
+from playground.lessons.path_map import map_spec  # noqa: E402
 from playground.optim import OPTIMIZERS  # noqa: E402
 from playground.surfaces import value  # noqa: E402
 
@@ -57,7 +58,7 @@ def bare(cfg: RunConfig) -> None:
 def refresh_ms(history, rounds: int) -> float:
     """Median milliseconds of one page refresh's map work for this history."""
     cfg = RunConfig(task="paths", surface="rosenbrock")
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, ("adam",), 440)
+    spec = map_spec(cfg.surface, cfg.condition, cfg.rotation, ("adam",), 440)
     times = []
     for i in range(rounds):
         t0 = time.perf_counter()

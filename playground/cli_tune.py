@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from playground.cli_config import add_config_args, config_from_args
 from playground.compare import tune
 from playground.compare.tune_space import Space, parse_search
 from playground.config import ConfigError, RunConfig
@@ -25,8 +26,6 @@ SHOW_EVERY = 0.2  # seconds between progress-bar redraws inside a trial
 
 def add_tune(sub: argparse._SubParsersAction) -> None:
     """The `tune` sub-command's options."""
-    from playground.cli import add_config_args
-
     t = sub.add_parser("tune", help="search settings with Optuna (TPE, pruning); --storage shares "
                        "one study across processes and machines")
     add_config_args(t)
@@ -59,8 +58,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     """Run the study under a progress bar, then write its trials, best config and importances."""
     import optuna
     from tqdm import tqdm
-
-    from playground.cli import config_from_args
 
     base = config_from_args(args)
     space = parse_search(args.search, base)

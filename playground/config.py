@@ -245,7 +245,7 @@ class RunConfig:
     @property
     def train_examples(self) -> int:
         """How many examples one epoch passes over (each task's registry entry knows)."""
-        from playground.tasks import TASKS
+        from playground.tasks import TASKS  # here, not on top: the task builders bring torch
 
         return TASKS[self.task].examples(self)
 

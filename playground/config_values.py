@@ -22,7 +22,8 @@ class ConfigError(ValueError):
 
 
 def choices(kind: str) -> tuple[str, ...]:
-    """Registry keys, looked up lazily so the registries can import the config for type hints."""
+    """Registry keys, looked up on first use: the registries bring torch, which importing the
+    config does not need (they import the config only for type hints, so no cycle)."""
     from playground import bugs, losses, models, optim, schedules, sprites, surfaces, tasks
 
     table = {

@@ -29,10 +29,11 @@ from playground.layer_stats import LayerStats
 from playground.losses import LOSSES
 from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
-from playground.rules import ENDED, RunRules
+from playground.rules import ENDED, RunRules, epoch_mean
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
-from playground.tensor_ops import all_finite, copies_like, generator_state, total_norm
+from playground.tensor_ops import generator_state, total_norm
+from playground.weight_copies import WeightCopies
 
 __all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
 
@@ -49,12 +50,10 @@ class Trainer:
             self.b = move(self.b, resolve(device))
         self._device = self.b.device if self.b.device.type != "cpu" else None
         self.params = [p for p in self.b.model.parameters() if p.requires_grad]
-        self._weights = [p.detach() for p in self.params]  # made once: they see in-place updates
-        self._spare: list[Tensor] | None = None  # scratch for the update-to-weight ratio
-        self.best_params: list[Tensor] | None = None
+        self.copies = WeightCopies(self.params)  # the best weights and a scratch buffer
         self._clip = cfg.clip_grad_norm
         self.rules = RunRules(cfg, by_validation=self.b.evaluate is not None,
-                              restore=self._restore_best_weights, weights_finite=self._weights_finite)
+                              restore=self.copies.restore_best, weights_finite=self.copies.finite)
         self.layers = LayerStats(self)  # per-parameter norms every RATIO_EVERY steps; the autopsy
         self._total_steps = cfg.total_steps
         self.to_pixels = LOSSES[cfg.loss].to_pixels if TASKS[cfg.task].sprite else None
@@ -89,6 +88,7 @@ class Trainer:
     best_loss = property(lambda self: self.rules.best_loss)
     best_epoch = property(lambda self: self.rules.best_epoch)
     events = property(lambda self: self.rules.events)
+    best_params = property(lambda self: self.copies.best)  # the best checkpoint's tensors
 
     @property
     def done(self) -> bool:
@@ -121,24 +121,23 @@ class Trainer:
         return batch
 
     def close_step(self, values: tuple, seconds: float) -> Any:
-        """After the update (`values` from `apply`): counters, the epoch's end, the history row."""
-        rules = self.rules
+        """After the update (`values` from `apply`): counters, then the step closes as every run's
+        does (`RunRules.close_step`): the epoch's end, the history row, finishing."""
         self.seconds += seconds
         self._in_epoch += 1
-        last = self.step_count >= self._total_steps
-        if (last or self._in_epoch >= self._epoch_len) and rules.status not in ENDED:
-            metrics = self._end_epoch()  # (not after divergence; validation may draw dropout masks)
-            extra = [metrics.get(c, math.nan) for c in self.b.extra_columns]
-        else:
-            extra = [math.nan] * len(self.b.extra_columns)
+        return self.rules.close_step(self.step_count, self.step_count >= self._total_steps,
+                                     self._in_epoch >= self._epoch_len, self._end_epoch,
+                                     lambda metrics: self._record(values, metrics), self.b.optimizer)
+
+    def _record(self, values: tuple, metrics: dict[str, float] | None) -> Any:
+        """The step's history row, with the epoch's columns when it closed one."""
+        extra = ([metrics.get(c, math.nan) for c in self.b.extra_columns] if metrics is not None
+                 else [math.nan] * len(self.b.extra_columns))
         if self._rng is not None:
             self._rng = torch.get_rng_state()
         values = (*values, self.seconds, *extra)
         self.rows.append(values)  # numpy reads a plain tuple ~2x faster than a named one
-        row = tuple.__new__(self._row, values)  # the named tuple, without its argument parsing
-        if last and rules.status not in ENDED:
-            rules.finish("completed", self.step_count, self.lr)
-        return row
+        return tuple.__new__(self._row, values)  # the named tuple, without its argument parsing
 
     def _next_epoch(self) -> tuple[Tensor, Tensor] | None:
         """Open the next epoch (the last one was closed by its final step)."""
@@ -182,7 +181,7 @@ class Trainer:
         if step % RATIO_EVERY:
             optimizer.step()
             return self._after_step(loss_value, lr, grad_norm, math.nan)
-        before = self._snapshot_weights(kept)
+        before = self.copies.before_update(kept)
         optimizer.step()
         return self._after_step(loss_value, lr, grad_norm, self._update_ratio(before))
 
@@ -223,37 +222,15 @@ class Trainer:
         """Copy the weights that produced the lowest loss so far (before they are updated)."""
         if not self.rules.step_best(loss):
             return False
-        self._copy_best()
+        self.copies.keep_best()
         return True
-
-    def _copy_best(self) -> None:
-        best = self.best_params
-        if best is None:
-            self.best_params = [w.clone() for w in self._weights]
-        elif len(best) == 1:  # one tensor (the pixels): copy_ skips foreach's list handling
-            best[0].copy_(self._weights[0])
-        else:
-            torch._foreach_copy_(best, self._weights)
-
-    def _snapshot_weights(self, just_kept: bool) -> list[Tensor]:
-        """A copy of the weights (taken every RATIO_EVERY steps), to measure the size of the update."""
-        if just_kept:  # _keep_best has just copied these very weights: save a second copy
-            return self.best_params
-        torch._foreach_copy_(self._scratch(), self._weights)
-        return self._scratch()
-
-    def _scratch(self) -> list[Tensor]:
-        """One reusable weight-sized buffer: allocating megabytes every 10th step costs page faults."""
-        if self._spare is None:
-            self._spare = [torch.empty_like(w) for w in self._weights]
-        return self._spare
 
     def _update_ratio(self, before: list[Tensor]) -> float:
         """||update|| / ||weights||: about 1e-3 is healthy; 1e-1 and up means too large a LR.
         (The scratch buffer may be `before` itself: LayerStats reads it, then overwrites it.)"""
-        num, den = self.layers.update(self.step_count + 1, self._weights, before, self._scratch())
-        if not math.isfinite(num):
-            self.rules.diverge(self.step_count + 1, "the weights became non-finite", self.lr)
+        copies = self.copies
+        num, den = self.layers.update(self.step_count + 1, copies.weights, before, copies.scratch())
+        self.rules.check_update(self.step_count + 1, num, self.lr)
         return num / den if den > 0 else math.nan
 
     def _end_epoch(self) -> dict[str, float]:
@@ -261,33 +238,19 @@ class Trainer:
         stopping watch the validation loss, or else the epoch's mean training loss."""
         if not self._watch_epochs:  # nothing reads it: skip the bookkeeping (the row gets no extras)
             return {}
-        if not self._epoch_losses:
+        mean = epoch_mean(self._epoch_losses)
+        if mean is None:
             return {}
-        mean = sum(self._epoch_losses) / len(self._epoch_losses)
-        self._epoch_losses = []
         metrics = {"epoch_loss": mean, **(self.b.probe(self.b.model) if self.b.probe else {})}
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
             if self.rules.epoch_best(metrics["val_loss"], self.epoch, metrics.get("val_accuracy")):
-                self._copy_best()
-        watched = metrics.get("val_loss", mean)
-        if self.b.scheduler is not None and self.per_epoch:
-            before = self.lr
-            self.b.scheduler.step(watched)
-            if self.lr < before:
-                self.rules.events.append((self.step_count, "plateau", self.lr))
-        self.rules.end_epoch(self.epoch, self.step_count, watched, self.lr,
-                             metrics.get("val_accuracy"))
+                self.copies.keep_best()
+        self.rules.close_epoch(self.epoch, self.step_count, metrics.get("val_loss", mean),
+                               self.b.optimizer, self.b.scheduler if self.per_epoch else None,
+                               metrics.get("val_accuracy"))
         metrics["bad_epochs"] = float(self.rules.bad_epochs)
         return metrics
-
-    def _restore_best_weights(self) -> None:
-        if self.best_params is not None:
-            with torch.no_grad():
-                torch._foreach_copy_(self.params, self.best_params)
-
-    def _weights_finite(self) -> bool:
-        return all_finite(self._weights)
 
     # Carrying a run on elsewhere ------------------------------------------------------------
     @property
@@ -310,7 +273,7 @@ class Trainer:
             "epoch_losses": list(self._epoch_losses) if mid else [],
             "torch_rng": self._rng, "step": self.step_count, "epoch": self.epoch,
             "seconds": self.seconds, "base_lr": self.base_lr, "rules": self.rules.state_dict(),
-            "best": self.best_params})
+            "best": self.copies.best})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Carry on a run from `state_dict`: the next step is the one the original would take."""
@@ -323,7 +286,7 @@ class Trainer:
         self.step_count, self.epoch, self.seconds = state["step"], state["epoch"], state["seconds"]
         self._base_lr = state["base_lr"]
         self.rules.load_state_dict(state["rules"])
-        self.best_params = copies_like(state["best"], self._weights) if state["best"] else None
+        self.copies.load_best(state["best"])
         self._in_epoch, self._batches, self._epoch_losses = 0, iter(()), list(state["epoch_losses"])
         if state["in_epoch"]:  # mid-epoch: the same batch order, less the batches already used
             self._epoch_rng = state["loader_rng"]
@@ -365,7 +328,7 @@ class Trainer:
         found = [*self.params, *(p.grad for p in self.params if p.grad is not None)]
         found += [v for state in self.b.optimizer.state.values() for v in state.values()
                   if isinstance(v, Tensor)]
-        found += [*(self.best_params or []), *(self._spare or [])]
+        found += self.copies.held()
         found += [t for t in (*data_tensors(self.b.loader), self.b.target) if isinstance(t, Tensor)]
         return found
 
@@ -388,14 +351,15 @@ class Trainer:
         self.released = True
         self.b = replace(self.b, model=nn.Module(), loader=None, optimizer=None, scheduler=None,
                          target=None, evaluate=None, view=None, test=None)
-        self.params, self._weights, self._spare, self.best_params = [], [], None, None
+        self.params = []
+        self.copies.release()
         self._batches = iter(())
 
     def restore_best(self) -> bool:
         """Load the best weights kept so far (the best checkpoint); False if there are none."""
-        if self.best_params is None or self.released:
+        if self.copies.best is None or self.released:
             return False
-        self._restore_best_weights()
+        self.copies.restore_best()
         return True
 
     def image(self) -> np.ndarray | None:

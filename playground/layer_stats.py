@@ -16,6 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from playground.layer_names import columns_for, layer_of
+
+__all__ = ["LayerStats", "autopsy", "columns_for", "grad_norms", "layer_of", "norms"]
+
 KEEP = 10_000  # records kept when nobody drains them (a CLI run of 100,000 steps)
 EXPLODED = 10.0  # weights this many times their healthy norm have exploded
 TOO_BIG = 0.1  # an update / weight ratio this large means the learning rate is far too large
@@ -35,17 +39,6 @@ def grad_norms(params: list[Tensor]) -> list[float]:
     grads = [p.grad for p in params if p.grad is not None]
     found = iter(norms(grads)[1] if grads else [])
     return [next(found) if p.grad is not None else math.nan for p in params]
-
-
-def layer_of(name: str) -> str:
-    """The module a parameter belongs to ("net.4.weight" -> "net.4"; "pixels" -> "pixels")."""
-    return name.rsplit(".", 1)[0] if "." in name else name
-
-
-def columns_for(names: list[str]) -> tuple[str, ...]:
-    """A record's columns: the step, then every parameter's gradient, update and weight norm."""
-    return ("step", *(f"grad:{n}" for n in names), *(f"update:{n}" for n in names),
-            *(f"weight:{n}" for n in names))
 
 
 class LayerStats:

@@ -10,12 +10,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from playground.config import RunConfig
+if TYPE_CHECKING:
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    from playground.config import RunConfig
 
 EXPLODE = 1e3  # a loss this many times its first value (or above 1e3 absolute) has diverged
 ENDED = ("completed", "diverged", "early_stopped", "stopped")  # a run's final statuses
 CALLBACKS = ("cfg", "restore", "weights_finite", "on_diverge")  # what a rules' state leaves out
+NON_FINITE_WEIGHTS = "the weights became non-finite"
+Metrics = TypeVar("Metrics")
+Row = TypeVar("Row")
+
+
+def lr_of(optimizer: Optimizer) -> float:
+    """The learning rate an optimizer (or a race contender's lr holder) steps with now."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def epoch_mean(losses: list[float]) -> float | None:
+    """The epoch's mean training loss (None for an epoch without steps); empties `losses` for
+    the next epoch."""
+    if not losses:
+        return None
+    mean = sum(losses) / len(losses)
+    losses.clear()
+    return mean
 
 
 def _nothing() -> None:
@@ -89,6 +112,11 @@ class RunRules:
         events, first loss and best weights stay."""
         self.status, self.reason, self.diverged_at, self.bad_epochs = "ready", "", None, 0
 
+    def check_update(self, step: int, update_norm: float, lr: float) -> None:
+        """An update of non-finite size left non-finite weights: the run has diverged."""
+        if not math.isfinite(update_norm):
+            self.diverge(step, NON_FINITE_WEIGHTS, lr)
+
     # Best weights ---------------------------------------------------------------------------
     def step_best(self, loss: float) -> bool:
         """Whether the weights that gave this training loss are the best so far (the owner then
@@ -113,6 +141,30 @@ class RunRules:
         if self.cfg.monitor == "accuracy" and accuracy is not None:
             return -accuracy
         return loss
+
+    # Closing a step and an epoch ---------------------------------------------------------------
+    def close_step(self, step: int, last: bool, epoch_ends: bool,
+                   end_epoch: Callable[[], Metrics], record: Callable[[Metrics | None], Row],
+                   optimizer: Optimizer) -> Row:
+        """The order every step closes in: the epoch's end when it is due (not after divergence;
+        validation may draw dropout masks), then the history row, then finishing after the last
+        step. `end_epoch` returns what `record` puts in the row (None when no epoch ended)."""
+        metrics = end_epoch() if (last or epoch_ends) and self.status not in ENDED else None
+        row = record(metrics)
+        if last and self.status not in ENDED:
+            self.finish("completed", step, lr_of(optimizer))
+        return row
+
+    def close_epoch(self, epoch: int, step: int, watched: float, optimizer: Optimizer,
+                    plateau: ReduceLROnPlateau | None, accuracy: float | None = None) -> None:
+        """The epoch's end: a per-epoch (plateau) schedule steps on the watched loss, a cut it
+        makes is an event, then early stopping counts the epoch."""
+        if plateau is not None:
+            before = lr_of(optimizer)
+            plateau.step(watched)
+            if lr_of(optimizer) < before:
+                self.events.append((step, "plateau", lr_of(optimizer)))
+        self.end_epoch(epoch, step, watched, lr_of(optimizer), accuracy)
 
     # Early stopping -------------------------------------------------------------------------
     def end_epoch(self, epoch: int, step: int, watched: float, lr: float,
@@ -142,4 +194,4 @@ class RunRules:
         if status in ("diverged", "early_stopped") and self.has_best:
             self.restore()
         if status == "completed" and not self.weights_finite():
-            self.diverge(step, "the weights became non-finite", lr)
+            self.diverge(step, NON_FINITE_WEIGHTS, lr)

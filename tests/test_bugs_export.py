@@ -13,7 +13,8 @@ import torch
 
 from playground import RunConfig
 from playground.bugs import BUGS, lab_pair
-from playground.bugs.script import Edit, ScriptEditError, patched
+from playground.bugs.inject import patched
+from playground.bugs.script import Edit, ScriptEditError
 from playground.engine import Trainer
 from playground.export import train_script
 from playground.lessons.generate import target_array

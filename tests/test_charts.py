@@ -14,7 +14,7 @@ from playground.charts import run as charts
 from playground.charts.common import ZOOM_HINT, ZOOM_ON
 from playground.config import RunConfig
 from playground.history import COLUMNS, Table
-from playground.schedules import SCHEDULES, lr_at
+from playground.schedules import SCHEDULES, lr_at, lr_curve
 
 ROWS = [(i, (i - 1) // 4 + 1, 1.0 / i, 0.01, 0.5, math.nan, i * 1e-3) for i in range(1, 41)]
 
@@ -83,7 +83,7 @@ def test_altair_charts_build() -> None:
     df = charts.history_frame(table(ROWS))
     assert charts.loss_chart(df, events=[(5, "lr", 0.1)]).to_dict()["layer"]
     assert charts.lr_chart(df).to_dict()["mark"]["type"] == "line"
-    assert charts.schedule_chart(RunConfig(schedule="step")).to_dict()["mark"]["type"] == "line"
+    assert charts.schedule_chart(lr_curve(RunConfig(schedule="step"))).to_dict()["mark"]["type"] == "line"
     assert not charts.lr_log_scale(pd.DataFrame({"lr": [0.1, 0.05]}))
     assert charts.lr_log_scale(pd.DataFrame({"lr": [0.1, 0.001]}))
 
@@ -98,8 +98,8 @@ def y_scale(spec: dict) -> str:
 def test_the_run_lr_chart_has_the_preview_axis_from_its_first_steps(schedule: str) -> None:
     cfg = RunConfig(schedule=schedule, optimizer="sgd", lr=0.1, epochs=400, step_size=50)
     early = pd.DataFrame({"step": range(1, 6), "lr": [lr_at(cfg, t) for t in range(5)]})
-    preview = y_scale(charts.schedule_chart(cfg).to_dict())
-    live = y_scale(json.loads(charts.lr_spec(charts.run_lr_log_scale(cfg, early))))
+    preview = y_scale(charts.schedule_chart(lr_curve(cfg)).to_dict())
+    live = y_scale(json.loads(charts.lr_spec(charts.run_lr_log_scale(lr_curve(cfg), early))))
     assert live == preview
     if schedule == "cosine":  # the LR falls to ~0: log from the first step, not from half-way
         assert live == "log" and not charts.lr_log_scale(early)
@@ -107,8 +107,8 @@ def test_the_run_lr_chart_has_the_preview_axis_from_its_first_steps(schedule: st
 
 def test_rates_changed_live_beyond_10x_make_the_run_lr_chart_log() -> None:
     changed = pd.DataFrame({"step": [1, 2, 3], "lr": [0.01, 0.01, 1.0]})
-    assert charts.run_lr_log_scale(RunConfig(), changed)
-    assert not charts.run_lr_log_scale(RunConfig(), changed.iloc[:2])
+    assert charts.run_lr_log_scale(lr_curve(RunConfig()), changed)
+    assert not charts.run_lr_log_scale(lr_curve(RunConfig()), changed.iloc[:2])
 
 
 @pytest.mark.parametrize("spec", [

@@ -1,15 +1,14 @@
 """How each bug changes a run, as plain PyTorch pieces the task builders and the Trainer use.
 
-The builders hand their `Built` to `apply` (criterion, training loader and the update's two
-bookkeeping lines) and ask `validation` how to validate; everything else is the normal run, so a
-run without a bug is the normal run bit for bit.
+The builders hand their `Built` to `inject.apply` (criterion, training loader and the update's two
+bookkeeping lines) and ask `inject.validation` how to validate; everything else is the normal run,
+so a run without a bug is the normal run bit for bit.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -20,7 +19,6 @@ from playground.tensor_ops import clear_grads
 
 if TYPE_CHECKING:
     from playground.config import RunConfig
-    from playground.ingredients import Built
 
 
 class Loop:
@@ -121,26 +119,3 @@ def still_training(model: nn.Module) -> Iterator[None]:
     """`model.eval()` and `torch.no_grad()` forgotten: dropout stays on and a graph is built."""
     with torch.enable_grad():
         yield
-
-
-def validation(cfg: RunConfig) -> Callable[[nn.Module], contextlib.AbstractContextManager]:
-    """How this run validates: `evaluating`, or `still_training` when its bug forgets to."""
-    from playground.bugs.registry import BUGS
-
-    bug = BUGS.get(cfg.bug)
-    return still_training if bug is not None and bug.forgets_eval else evaluating
-
-
-def apply(cfg: RunConfig, built: Built) -> Built:
-    """The run's ingredients with its bug in them (the same object when it has none)."""
-    from playground.bugs.registry import BUGS
-
-    bug = BUGS.get(cfg.bug)
-    if bug is None:
-        return built
-    changes: dict[str, Any] = {"loop": bug.loop()}
-    if bug.squash is not None:
-        changes["criterion"] = Squashed(built.criterion, bug.squash)
-    if bug.loader is not None:
-        changes["loader"] = bug.loader(cfg, built.loader)
-    return replace(built, **changes)

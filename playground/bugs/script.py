@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from playground.config import RunConfig
 
 
 class ScriptEditError(RuntimeError):
@@ -28,19 +24,7 @@ class Edit:
     after: bool = False
 
 
-def patched(cfg: RunConfig, script: str) -> str:
-    """The script with the config's bug in it (unchanged when it has none)."""
-    from playground.bugs.registry import BUGS
-
-    bug = BUGS.get(cfg.bug)
-    if bug is None:
-        return script
-    for edit in bug.edits(cfg):
-        script = _apply(script, edit, cfg.bug)
-    return script
-
-
-def _apply(script: str, edit: Edit, name: str) -> str:
+def apply_edit(script: str, edit: Edit, name: str) -> str:
     """One edit over every line that holds its `old` text."""
     out, found = [], 0
     for line in script.split("\n"):

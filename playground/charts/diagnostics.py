@@ -15,7 +15,7 @@ from playground.charts.annotations import mark_layers
 from playground.charts.common import spec_without_main_data, zoomable
 from playground.charts.run import smooth
 from playground.history import Table
-from playground.layer_stats import layer_of
+from playground.layer_names import layer_of
 
 GUIDE = 1e-3  # the usual healthy update / weight ratio per step
 BAND = (1e-4, 1e-2)  # a decade either side of it

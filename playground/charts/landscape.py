@@ -4,11 +4,14 @@ where that step lands. Pure functions of a computed `Landscape`."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.compare.landscape import Landscape
+if TYPE_CHECKING:  # the computed landscape comes in; charts import no torch
+    from playground.compare.landscape import Landscape
 
 LEVELS = 14  # filled contour bands
 PATH_COLOR = "#ff4fd8"

@@ -1,8 +1,9 @@
 """The paths lesson's map: the surface as log-scaled filled contours, each path as it grows, the
 current point, the gradient and the optimizer's running direction there, all in one Altair chart.
 
-The contour frame and the spec are cached per surface, setting and size (a refresh sends only the
-paths); a click on the map is a point selection named START whose value is the clicked cell.
+The surface's values come in as a grid (lessons/path_map.py evaluates it and caches the contour
+frame and the spec per surface, setting and size; a refresh sends only the paths); a click on the
+map is a point selection named START whose value is the clicked cell.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground import surfaces
-from playground.config import RunConfig
-
+Extent = tuple[float, float, float, float]  # x from, x to, y from, y to
 GRID = 60  # cells per side of the contour map
 LEVELS = 14  # filled contour bands
 MAX_POINTS = 1500  # drawn per path (the history keeps every step)
@@ -26,20 +25,24 @@ ARROW = 0.09  # arrows are drawn this share of the map wide (their direction is 
 COLORS = ["#e41a1c", "#377eb8", "#ff7f00", "#984ea3", "#4daf4a", "#a65628", "#f781bf", "#111111"]
 
 
-@functools.lru_cache(maxsize=32)
-def surface_frame(surface: str, condition: float, rotation: float, size: int = GRID) -> pd.DataFrame:
-    """One rectangle per grid cell, banded by log10(f - floor): computed once per surface and size."""
-    cfg = RunConfig(task="paths", surface=surface, condition=condition, rotation=rotation)
-    spec = surfaces.SURFACES[surface]
-    x0, x1, y0, y1 = spec.extent
+def cell_centres(extent: Extent, size: int = GRID) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the centres of a size x size grid of cells over the map, as 2-D arrays: where
+    the caller evaluates the surface for `surface_frame`."""
+    x0, x1, y0, y1 = extent
     dx, dy = (x1 - x0) / size, (y1 - y0) / size
     xs = x0 + dx * (np.arange(size) + 0.5)
     ys = y0 + dy * (np.arange(size) + 0.5)
-    gx, gy = np.meshgrid(xs, ys)
-    import torch
+    return np.meshgrid(xs, ys)
 
-    values = surfaces.value(cfg, torch.from_numpy(gx), torch.from_numpy(gy)).numpy()
-    logs = np.log10(np.maximum(values - spec.floor, 0) + 1e-3)
+
+def surface_frame(extent: Extent, values: np.ndarray, floor: float) -> pd.DataFrame:
+    """One rectangle per grid cell, banded by log10(f - floor); `values` is the surface at
+    `cell_centres(extent, len(values))` (computed outside: charts hold no torch)."""
+    size = len(values)
+    x0, x1, y0, y1 = extent
+    dx, dy = (x1 - x0) / size, (y1 - y0) / size
+    gx, gy = cell_centres(extent, size)
+    logs = np.log10(np.maximum(values - floor, 0) + 1e-3)
     lo, hi = float(logs.min()), float(logs.max())
     band = np.floor((logs - lo) / max(hi - lo, 1e-9) * (LEVELS - 1e-9))
     return pd.DataFrame({"x": (gx - dx / 2).ravel(), "x2": (gx + dx / 2).ravel(),
@@ -85,16 +88,16 @@ def current_points(paths: pd.DataFrame) -> pd.DataFrame:
     return paths.groupby("run", sort=False).tail(1) if len(paths) else paths
 
 
-@functools.lru_cache(maxsize=32)
-def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, ...] = ("run",),
-             size: int = 440, clickable: bool = False, arrows: bool = True) -> str:
-    """The map's Vega-Lite spec with the contours inlined and the paths, points and arrows left as
-    the named datasets PATH, NOW and ARROWS (see `fill`): built once, its data sent per refresh."""
-    spec = surfaces.SURFACES[surface]
-    x0, x1, y0, y1 = spec.extent
+def map_spec(contours: pd.DataFrame, extent: Extent, minima: tuple[tuple[float, float], ...],
+             runs: tuple[str, ...] = ("run",), size: int = 440, clickable: bool = False,
+             arrows: bool = True) -> str:
+    """The map's Vega-Lite spec with the contours (`surface_frame`) inlined and the paths, points
+    and arrows left as the named datasets PATH, NOW and ARROWS (see `fill`): built once per
+    surface and size by the caller (lessons/path_map.py caches it), its data sent per refresh."""
+    x0, x1, y0, y1 = extent
     sx = alt.Scale(domain=[x0, x1], nice=False, zero=False)
     sy = alt.Scale(domain=[y0, y1], nice=False, zero=False)
-    contour = alt.Chart(surface_frame(surface, condition, rotation)).mark_rect().encode(
+    contour = alt.Chart(contours).mark_rect().encode(
         x=alt.X("x:Q", scale=sx, title="x"), x2="x2", y=alt.Y("y:Q", scale=sy, title="y"), y2="y2",
         color=alt.Color("band:Q", scale=alt.Scale(scheme="viridis"), legend=None),
         tooltip=[alt.Tooltip("cx:Q", title="x"), alt.Tooltip("cy:Q", title="y"),
@@ -114,9 +117,9 @@ def map_spec(surface: str, condition: float, rotation: float, runs: tuple[str, .
         filled=True, size=110, stroke="white", strokeWidth=1.5, opacity=1, clip=True).encode(
         x=xq, y=yq, color=alt.Color("run:N", scale=run_scale, legend=None),
         tooltip=["run:N", "step:Q", alt.Tooltip("loss:Q", format=".4g")])
-    minima = pd.DataFrame(spec.minima, columns=["x", "y"])
-    star = alt.Chart(minima).mark_point(shape="cross", size=90, color="white", filled=True).encode(
-        x=xq, y=yq)
+    minima_frame = pd.DataFrame(minima, columns=["x", "y"])
+    star = alt.Chart(minima_frame).mark_point(shape="cross", size=90, color="white",
+                                              filled=True).encode(x=xq, y=yq)
     arrow_scale = alt.Scale(domain=list(ARROWS), range=["#ffffff", "#ff4fd8"])
     arrow_color = alt.Color("arrow:N", scale=arrow_scale,
                             legend=alt.Legend(orient="bottom", title=None))
@@ -161,11 +164,3 @@ def fill(spec_json: str, paths: pd.DataFrame, arrows: pd.DataFrame | None = None
 def _parsed(spec_json: str) -> dict:
     """A map spec parsed once (callers copy what they change)."""
     return json.loads(spec_json)
-
-
-def path_chart(cfg: RunConfig, paths: pd.DataFrame, arrows: pd.DataFrame | None = None,
-               size: int = 440) -> dict:
-    """The whole map as one self-contained spec (the CLI's PNG)."""
-    runs = tuple(dict.fromkeys(paths["run"])) or ("run",)
-    spec = map_spec(cfg.surface, cfg.condition, cfg.rotation, runs, size, arrows=arrows is not None)
-    return fill(spec, paths, arrows, records=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import altair as alt
 import numpy as np
@@ -16,9 +17,7 @@ from playground.charts.common import (
     with_data,
     zoomable,
 )
-from playground.config import RunConfig
 from playground.history import COLUMNS, Table
-from playground.schedules import lr_curve
 
 INFERNO = np.array([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]],
                    dtype=np.float32)
@@ -172,28 +171,30 @@ def _lr_chart(data: pd.DataFrame | None, log: bool, height: int) -> alt.Chart:
 PREVIEW_POINTS = 150  # points of the schedule preview
 
 
-def schedule_frame(cfg: RunConfig) -> pd.DataFrame:
-    """The config's whole schedule as (step, lr) rows (none for a schedule that follows the loss)."""
-    return pd.DataFrame(lr_curve(cfg, points=PREVIEW_POINTS), columns=["step", "lr"])
+Curve = Sequence[tuple[int, float]]  # a schedule's (step, lr) preview: schedules.lr_curve
 
 
-@functools.lru_cache(maxsize=32)
-def schedule_log_scale(cfg: RunConfig) -> bool:
+def schedule_frame(curve: Curve) -> pd.DataFrame:
+    """A schedule's (step, lr) preview as rows (none for a schedule that follows the loss)."""
+    return pd.DataFrame(list(curve), columns=["step", "lr"])
+
+
+def schedule_log_scale(curve: Curve) -> bool:
     """Log-y when the whole schedule spans more than 10x: decided before the run, so the preview and
     the run's LR chart share one axis and it never flips part-way through a run."""
-    return lr_log_scale(schedule_frame(cfg))
+    return lr_log_scale(schedule_frame(curve))
 
 
-def run_lr_log_scale(cfg: RunConfig | None, df: pd.DataFrame) -> bool:
-    """The run's LR chart axis: the schedule's (as its preview), or log once rates changed live (or
+def run_lr_log_scale(curve: Curve | None, df: pd.DataFrame) -> bool:
+    """The run's LR chart axis: its schedule's (as the preview), or log once rates changed live (or
     by a plateau) span more than 10x."""
-    return (cfg is not None and schedule_log_scale(cfg)) or lr_log_scale(df)
+    return (bool(curve) and schedule_log_scale(curve)) or lr_log_scale(df)
 
 
-def schedule_chart(cfg: RunConfig, height: int = 140) -> alt.Chart:
+def schedule_chart(curve: Curve, height: int = 140) -> alt.Chart:
     """A small preview of the schedule's LR over the run, before it starts: drawn exactly as the
     run's own LR chart will be (same axis: `schedule_log_scale`)."""
-    return _lr_chart(schedule_frame(cfg), schedule_log_scale(cfg), height)
+    return _lr_chart(schedule_frame(curve), schedule_log_scale(curve), height)
 
 
 def epoch_starts(df: pd.DataFrame, limit: int = 40) -> list[int]:

@@ -32,7 +32,7 @@ from playground.losses import LOSSES
 from playground.models import MODELS
 from playground.optim import OPTIMIZERS, make_optimizer
 from playground.results import TrainResult
-from playground.rules import RunRules
+from playground.rules import RunRules, epoch_mean
 from playground.schedules import SCHEDULES, make_scheduler
 from playground.tensor_ops import all_finite
 
@@ -258,41 +258,35 @@ class Stack:
         den = row_norms(before).tolist()
         ratios = [n / d if d > 0 else math.nan for n, d in zip(num, den, strict=True)]
         for r in ok:
-            if not math.isfinite(num[r]):
-                self.books[r].rules.diverge(self.step_count + 1, "the weights became non-finite", lrs[r])
+            self.books[r].rules.check_update(self.step_count + 1, num[r], lrs[r])
         return ratios
 
     def _after_step(self, r: int, loss: float, lr: float, norm: float, ratio: float,
                     closes_epoch: bool) -> Row:
-        """Advance this contender's schedule; close the epoch on its last batch; record the row;
-        finish after the last step (Trainer.step's order)."""
+        """Advance this contender's schedule, then close the step as a solo run's closes
+        (`RunRules.close_step`): the epoch's end, the row, finishing after the last step."""
         book = self.books[r]
         book.epoch_losses.append(loss)
         if book.scheduler is not None and not book.per_epoch:
             book.scheduler.step()
         if not book.done:
             book.rules.status = "running"
-        last = self.step_count >= self.total_steps
-        if (last or closes_epoch) and not book.done:
-            self._end_epoch(book)
+        return book.rules.close_step(self.step_count, self.step_count >= self.total_steps,
+                                     closes_epoch, lambda: self._end_epoch(book),
+                                     lambda _: self._record(book, loss, lr, norm, ratio),
+                                     book.holder)
+
+    def _record(self, book: Book, loss: float, lr: float, norm: float, ratio: float) -> Row:
         row = Row(self.step_count, self.epoch, loss, lr, norm, ratio, self.seconds)
         book.rows.append(row)
-        if last and not book.done:
-            book.rules.finish("completed", self.step_count, book.lr)
         return row
 
     def _end_epoch(self, book: Book) -> None:
         """Trainer's epoch end: the plateau schedule and early stopping see the epoch's mean loss."""
-        if not book.epoch_losses:
-            return
-        mean = sum(book.epoch_losses) / len(book.epoch_losses)
-        book.epoch_losses = []
-        if book.scheduler is not None and book.per_epoch:
-            before = book.lr
-            book.scheduler.step(mean)
-            if book.lr < before:
-                book.rules.events.append((self.step_count, "plateau", book.lr))
-        book.rules.end_epoch(self.epoch, self.step_count, mean, book.lr)
+        mean = epoch_mean(book.epoch_losses)
+        if mean is not None:
+            book.rules.close_epoch(self.epoch, self.step_count, mean, book.holder,
+                                   book.scheduler if book.per_epoch else None)
 
     def stop(self) -> None:
         """End every live contender at the user's request."""

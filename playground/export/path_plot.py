@@ -9,6 +9,7 @@ import pandas as pd
 
 from playground.charts import paths as path_charts
 from playground.config import RunConfig
+from playground.lessons.path_map import path_chart
 
 PATH_CSV_COLUMNS = ["step", "x", "y", "loss", "lr"]
 
@@ -22,6 +23,6 @@ def path_png(cfg: RunConfig, histories: Mapping[str, pd.DataFrame], size: int = 
     """The paths (one per run) on the surface's contours, as PNG bytes."""
     import vl_convert
 
-    spec = path_charts.path_chart(cfg, path_charts.path_frame(dict(histories)), size=size)
+    spec = path_chart(cfg, path_charts.path_frame(dict(histories)), size=size)
     spec["title"] = f"{cfg.surface}: " + ", ".join(histories)
     return vl_convert.vegalite_to_png(spec, scale=2)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from playground import models
-from playground.bugs.script import patched
+from playground.bugs.inject import patched
 from playground.config import FIELDS, RunConfig
 from playground.export.codegen import fill, literal, read_template
 from playground.export.copied_code import helpers_code, loader_code, model_code

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.bugs.effects import apply, validation
+from playground.bugs.inject import apply, validation
 from playground.ingredients import Built, Loader
-from playground.lessons import classify, evaluation, linefit
+from playground.lessons import classify, linefit, metrics
 from playground.losses import LOSSES
 from playground.models import seed_weights
 from playground.optim import make_optimizer
@@ -66,8 +66,8 @@ def build_classify(cfg: RunConfig, target: Any = None) -> Built:
                                   for i, j in enumerate(wrong.tolist())]}
 
     def test(m: nn.Module) -> dict[str, Any]:
-        """The held-out test split's report (see evaluation.py), for the end of a run."""
-        return evaluation.evaluate(m, xs, ys, list(classify.SHAPES[:cfg.classes]))
+        """The held-out test split's report (see metrics.py), for the end of a run."""
+        return metrics.evaluate(m, xs, ys, list(classify.SHAPES[:cfg.classes]))
 
     return _finish(cfg, model, classify.loader(cfg, xt, yt), criterion, evaluate=evaluate,
                    view=view, extra_columns=CLASSIFY_COLUMNS, test=test if len(ys) else None)

@@ -1,6 +1,5 @@
-"""Test-set evaluation of a trained classifier: accuracy, per-class precision / recall / F1, the
-confusion matrix on held-out data, and what the model costs (parameters, megabytes, milliseconds
-per sample). Pure torch and numpy, so the engine, the page and the CLI share one report.
+"""Test-set evaluation of a trained classifier's run folder or config: its held-out split rebuilt
+and reported on (the report itself, shared by the engine, the page and the CLI, is `metrics.py`).
 
 The test split is looked at once, after training: validation chose the epoch and the settings, so
 only data that chose nothing gives an honest estimate of how the model does on new sprites.
@@ -9,78 +8,24 @@ only data that chose nothing gives an honest estimate of how the model does on n
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from playground.config import ConfigError, RunConfig
 from playground.lessons import classify
+from playground.lessons.metrics import evaluate, model_size, per_class
 
-TIMING_REPEATS = 5  # no-grad passes over the test set; the fastest one is reported
+__all__ = ["EvaluationError", "evaluate", "evaluate_config", "evaluate_run", "format_report",
+           "model_size", "per_class"]
+
 CHECKPOINTS = ("best.pt", "final.pt")  # the best weights when the run kept them, else the last
 
 
 class EvaluationError(ValueError):
     """A run folder that cannot be evaluated; the message says why in one sentence."""
-
-
-def per_class(matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Precision, recall, F1 and support per class from a confusion matrix (rows = truth);
-    a class never predicted (or never present) scores 0 rather than dividing by zero."""
-    m = np.asarray(matrix, dtype=np.float64)
-    tp, predicted, support = np.diag(m), m.sum(axis=0), m.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(int)}
-
-
-def model_size(model: nn.Module) -> dict[str, float]:
-    """Parameter count and the bytes a saved model takes (parameters plus buffers)."""
-    tensors = [*model.parameters(), *model.buffers()]
-    nbytes = sum(t.numel() * t.element_size() for t in tensors)
-    return {"parameters": sum(p.numel() for p in model.parameters()), "size_bytes": nbytes,
-            "size_mb": nbytes / 1e6}
-
-
-def ms_per_sample(model: nn.Module, x: Tensor, repeats: int = TIMING_REPEATS) -> float:
-    """Inference time per sample in eval mode without gradients: a warm-up pass, then the fastest
-    of `repeats` timed passes (the least disturbed by whatever else the machine does)."""
-    was_training = model.training
-    model.eval()
-    best = float("inf")
-    with torch.no_grad():
-        model(x)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            best = min(best, time.perf_counter() - start)
-    model.train(was_training)
-    return best * 1000 / max(len(x), 1)
-
-
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, classes: list[str]) -> dict[str, Any]:
-    """The full report on (x, y): accuracy, per-class and macro P/R/F1, confusion, cost."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        preds = classify.predict(model(x))
-    model.train(was_training)
-    matrix = classify.confusion(y, preds, len(classes))
-    scores = per_class(matrix)
-    rows = [{"class": name, "precision": float(scores["precision"][i]),
-             "recall": float(scores["recall"][i]), "f1": float(scores["f1"][i]),
-             "support": int(scores["support"][i])} for i, name in enumerate(classes)]
-    macro = {k: float(np.mean(scores[k])) for k in ("precision", "recall", "f1")}
-    return {"test_size": len(y), "accuracy": float(np.trace(matrix) / max(len(y), 1)),
-            "classes": list(classes), "per_class": rows, "macro": macro,
-            "confusion": matrix.tolist(), **model_size(model),
-            "ms_per_sample": ms_per_sample(model, x)}
 
 
 def held_out(cfg: RunConfig) -> tuple[Tensor, Tensor]:

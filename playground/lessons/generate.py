@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from playground import sprites
-from playground.bugs.effects import apply
+from playground.bugs.inject import apply
 from playground.ingredients import Built, Loader
 from playground.losses import make_criterion
 from playground.models import MODELS, make_model

@@ -15,10 +15,6 @@ from playground.serve.pool import Pool, shared_pool
 DONE = ("done", "cancelled", "error")
 
 
-class Cancelled(Exception):
-    """Raised inside a job's work when the user cancelled it (or its session went away)."""
-
-
 class Job:
     """One compare job: its published progress, and how it ended."""
 

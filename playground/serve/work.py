@@ -23,9 +23,8 @@ from playground.compare.stability import stability_map
 from playground.compare.tune import Progress, TuneOptions, run_study, study_view
 from playground.compare.tune_space import Space
 from playground.config import RunConfig
-from playground.serve.jobs import Cancelled
 from playground.serve.lockstep import PUBLISH_EVERY, drive
-from playground.serve.worker import unpack
+from playground.serve.wire import Cancelled, unpack
 
 CURVE_POINTS = 800  # per contender on the chart
 

@@ -11,7 +11,6 @@ kind, args), and for the task in hand ("pause"|"resume"|"step"|"line"|"stop"|"yi
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import select
@@ -22,7 +21,6 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-import torch
 
 from playground.config import ConfigError, RunConfig
 from playground.engine import Trainer
@@ -31,6 +29,7 @@ from playground.loop_lines import LineRefused, LineStepper, LineView
 from playground.serve.film import GIF_STEPS
 from playground.serve.limits import Limits
 from playground.serve.trajectory import weights_now
+from playground.serve.wire import Cancelled, pack, unpack
 from playground.tasks import build
 from playground.warmup import configure_torch, warm_up
 
@@ -38,18 +37,6 @@ log = logging.getLogger(__name__)
 
 IMAGE_EVERY = 0.1  # seconds between pictures sent while training
 SEND_EVERY = 0.05  # seconds between updates while training (rows are batched in between)
-
-
-def pack(state: dict[str, Any]) -> bytes:
-    """A trainer's state as bytes: what travels between processes and what a checkpoint holds."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
-
-
-def unpack(data: bytes) -> dict[str, Any]:
-    """The inverse of pack; `weights_only` refuses anything but tensors and plain data."""
-    return torch.load(io.BytesIO(data), weights_only=True)
 
 
 @dataclass
@@ -302,8 +289,6 @@ class JobChannel:
 
     def check(self) -> None:
         """Raise Cancelled if the page cancelled it or its time ran out."""
-        from playground.serve.jobs import Cancelled
-
         while self.conn.poll(0):
             if self.conn.recv()[0] in ("cancel", "stop"):
                 self.cancelled = True
@@ -317,8 +302,7 @@ class JobChannel:
 
 def run_job(conn: Connection, job_id: int, kind: str, args: tuple, limits: Limits) -> None:
     """A compare job to its end; its result (or why it stopped) goes back in one message."""
-    from playground.serve import work
-    from playground.serve.jobs import Cancelled
+    from playground.serve import work  # the compare code, loaded by the first job only
 
     channel = JobChannel(conn, job_id, limits)
     try:

@@ -16,7 +16,7 @@ from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import diagnostics, echo, history, lessons, lock, loop_view
+from playground.ui import diagnostics, echo, history, lessons, lock, loop_view, setup
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -220,7 +220,8 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
                        width="stretch")
     st.caption(ZOOM_HINT)  # once, under the main chart: every step chart zooms the same way
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
-        spec = charts.lr_spec(charts.run_lr_log_scale(snap.config, df))
+        curve = setup.schedule_curve(snap.config) if snap.config is not None else None
+        spec = charts.lr_spec(charts.run_lr_log_scale(curve, df))
         st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
                                                             f"lr-{version}"), marks),
                            width="stretch")

@@ -16,6 +16,7 @@ from playground.charts.annotations import with_marks
 from playground.charts.common import with_data
 from playground.config import RunConfig, field_spec
 from playground.history import Table
+from playground.lessons import path_map
 from playground.lessons.path_presets import RACES
 from playground.lessons.path_theory import bowl_theory, optimum_settings
 from playground.serve import Snapshot
@@ -56,7 +57,7 @@ def paths_data(cfg: RunConfig) -> None:
     st.caption(surfaces.SURFACES[cfg.surface].doc)
     start = pd.DataFrame({"run": ["start"], "step": [0], "x": [cfg.start_x], "y": [cfg.start_y],
                           "loss": [float(surfaces.value(cfg, *_tensors(cfg)))]})
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, ("start",), 280, True, False)
+    spec = path_map.map_spec(cfg.surface, cfg.condition, cfg.rotation, ("start",), 280, True, False)
     st.vega_lite_chart(spec=path_charts.fill(spec, start, tag="-start"), key=MAP_KEY, width="content",
                        on_select=start_clicked, selection_mode=path_charts.START)
     st.caption(f"Start ({cfg.start_x:.3g}, {cfg.start_y:.3g}): click the map to move it.")
@@ -114,7 +115,7 @@ def paths_view(snap: Snapshot, df: pd.DataFrame, log_y: bool = True, smoothing: 
         arrows = path_charts.arrow_frame(view["x"], view["y"], {
             path_charts.ARROWS[0]: (-gx, -gy), path_charts.ARROWS[1]: view.get("update")},
             surfaces.SURFACES[cfg.surface].extent)
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, (cfg.optimizer,), 440)
+    spec = path_map.map_spec(cfg.surface, cfg.condition, cfg.rotation, (cfg.optimizer,), 440)
     frame = path_charts.path_frame({cfg.optimizer: history})
     left, right = st.columns([1, 1])
     with left:
@@ -153,7 +154,7 @@ def race_map(cfg: RunConfig | None, names: Sequence[str], curves: Sequence[Table
         return
     paths = {name: pd.DataFrame({c: t[c] for c in ("step", "x", "y", "loss")})
              for name, t in zip(names, curves, strict=False)}
-    spec = path_charts.map_spec(cfg.surface, cfg.condition, cfg.rotation, tuple(names), 480,
+    spec = path_map.map_spec(cfg.surface, cfg.condition, cfg.rotation, tuple(names), 480,
                                 arrows=False)
     st.vega_lite_chart(spec=path_charts.fill(spec, path_charts.path_frame(paths), tag=tag),
                        width="content", key=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -264,12 +265,18 @@ def _betas(box: Any) -> None:
                          format="%.4f", key=key(f"beta{i}"), help=spec["help"])
 
 
+@functools.lru_cache(maxsize=32)
+def schedule_curve(cfg: RunConfig) -> tuple[tuple[int, float], ...]:
+    """The config's whole schedule for the preview and the run's LR axis (pure, so cached)."""
+    return tuple(lr_curve(cfg, points=charts.PREVIEW_POINTS))
+
+
 def schedule_preview(box: Any, cfg: RunConfig) -> None:
     """The LR the schedule will use at each step, drawn before the run starts."""
     if not lr_curve(cfg, points=2):
         box.caption("The LR drops when the loss stops improving: no preview possible.")
     elif cfg.schedule != "constant":
-        box.altair_chart(charts.schedule_chart(cfg), width="stretch")
+        box.altair_chart(charts.schedule_chart(schedule_curve(cfg)), width="stretch")
 
 
 def config_from_widgets(previous: RunConfig) -> tuple[RunConfig, str | None]:
