@@ -124,6 +124,13 @@ class CoordMLP(nn.Module):
         return self.grid, image.reshape(CHANNELS, -1).T.contiguous()
 
 
+def _norm_act(ch: int) -> list[nn.Module]:
+    """GroupNorm then LeakyReLU(0.2): every layer's gradient is on one scale, so plain SGD has one
+    good range of learning rates (without them the decoder sawed at 0.03, converged at 0.1 and its
+    ReLUs died at 0.3: its regimes were out of order, docs/benchmarks.md)."""
+    return [nn.GroupNorm(min(4, ch), ch), nn.LeakyReLU(0.2)]
+
+
 class ConvDecoder(nn.Module):
     """A small conv decoder: latent -> 1/4-size feature map -> two upsampling conv blocks."""
 
@@ -134,11 +141,11 @@ class ConvDecoder(nn.Module):
         self.ch = ch
         self.fc = nn.Linear(cfg.latent, ch * self.base**2)
         self.body = nn.Sequential(
-            nn.ReLU(),
+            *_norm_act(ch),
             nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(ch, ch, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(ch, ch, 3, padding=1), *_norm_act(ch),
             nn.Upsample(size=(cfg.size, cfg.size), mode="nearest"),
-            nn.Conv2d(ch, ch // 2, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(ch, ch // 2, 3, padding=1), *_norm_act(ch // 2),
             nn.Conv2d(ch // 2, CHANNELS, 3, padding=1),
         )
         g = torch.Generator().manual_seed(cfg.seed + 1)

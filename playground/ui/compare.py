@@ -34,7 +34,7 @@ EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 # Presets --------------------------------------------------------------------------------------
 # Learning rates that converge for each model at the default settings (the sprite models from the
 # regime table of benchmarks/lr_regimes.py; SGD without momentum).
-SGD_LR = {"pixels": 0.1, "mlp": 0.01, "coord": 0.1, "conv": 0.1, "cnn": 0.05, "logreg": 0.1,
+SGD_LR = {"pixels": 0.1, "mlp": 0.01, "coord": 0.1, "conv": 0.01, "cnn": 0.05, "logreg": 0.1,
           "linear": 1e-5}
 ADAM_LR = {"pixels": 0.01, "mlp": 0.001, "coord": 0.001, "conv": 0.001, "cnn": 0.01,
            "logreg": 0.003, "linear": 0.01}
