@@ -125,9 +125,9 @@ class CoordMLP(nn.Module):
 
 
 def _norm_act(ch: int) -> list[nn.Module]:
-    """GroupNorm then LeakyReLU(0.2): every layer's gradient is on one scale, so plain SGD has one
-    good range of learning rates (without them the decoder sawed at 0.03, converged at 0.1 and its
-    ReLUs died at 0.3: its regimes were out of order, docs/benchmarks.md)."""
+    """GroupNorm then LeakyReLU(0.2): plain SGD's regimes then come in order along the LR axis."""
+    # With bare ReLUs the decoder sawed at 0.03, converged at 0.1 and its ReLUs died at 0.3 (the
+    # loss froze and read as a crawl); docs/benchmarks.md, "Learning-rate regimes on the defaults".
     return [nn.GroupNorm(min(4, ch), ch), nn.LeakyReLU(0.2)]
 
 
