@@ -10,13 +10,15 @@ import pandas as pd
 REGIMES = {
     "crawl": "too small: the loss falls steadily but stays far from the target",
     "converge": "just right: the loss ends below 5% of where it started (the sprite has formed)",
-    "oscillate": "too large: the loss shoots up on the way (it overshoots, and may then settle), "
-                 "goes up and down, or sits still while the weights flip",
+    "oscillate": "too large: the loss keeps going up and down, sits still while the weights flip, "
+                 "or shot far up and never came back down to the target",
     "diverge": "far too large: the loss blew up and the run stopped",
 }
 CONVERGED = 0.05  # final loss at or below 5% of the first epoch's: the sprite has clearly formed
-RISES = 0.05  # a share of epochs whose loss went up that no steadily falling run shows
+RISE = 0.02  # an epoch whose loss is 2% above the one before went visibly up
+SAWING = 0.10  # a share of rising epochs in the run's second half that no settling run shows
 SPIKE = 10.0  # a loss this many times the first, on the way, is an overshoot (a network's catapult)
+FLOOR = 1e-6  # below this share of the first loss, float noise is not sawing
 
 
 def epoch_losses(history: pd.DataFrame) -> np.ndarray:
@@ -24,18 +26,23 @@ def epoch_losses(history: pd.DataFrame) -> np.ndarray:
     return history.groupby("epoch", sort=True)["loss"].mean().to_numpy(dtype=np.float64)
 
 
+def sawing(losses: np.ndarray) -> float:
+    """The share of epochs in the run's second half whose loss rose visibly: sustained up-and-down,
+    not the one overshoot a catapult makes early on, nor float noise at a converged loss."""
+    late = np.maximum(losses[len(losses) // 2:], FLOOR * float(losses[0]))
+    return float(np.mean(late[1:] > late[:-1] * (1 + RISE))) if len(late) > 1 else 0.0
+
+
 def regime(losses: np.ndarray, status: str) -> str:
-    """crawl, converge, oscillate or diverge, from per-epoch losses and the run's status."""
+    """crawl, converge, oscillate or diverge, from per-epoch losses and the run's status. What the
+    learner sees decides: a run that overshot and then converged converged."""
     if status == "diverged" or not len(losses) or not np.isfinite(losses).all():
         return "diverge"
     first, final = float(losses[0]), float(losses[-1])
-    if float(losses.max()) > SPIKE * first:
-        return "oscillate"
     if final <= CONVERGED * first:
         return "converge"
-    steps = np.diff(losses)
-    rises = float(np.mean(steps > 1e-9 * abs(first))) if len(steps) else 0.0
-    if rises >= RISES or final >= first * (1 - 1e-6):
+    stuck = final >= first * (1 - 1e-6)
+    if stuck or sawing(losses) >= SAWING or float(losses.max()) > SPIKE * first:
         return "oscillate"
     return "crawl"
 
