@@ -92,10 +92,15 @@ def test_a_diverged_run_shows_its_autopsy_and_retries_from_the_kept_weights(app:
     want = kept_loss(runner)
 
     app.button(key="retry_lower_lr").click().run()
-    line = poll(app, lambda s: step_of(s) > diverged and "lr 100" in s, "the retry to step on")
+    line = poll(app, lambda s: "step " in s and step_of(s) > diverged and "lr 100" in s,
+                "the retry to step on")
+    assert app.number_input(key="w_lr").value == pytest.approx(100.0)  # the sidebar holds its rate
     first = runner.rows_since(diverged)
     assert first["step"][0] == diverged + 1 and first["lr"][0] == pytest.approx(100.0)
     assert first["loss"][0] == pytest.approx(want, rel=1e-5)
+    ended = poll(app, lambda s: any(w in s for w in ("completed", "diverged", "setup changed")),
+                 "the retry to end")
+    assert "setup changed" not in ended  # its rate is the run's own, not a new setup
 
 
 def test_restart_starts_over_from_the_initial_weights(app: AppTest) -> None:

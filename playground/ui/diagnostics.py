@@ -14,6 +14,7 @@ from playground.charts import diagnostics as charts
 from playground.charts.common import with_data
 from playground.serve import Snapshot
 from playground.serve.ended_run import RETRY_FACTOR
+from playground.ui import setup
 from playground.ui.session import get_runner
 
 BEFORE = 60  # steps before a divergence the autopsy draws
@@ -62,6 +63,13 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
                            width="stretch")
 
 
+
+def _retry(lr: float) -> None:
+    """Carry the ended run on at lr / 10, and put that rate in the sidebar: it is the run's own now,
+    so the panel does not read it as a new setup and a share link holds it."""
+    if get_runner().retry():
+        setup.set_widgets({"lr": lr})
+
 def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
     """What blew up first, the numbers at that step, the steps before it, and what to do."""
     with st.container(border=True):
@@ -83,9 +91,9 @@ def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
         lr = snap.base_lr * RETRY_FACTOR
         a, b = st.columns(2)
         if a.button(f"↩️ Retry at lr {lr:.3g} (÷10)", key="retry_lower_lr", type="primary",
-                    width="stretch", help="Carry this run on from the last good weights it kept, at "
-                                          "a tenth of its learning rate."):
-            get_runner().retry()
+                    width="stretch", on_click=_retry, args=(lr,),
+                    help="Carry this run on from the last good weights it kept, at a tenth of its "
+                         "learning rate."):
             st.rerun(scope="app")
         if b.button("⏮️ Restart from step 0", key="restart_initial", width="stretch",
                     help="The same settings and seed from the initial weights (the same seed "
