@@ -48,6 +48,17 @@ def _mlp(n_in: int, hidden: int, depth: int, n_out: int, act: str) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
+class Scale(nn.Module):
+    """Multiplies by a constant: a readout that sees features / sqrt(width) keeps SGD's rates put."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.factor
+
+
 class Pixels(nn.Module):
     """Every pixel is its own parameter: the simplest 'model', plain gradient descent on an image."""
 
@@ -71,6 +82,14 @@ class Pixels(nn.Module):
         return self.canvas[0]
 
 
+class SoftPixels(nn.Module):
+    """(1 + tanh x + x) / 2: slope 1 in the colour range, 1/2 beyond, so an SGD overshoot lands on
+    a flatter slope and bounces between two pictures; unbounded, so far-too-large rates diverge."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (1.0 + torch.tanh(x) + x) / 2
+
+
 class LatentMLP(nn.Module):
     """An MLP from one fixed random latent vector to all pixels at once (a tiny generator)."""
 
@@ -78,6 +97,11 @@ class LatentMLP(nn.Module):
         super().__init__()
         self.size = cfg.size
         self.net = _mlp(cfg.latent, cfg.hidden, cfg.depth, CHANNELS * cfg.size**2, "relu")
+        # The readout sees features / sqrt(hidden) (its step does not grow with the width) and the
+        # pixels go through SoftPixels: plain SGD then crawls, converges, oscillates (a lasting
+        # two-picture bounce at 1.25-1.6) and diverges in order; docs/benchmarks.md has the sweep.
+        self.net.insert(len(self.net) - 1, Scale(cfg.hidden ** -0.5))
+        self.net.append(SoftPixels())
         g = torch.Generator().manual_seed(cfg.seed + 1)
         self.register_buffer("z", torch.randn(1, cfg.latent, generator=g))
 
