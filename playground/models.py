@@ -48,17 +48,6 @@ def _mlp(n_in: int, hidden: int, depth: int, n_out: int, act: str) -> nn.Sequent
     return nn.Sequential(*layers)
 
 
-class Scale(nn.Module):
-    """Multiplies by a constant: a readout that sees features / sqrt(width) keeps SGD's rates put."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__()
-        self.factor = factor
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.factor
-
-
 class Pixels(nn.Module):
     """Every pixel is its own parameter: the simplest 'model', plain gradient descent on an image."""
 
@@ -100,13 +89,13 @@ class LatentMLP(nn.Module):
         # The readout sees features / sqrt(hidden) (its step does not grow with the width) and the
         # pixels go through SoftPixels: plain SGD then crawls, converges, oscillates (a lasting
         # two-picture bounce at 1.25-1.6) and diverges in order; docs/benchmarks.md has the sweep.
-        self.net.insert(len(self.net) - 1, Scale(cfg.hidden ** -0.5))
-        self.net.append(SoftPixels())
+        self.readout_scale, self.soft = cfg.hidden ** -0.5, SoftPixels()
         g = torch.Generator().manual_seed(cfg.seed + 1)
         self.register_buffer("z", torch.randn(1, cfg.latent, generator=g))
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z).view(-1, CHANNELS, self.size, self.size)
+        out = self.soft(self.net[-1](self.net[:-1](z) * self.readout_scale))
+        return out.view(-1, CHANNELS, self.size, self.size)
 
     def examples(self, image: Tensor) -> tuple[Tensor, Tensor]:
         """One example per epoch: the fixed latent and the whole sprite."""
