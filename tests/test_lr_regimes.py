@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 from playground import RunConfig, train
-from playground.compare.regimes import REGIMES, regime, run_regime
+from playground.compare.regimes import REGIMES, regime, run_regime, start_loss
 from playground.config import task_defaults
 
 ORDER = list(REGIMES)  # crawl, converge, oscillate, diverge
 SETUPS: dict[str, dict[str, object]] = {
     "pixels": {"model": "pixels"}, "mlp": {"model": "mlp"}, "coord": {"model": "coord"},
     "conv": {"model": "conv"}, "line normalize": {**task_defaults("line"), "normalize": True},
+    "classify mlp": {**task_defaults("classify"), "model": "mlp", "patience": 0},
 }
 # setup -> SGD rates in increasing order -> the regime each shows (the table's cells)
 SGD = {
@@ -29,6 +30,8 @@ SGD = {
     "conv": {1e-3: "crawl", 3e-3: "converge", 0.03: "converge", 0.04: "oscillate", 0.1: "diverge"},
     "line normalize": {1e-3: "crawl", 0.03: "converge", 0.3: "converge", 1.0: "oscillate",
                        3.0: "diverge"},
+    # measured from ln(classes), a uniform guess's loss (docs: why; 0.5 reads as a crawl)
+    "classify mlp": {1e-3: "crawl", 0.1: "converge", 0.3: "oscillate", 3.0: "diverge"},
 }
 ADAM = {  # one rate at or below 1 that diverges, and a smaller one that converges
     "mlp": {0.3: "converge", 0.5: "diverge"},
@@ -40,9 +43,10 @@ ADAM = {  # one rate at or below 1 that diverges, and a smaller one that converg
 @cache
 def regime_at(setup: str, optimizer: str, lr: float) -> str:
     """The regime of one default run (cached: the order and edge tests share runs)."""
-    cfg = {**SETUPS[setup], "optimizer": optimizer, "lr": lr, "momentum": 0.0, "pace": 0}
-    result = train(RunConfig(**cfg))
-    return run_regime(result.history, result.status)
+    cfg = RunConfig(**{**SETUPS[setup], "optimizer": optimizer, "lr": lr, "momentum": 0.0,
+                       "pace": 0})
+    result = train(cfg)
+    return run_regime(result.history, result.status, start_loss(cfg))
 
 
 @pytest.mark.parametrize("setup", list(SGD))
@@ -104,3 +108,15 @@ def test_the_regime_words_read_a_loss_curve() -> None:
     assert regime(late_noise, "completed") == "converge"  # float noise at the floor is no sawing
     assert regime(np.array([1.0, 50.0]), "diverged") == "diverge"
     assert set(REGIMES) == {"crawl", "converge", "oscillate", "diverge"}
+
+
+def test_a_classifier_is_measured_from_a_uniform_guess() -> None:
+    """A classifier's first epoch may already have blown up (47 at lr 1): ending at chance, ln 4,
+    is stuck, not converged; without the reference the same curve reads as converged."""
+    cfg = RunConfig(**{**task_defaults("classify"), "classes": 4})
+    assert start_loss(cfg) == pytest.approx(np.log(4))
+    assert start_loss(RunConfig()) is None  # a sprite's first epoch is its start
+    at_chance = np.array([47.0, 1.5, 1.39, 1.39])
+    assert regime(at_chance, "completed") == "converge"
+    assert regime(at_chance, "completed", start_loss(cfg)) == "oscillate"
+    assert regime(np.array([1.38, 0.5, 0.05]), "completed", start_loss(cfg)) == "converge"
