@@ -1,9 +1,10 @@
 """The learning-rate lesson lands on the defaults: along the LR axis, plain SGD crawls (at some rate
 at or below 1e-3), converges, oscillates, and diverges (at or below 3), in that order, for every
-sprite model and the normalised line fit; Adam's divergence edge is at or below 1 for the networks.
+sprite model, the normalised line fit and the classify MLP; Adam's divergence edge is at or below
+1 for the networks.
 The rates are read off benchmarks/lr_regimes.py's table (docs/benchmarks.md), which also says why
-the exemptions hold: Adam cannot diverge on learnable pixels, and the classify lesson's noisy 20
-epochs are not ordered."""
+the exemptions hold: Adam cannot diverge on learnable pixels; classify's logistic regression cannot
+fit the shapes nor diverge, and plain SGD barely starts its CNN in 20 epochs (its MLP is tested)."""
 
 from __future__ import annotations
 
