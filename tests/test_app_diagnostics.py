@@ -81,7 +81,7 @@ def kept_loss(runner) -> float:
 
 
 def test_a_diverged_run_shows_its_autopsy_and_retries_from_the_kept_weights(app: AppTest) -> None:
-    open_page(app, model="mlp", optimizer="sgd", lr="1000", epochs="300", size="8")
+    open_page(app, model="mlp", optimizer="sgd", lr="30", epochs="300", size="8")
     app.button(key="start").click().run()
     line = poll(app, lambda s: "diverged" in s, "divergence")
     diverged = step_of(line)
@@ -92,11 +92,11 @@ def test_a_diverged_run_shows_its_autopsy_and_retries_from_the_kept_weights(app:
     want = kept_loss(runner)
 
     app.button(key="retry_lower_lr").click().run()
-    line = poll(app, lambda s: "step " in s and step_of(s) > diverged and "lr 100" in s,
+    line = poll(app, lambda s: "step " in s and step_of(s) > diverged and "lr 3" in s,
                 "the retry to step on")
-    assert app.number_input(key="w_lr").value == pytest.approx(100.0)  # the sidebar holds its rate
+    assert app.number_input(key="w_lr").value == pytest.approx(3.0)  # the sidebar holds its rate
     first = runner.rows_since(diverged)
-    assert first["step"][0] == diverged + 1 and first["lr"][0] == pytest.approx(100.0)
+    assert first["step"][0] == diverged + 1 and first["lr"][0] == pytest.approx(3.0)
     assert first["loss"][0] == pytest.approx(want, rel=1e-5)
     ended = poll(app, lambda s: any(w in s for w in ("completed", "diverged", "setup changed")),
                  "the retry to end")

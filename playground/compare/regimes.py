@@ -4,8 +4,14 @@ noise is not mistaken for oscillation)."""
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from playground.config import RunConfig
 
 REGIMES = {
     "crawl": "too small: the loss falls steadily but stays far from the target",
@@ -33,12 +39,24 @@ def sawing(losses: np.ndarray) -> float:
     return float(np.mean(late[1:] > late[:-1] * (1 + RISE))) if len(late) > 1 else 0.0
 
 
-def regime(losses: np.ndarray, status: str) -> str:
-    """crawl, converge, oscillate or diverge, from per-epoch losses and the run's status. What the
-    learner sees decides: a run that overshot and then converged converged."""
+def start_loss(cfg: RunConfig) -> float | None:
+    """The loss before any learning, where the first epoch's mean is not it: a classifier's first
+    epoch takes many steps (a large rate has already blown up within it), while every fresh
+    classifier scores about ln(classes), a uniform guess's cross-entropy (ln 2 for one BCE logit).
+    None for the other tasks: their first epoch's loss is the start."""
+    if cfg.task != "classify":
+        return None
+    return math.log(2.0 if cfg.loss == "bce" else cfg.classes)
+
+
+def regime(losses: np.ndarray, status: str, start: float | None = None) -> str:
+    """crawl, converge, oscillate or diverge, from per-epoch losses and the run's status, measured
+    against `start` (the loss before learning; the first epoch's by default). What the learner
+    sees decides: a run that overshot and then converged converged."""
     if status == "diverged" or not len(losses) or not np.isfinite(losses).all():
         return "diverge"
-    first, final = float(losses[0]), float(losses[-1])
+    first = float(losses[0]) if start is None else start
+    final = float(losses[-1])
     if final <= CONVERGED * first:
         return "converge"
     stuck = final >= first * (1 - 1e-6)
@@ -47,6 +65,6 @@ def regime(losses: np.ndarray, status: str) -> str:
     return "crawl"
 
 
-def run_regime(history: pd.DataFrame, status: str) -> str:
-    """The regime of a finished run (`TrainResult.history`, `.status`)."""
-    return regime(epoch_losses(history), status)
+def run_regime(history: pd.DataFrame, status: str, start: float | None = None) -> str:
+    """The regime of a finished run (`TrainResult.history`, `.status`; `start_loss(cfg)`)."""
+    return regime(epoch_losses(history), status, start)

@@ -104,9 +104,9 @@ EXPERIMENTS: dict[str, Experiment] = {
          "gamma": 0.5, "epochs": 60, "pace": 10},
         lambda r, b: _loss(r)[-1] < 1e-6 * _loss(b)[-1], {"schedule": "constant"}),
     "warmup": Experiment(
-        "Warm-up prevents an early blow-up", "Adam at lr 0.3 blows up the MLP on its first step; "
+        "Warm-up prevents an early blow-up", "Adam at lr 0.5 blows up the MLP on its first step; "
         "warming up from 1% of the rate over 100 steps lets the same rate train.",
-        {"model": "mlp", "optimizer": "adam", "lr": 0.3, "schedule": "warmup_cosine", "warmup": 100},
+        {"model": "mlp", "optimizer": "adam", "lr": 0.5, "schedule": "warmup_cosine", "warmup": 100},
         lambda r, b: r.status == "completed" and b.status == "diverged" and b.steps <= 3,
         {"schedule": "constant"}),
     "batch_noise": Experiment(
