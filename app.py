@@ -7,7 +7,18 @@ import streamlit as st
 from playground.config import RunConfig
 from playground.sprites import SpriteError
 from playground.tasks import TASKS
-from playground.ui import compare, experiments, history, lessons, live, lock, setup, share, target
+from playground.ui import (
+    compare,
+    echo,
+    experiments,
+    history,
+    lessons,
+    live,
+    lock,
+    setup,
+    share,
+    target,
+)
 from playground.ui.landscape import landscape_section
 from playground.ui.session import PAGE_GATE, get_runner, server_warm_up
 
@@ -89,6 +100,7 @@ def main() -> None:
         train_tab(cfg, picked)
     with race:
         compare.compare_tab(cfg, picked)
+    echo.sent()  # the widgets this run rewrote reach the browser now (playground/ui/echo.py)
 
 
 with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/serve/admission.py

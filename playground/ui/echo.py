@@ -6,7 +6,10 @@ typed in the live box, the box follows the slider, the live box follows the run)
 the old value back until the new one reaches it, and Streamlit calls the widget's on_change as if
 someone had changed it. Measured on the live LR box: every typed rate was followed by the old rate a
 moment later, so the run's rate went back and forth and a value typed meanwhile could be lost.
-A value the server replaced within `ECHO_S` seconds is such an echo; anything else is a change.
+A value the server replaced is such an echo for `ECHO_S` seconds from the end of the run that sent
+the replacement (a long run on a busy server must not use the window up before the browser has the
+new value; measured in CI: an echo came back after the 3 s a clock started at the rewrite allowed),
+and for as long as the echoes keep coming; anything else is a change.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import time
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-ECHO_S = 3.0  # longer than a rerun's round trip on a busy server; shorter than a person's second look
-_BOOK = "echo_book"
+ECHO_S = 5.0  # longer than a rerun's round trip on a busy server; shorter than a person's second look
+_BOOK, _UNSENT = "echo_book", "echo_unsent"
 
 
 def rewrite(key: str, value: Any) -> None:
@@ -29,7 +33,20 @@ def rewrite(key: str, value: Any) -> None:
     if old is not None and old != value:
         stale.append((old, now))
     book[key] = {"value": value, "stale": stale}
+    st.session_state.setdefault(_UNSENT, set()).add(key)
     st.session_state[key] = value
+
+
+def sent(fragment: bool = False) -> None:
+    """At the end of a run: the browser gets this run's rewrites only now, so their windows start
+    here. With `fragment`, only at the end of a fragment's own rerun (inside a full run, the full
+    run's end is the one that counts)."""
+    if fragment and not getattr(get_script_run_ctx(), "fragment_ids_this_run", None):
+        return
+    now, book = time.monotonic(), st.session_state.get(_BOOK, {})
+    for key in st.session_state.pop(_UNSENT, set()):
+        if key in book:
+            book[key]["stale"] = [(v, now) for v, _ in book[key]["stale"]]
 
 
 def is_echo(key: str) -> bool:
@@ -41,6 +58,7 @@ def is_echo(key: str) -> bool:
     value, now = st.session_state.get(key), time.monotonic()
     if any(v == value and now - t < ECHO_S for v, t in entry["stale"]):
         st.session_state[key] = entry["value"]
+        entry["stale"] = [(v, now if v == value else t) for v, t in entry["stale"]]  # still stale
         return True
     entry["value"] = value  # a real change: the browser holds it, so it is the value to put back
     return False

@@ -135,6 +135,7 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
                       help="Load the weights with the lowest (validation) loss seen in this run.")
+        echo.sent(fragment=True)
         if st.session_state.get("polling") and _pace(runner) != every:
             st.session_state.polling = False
             st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
