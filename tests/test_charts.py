@@ -118,3 +118,11 @@ def test_step_charts_zoom_only_with_the_modifier_the_hint_names(spec) -> None:
     params = [p for p in json.loads(spec()).get("params", []) if p.get("bind") == "scales"]
     assert [p["select"]["zoom"] for p in params] == [ZOOM_ON] and "Ctrl" in ZOOM_HINT
     assert params[0]["select"]["encodings"] == ["x"]
+
+
+def test_the_lesson_loss_legend_wraps_so_validation_is_not_cut() -> None:
+    """Four series in one row overflowed a half-page chart and cut 'validation' (seen in a shot)."""
+    spec = json.loads(lessons.epoch_loss_spec(smoothed=True))
+    legends = [layer["encoding"]["color"]["legend"] for layer in spec.get("layer", [spec])
+               if "color" in layer.get("encoding", {}) and layer["encoding"]["color"].get("legend")]
+    assert legends and all(legend.get("columns") == 2 for legend in legends)

@@ -54,7 +54,7 @@ def epoch_loss_spec(epoch_rules: tuple = (), height: int = 280, log_y: bool = Tr
     shown = [i for i in range(len(SERIES)) if smoothed or SERIES[i] != SERIES[1]]
     color = alt.Color("series:N", scale=alt.Scale(domain=[SERIES[i] for i in shown],
                                                   range=[COLORS[i] for i in shown]),
-                      legend=alt.Legend(orient="top", title=None))
+                      legend=alt.Legend(orient="top", title=None, columns=2))  # 4 in a row: cut
     x = alt.X("step:Q", scale=alt.Scale(domainMin=0, nice=False))
     y = alt.Y("loss:Q", scale=alt.Scale(type="log" if log_y else "linear", zero=False), title="loss")
     tip = [alt.Tooltip("series:N"), alt.Tooltip("epoch:Q"),
