@@ -65,7 +65,7 @@ def test_a_locked_setting_is_not_offered_and_a_bad_range_is_refused(app: AppTest
 
 
 def test_stop_ends_the_study_and_keeps_its_trials(app: AppTest) -> None:
-    open_page(app, model="pixels", size="8", epochs="2000")
+    open_page(app, model="pixels", size="8", epochs="20000")  # seconds a trial: Stop lands in one
     app.number_input(key="tune_trials").set_value(50).run()
     app.button(key="tune_start").click().run()
     job = app.session_state["tune_job"]

@@ -103,6 +103,7 @@ def tune_section(cfg: RunConfig) -> None:
                               pruner=pruner, seed=int(seed))
         job = track_job(Job("Tune", "tune", (cfg, space, options)).start())
         st.session_state.tune_job, st.session_state.tune_spec = job, (cfg, space, objective)
+        st.session_state.pop("tune_notice", None)  # a new study: the last one's Use notice goes
     if y.button("Stop", key="tune_stop", disabled=not (job and job.alive)):
         job.cancel()
     if problem:
@@ -125,7 +126,7 @@ def _study_view(job: Job) -> None:
         if loaded := st.session_state.pop("tune_loaded", None):
             st.session_state.tune_notice = loaded
             st.rerun(scope="app")  # the sidebar lives outside this fragment: redraw the page
-        if notice := st.session_state.pop("tune_notice", None):
+        if notice := st.session_state.get("tune_notice"):  # kept across reruns until a new study
             st.success(notice)
         if st.session_state.get("tune_polling") and not job.alive:
             st.session_state.tune_polling = False
