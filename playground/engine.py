@@ -25,14 +25,14 @@ from playground.config import RunConfig
 from playground.devices import move, resolve
 from playground.history import HistoryRows, row_type
 from playground.ingredients import Built, data_tensors
-from playground.layer_stats import LayerStats
+from playground.layer_stats import LayerStats, norms
 from playground.losses import LOSSES
 from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
 from playground.rules import ENDED, RunRules, epoch_mean
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
-from playground.tensor_ops import generator_state, total_norm
+from playground.tensor_ops import generator_state, lean_step, total_norm
 from playground.weight_copies import WeightCopies
 
 __all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
@@ -51,6 +51,7 @@ class Trainer:
         self._device = self.b.device if self.b.device.type != "cpu" else None
         self.params = [p for p in self.b.model.parameters() if p.requires_grad]
         self.copies = WeightCopies(self.params)  # the best weights and a scratch buffer
+        self._step = lean_step(self.b.optimizer)  # optimizer.step(), minus torch's wrappers
         self._clip = cfg.clip_grad_norm
         self.rules = RunRules(cfg, by_validation=self.b.evaluate is not None,
                               restore=self.copies.restore_best, weights_finite=self.copies.finite)
@@ -174,15 +175,16 @@ class Trainer:
         rules, step, optimizer, b = self.rules, self.step_count + 1, self.b.optimizer, self.b
         lr = float(optimizer.param_groups[0]["lr"])
         loss_value = b.loop.item(loss, self.epoch)
-        grad_norm = self._grad_norm()
+        measure = not step % RATIO_EVERY
+        grad_norm = self._grad_norm(measure)
         if not rules.healthy(step, loss_value, grad_norm, lr):
             return self._last_row(loss_value, lr, grad_norm)
         kept = self._keep_best(loss_value)
-        if step % RATIO_EVERY:
-            optimizer.step()
+        if not measure:
+            self._step()
             return self._after_step(loss_value, lr, grad_norm, math.nan)
         before = self.copies.before_update(kept)
-        optimizer.step()
+        self._step()
         return self._after_step(loss_value, lr, grad_norm, self._update_ratio(before))
 
     def _last_row(self, loss: float, lr: float, grad_norm: float) -> tuple:
@@ -209,13 +211,17 @@ class Trainer:
             self.b.scheduler.step()
         return (self.step_count, self.epoch, loss, lr, grad_norm, ratio)
 
-    def _grad_norm(self) -> float:
-        """Total gradient norm; clipping (when on) returns the same norm before it rescales."""
+    def _grad_norm(self, each: bool = False) -> float:
+        """Total gradient norm; clipping (when on) returns the same norm before it rescales. With
+        `each` (a measuring step) each tensor's norm goes to LayerStats, saving it a second pass."""
         grads = [p.grad for p in self.params if p.grad is not None]
         if not grads:
             return 0.0
         if self._clip > 0:
             return float(nn.utils.clip_grad_norm_(self.params, self._clip))
+        if each and len(grads) == len(self.params):
+            total, self.layers.grad_each = norms(grads)
+            return total
         return total_norm(grads)
 
     def _keep_best(self, loss: float) -> bool:

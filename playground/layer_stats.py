@@ -50,6 +50,7 @@ class LayerStats:
         self.columns = columns_for(self.names)
         self.records: collections.deque[tuple[float, ...]] = collections.deque(maxlen=KEEP)
         self.last: tuple[float, ...] | None = None  # the newest record (the autopsy's yardstick)
+        self.grad_each: list[float] | None = None  # this step's gradient norms, if already taken
         self.autopsy: dict[str, Any] | None = None
         trainer.rules.on_diverge = self.at_divergence
 
@@ -61,7 +62,8 @@ class LayerStats:
         for after, old, out in zip(weights, before, delta, strict=True):
             torch.sub(after, old, out=out)  # what _foreach_sub does per tensor on CPU
         num, each_u = norms(delta)
-        self.last = (step, *grad_norms(self.trainer.params), *each_u, *each_w)
+        grads, self.grad_each = self.grad_each or grad_norms(self.trainer.params), None
+        self.last = (step, *grads, *each_u, *each_w)
         self.records.append(self.last)
         return num, den
 
