@@ -29,7 +29,7 @@ from playground.layer_stats import LayerStats, norms
 from playground.losses import LOSSES
 from playground.memory_use import expected_bytes, storage_bytes
 from playground.results import TrainResult
-from playground.rules import ENDED, RunRules, epoch_mean
+from playground.rules import CHECK_EVERY, ENDED, RunRules, epoch_mean
 from playground.schedules import SCHEDULES, rescale
 from playground.tasks import TASKS, build
 from playground.tensor_ops import generator_state, lean_step, total_norm
@@ -37,7 +37,7 @@ from playground.weight_copies import WeightCopies
 
 __all__ = ["RATIO_EVERY", "TrainResult", "Trainer", "build", "train"]
 
-RATIO_EVERY = 10  # the update-to-weight ratio needs a weight copy: measure it every 10th step
+RATIO_EVERY = CHECK_EVERY  # the update-to-weight ratio needs a weight copy: every 10th step
 
 
 class Trainer:
@@ -162,7 +162,7 @@ class Trainer:
             grad_norm = self._grad_norm()
             if not rules.healthy(step, loss_value, grad_norm, lr):
                 return self._last_row(loss_value, lr, grad_norm)
-            rules.step_best(loss_value)  # the loss is of weights already gone: no copy
+            rules.step_best(loss_value, step)  # the loss is of weights already gone: no copy
             return self._after_step(loss_value, lr, grad_norm, math.nan)
         b.loop.zero_grad(optimizer)
         loss = b.criterion(b.model(x), y)
@@ -179,7 +179,7 @@ class Trainer:
         grad_norm = self._grad_norm(measure)
         if not rules.healthy(step, loss_value, grad_norm, lr):
             return self._last_row(loss_value, lr, grad_norm)
-        kept = self._keep_best(loss_value)
+        kept = self._keep_best(loss_value, step)
         if not measure:
             self._step()
             return self._after_step(loss_value, lr, grad_norm, math.nan)
@@ -224,9 +224,9 @@ class Trainer:
             return total
         return total_norm(grads)
 
-    def _keep_best(self, loss: float) -> bool:
-        """Copy the weights that produced the lowest loss so far (before they are updated)."""
-        if not self.rules.step_best(loss):
+    def _keep_best(self, loss: float, step: int) -> bool:
+        """Copy the weights that produced the best checkpoint's loss (before they are updated)."""
+        if not self.rules.step_best(loss, step):
             return False
         self.copies.keep_best()
         return True

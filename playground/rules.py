@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from torch.optim import Optimizer
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from playground.config import RunConfig
 
+CHECK_EVERY = 10  # a step in depth (update size, per-layer norms, best checkpoint) every 10th
 EXPLODE = 1e3  # a loss this many times its first value (or above 1e3 absolute) has diverged
 ENDED = ("completed", "diverged", "early_stopped", "stopped")  # a run's final statuses
 CALLBACKS = ("cfg", "restore", "weights_finite", "on_diverge")  # what a rules' state leaves out
@@ -41,6 +42,14 @@ def epoch_mean(losses: list[float]) -> float | None:
     return mean
 
 
+def checkpoint_step(step: Any) -> Any:
+    """Whether a step may become the best checkpoint: the first and every CHECK_EVERY-th. Copying
+    every weight on every improving step cost a memory-bound model (the latent MLP at 64 px) ~25%
+    of its speed; the measuring step copies the weights anyway (docs/benchmarks.md). Takes a
+    step number or a numpy array of them (the charts mark the checkpoint from the history)."""
+    return (step % CHECK_EVERY == 0) | (step == 1)
+
+
 def _nothing() -> None:
     """The default restore: an owner without a best copy has nothing to put back."""
 
@@ -62,6 +71,7 @@ class RunRules:
         self.diverged_at: int | None = None
         self.best_loss, self.has_best = math.inf, False
         self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
+        self.best_step: int | None = None  # the step whose weights are (a run without validation)
         self.explode_at = math.inf
         self._epoch_best, self.bad_epochs = math.inf, 0
         self._best_score = math.inf  # the monitored value at the best epoch, as "lower is better"
@@ -118,12 +128,13 @@ class RunRules:
             self.diverge(step, NON_FINITE_WEIGHTS, lr)
 
     # Best weights ---------------------------------------------------------------------------
-    def step_best(self, loss: float) -> bool:
-        """Whether the weights that gave this training loss are the best so far (the owner then
-        copies them before the update); validated runs pick per epoch instead."""
-        if loss >= self.best_loss or self.by_validation:
+    def step_best(self, loss: float, step: int) -> bool:
+        """Whether the weights that gave this training loss are the best checkpoint so far (the
+        owner then copies them before the update): the lowest loss of the checkpoint steps (the
+        first and every CHECK_EVERY-th); validated runs pick per epoch instead."""
+        if loss >= self.best_loss or self.by_validation or not checkpoint_step(step):
             return False
-        self.best_loss, self.has_best = loss, True
+        self.best_loss, self.has_best, self.best_step = loss, True, step
         return True
 
     def epoch_best(self, val_loss: float, epoch: int, val_accuracy: float | None = None) -> bool:

@@ -75,8 +75,12 @@ def test_the_best_step_follows_what_the_run_monitors() -> None:
     assert best_step(df, "accuracy") == 40
     df.loc[df["step"] == 20, "val_accuracy"] = 0.99
     assert best_step(df, "accuracy") == 20
-    plain = pd.DataFrame({"step": [1, 2, 3], "epoch": [1, 2, 3], "loss": [2.0, 0.5, np.inf]})
-    assert best_step(plain) == 2 and best_step(plain.iloc[:0]) is None
+    steps = np.arange(1, 32)  # without validation: the lowest loss of the checkpoint steps (the
+    loss = np.linspace(3.0, 0.1, 31)  # first and every 10th), not of every step
+    plain = pd.DataFrame({"step": steps, "epoch": steps, "loss": loss})
+    assert best_step(plain) == 30  # step 31 is lower, but its weights were not kept
+    plain.loc[plain["step"] == 30, "loss"] = np.inf  # a non-finite loss is never the best
+    assert best_step(plain) == 20 and best_step(plain.iloc[:0]) is None
 
 
 def y_scales(spec_json: str) -> set[str]:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from playground.charts.common import event_label
+from playground.rules import checkpoint_step
 
 COLORS = {"lr": "#d62728", "plateau": "#9467bd", "early_stop": "#2ca02c", "diverged": "#d62728",
           "best": "#2ca02c"}
@@ -40,8 +41,9 @@ def marks(events: list[tuple[int, str, float]] | tuple = (), best: int | None = 
 
 def best_step(df: pd.DataFrame, monitor: str = "loss") -> int | None:
     """The step whose weights are the best checkpoint: for a validated run the epoch end with the
-    best validation loss (or accuracy, with monitor=accuracy), else the lowest training loss (a
-    step's loss is measured on the weights before its update, which are the weights kept)."""
+    best validation loss (or accuracy, with monitor=accuracy), else the lowest training loss of
+    the checkpoint steps (rules.checkpoint_step; a step's loss is measured on the weights before
+    its update, which are the weights kept)."""
     if df.empty:
         return None
     if "val_loss" in df.columns:
@@ -50,7 +52,9 @@ def best_step(df: pd.DataFrame, monitor: str = "loss") -> int | None:
             return None
         col, pick = (("val_accuracy", "idxmax") if monitor == "accuracy" else ("val_loss", "idxmin"))
         return int(ends.loc[getattr(ends[col], pick)(), "step"])
-    loss = df["loss"].where(np.isfinite(df["loss"]))
+    steps = df["step"].to_numpy()
+    kept = np.isfinite(df["loss"].to_numpy()) & checkpoint_step(steps)
+    loss = df["loss"].where(kept)
     return None if loss.isna().all() else int(df.loc[loss.idxmin(), "step"])
 
 

@@ -156,7 +156,7 @@ class Stack:
         lrs = [b.lr for b in self.books]
         losses, norms = self._gradients(x, y)
         ok = [r for r in live if self.books[r].rules.healthy(step, losses[r], norms[r], lrs[r])]
-        self._keep_best([r for r in ok if self.books[r].rules.step_best(losses[r])])
+        self._keep_best([r for r in ok if self.books[r].rules.step_best(losses[r], step)])
         before = self._snapshot()
         self._update(ok, lrs)
         ratios = self._ratios(before, ok, lrs)

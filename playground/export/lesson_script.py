@@ -39,7 +39,8 @@ _LBFGS_UPDATE = """def closure() -> Tensor:  # LBFGS evaluates the loss several 
 loss_value = self.optimizer.step(closure).item()  # the loss before this step's update
 grad_norm = gradient_norm(self.model, cfg.clip_grad_norm)"""
 
-_KEEP_BEST = """if loss_value < self.best_loss:  # remember the best weights (restored after a bad ending)
+_KEEP_BEST = """checkpoint = self.step == 1 or self.step % 10 == 0  # the first and every 10th step
+if checkpoint and loss_value < self.best_loss:  # remember the best weights (for a bad ending)
     self.best_loss = loss_value
     self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}"""
 

@@ -174,8 +174,9 @@ loss.backward()  # backward: the gradient of the loss for every weight
 loss_value = loss.item()
 $clip
 $check
-if loss_value < best_loss:  # remember the best weights (restored after divergence)
-    best_loss = loss_value
+checkpoint = step == 0 or (step + 1) % 10 == 0  # the first and every 10th step (a copy of
+if checkpoint and loss_value < best_loss:  # every weight each step costs a big model ~25%)
+    best_loss = loss_value  # remember the best weights (restored after divergence)
     best_weights = [p.detach().clone() for p in model.parameters()]
 optimizer.step()  # update the weights
 $schedule
@@ -209,6 +210,6 @@ else:
         break"""
 
 _RESTORE = """if status.startswith(("diverged", "early stopped")) and best_weights is not None:
-    with torch.no_grad():  # go back to the weights that gave the lowest loss
+    with torch.no_grad():  # go back to the best checkpoint (the lowest loss kept)
         for p, best in zip(model.parameters(), best_weights, strict=True):
             p.copy_(best)"""

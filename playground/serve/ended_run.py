@@ -53,8 +53,10 @@ class EndedRun:
             self._view = view
             if image is not None:
                 self._image = image
-            where = f" of epoch {trainer.best_epoch}" if trainer.best_epoch else ""
-            self._message = f"Restored the best checkpoint{where} (lowest loss {trainer.best_loss:.4g})."
+            at = trainer.rules.best_step
+            where = (f" of epoch {trainer.best_epoch}" if trainer.best_epoch
+                     else f" of step {at}" if at else "")
+            self._message = f"Restored the best checkpoint{where} (loss {trainer.best_loss:.4g})."
             self._saved = pack(trainer.state_dict()) if trainer.at_epoch_end else self._saved
         return True
 

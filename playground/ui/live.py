@@ -300,8 +300,9 @@ def downloads(runner: Runner) -> None:
                                "let it finish, to save it.")
         d.download_button("best.pt", lambda: runner.best_checkpoint() or b"", "best.pt",
                           "application/octet-stream", key="dl_best", disabled=runner.alive,
-                          help="The best weights of the run (lowest loss, or best validation "
-                               "epoch) with the history and the metrics that made them best.")
+                          help="The best weights of the run (the lowest loss of the first and every "
+                               "10th step, or the best validation epoch) with the history and "
+                               "the metrics that made them best.")
         a.download_button("training_history.png", lambda: history_png(
             runner.rows_since(0), snap.events), "training_history.png", "image/png",
             key="dl_hist_png", help="The loss (and accuracy) charts as one picture.")
