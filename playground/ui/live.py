@@ -134,7 +134,8 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
         if snap.state in FINISHED and snap.state != "error" and not runner.alive:
             st.button("↩️ Restore the best checkpoint", key="restore_best",
                       on_click=runner.restore_best,
-                      help="Load the weights with the lowest (validation) loss seen in this run.")
+                      help="Load the weights marked ★ best on the chart: the lowest loss of "
+                           "the first and every 10th step (or the best validation epoch).")
         echo.sent(fragment=True)
         if st.session_state.get("polling") and _pace(runner) != every:
             st.session_state.polling = False
