@@ -50,6 +50,23 @@ def test_start_produces_history_and_image(runner: Runner) -> None:
     assert wait_until(lambda: runner.snapshot().steps_per_second > 0)
 
 
+def test_first_step_waits_for_the_first_row_and_no_longer(runner: Runner, pool1: Pool) -> None:
+    """Start's click waits for the first row (so its rerun draws it), but only up to its timeout:
+    a run queued behind another returns after the timeout with nothing."""
+    assert runner.start(LONG)
+    assert runner.first_step(30) and runner.snapshot().n_rows >= 1
+    first, second = make(pool1), make(pool1)
+    try:
+        assert first.start(LONG) and first.first_step(30)
+        assert second.start(LONG)
+        t0 = time.monotonic()
+        assert not second.first_step(0.05) or second.snapshot().n_rows >= 1
+        assert time.monotonic() - t0 < 5  # bounded, whatever the machine's load
+    finally:
+        for r in (first, second):
+            r.stop(wait=True)
+
+
 def test_start_twice_keeps_one_run(runner: Runner, pool: Pool) -> None:
     assert runner.start(LONG)
     assert not runner.start(LONG)

@@ -122,6 +122,16 @@ class Runner(EndedRun):
             self.pool.submit(self._task)
         return True
 
+    def first_step(self, timeout: float) -> bool:
+        """Wait (at most `timeout` s) for a just-started run's first row, so the Start click's own
+        rerun draws the first point instead of the next poll a quarter second later."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not len(self._rows) and self._state in ("queued", "running"):
+                if not self._cond.wait(deadline - time.monotonic()):
+                    break
+            return bool(len(self._rows))
+
     def pause(self) -> None:
         """Hold the run after the current step; it gives its worker back while paused."""
         with self._cond:
@@ -257,6 +267,7 @@ class Runner(EndedRun):
                 return kind != "update"
             self._apply(news)
             if kind == "update":
+                self._cond.notify_all()  # wakes first_step (nobody else waits on updates)
                 return False
             self._saved = state
             # parked: a Step asked too late for this turn waits for the next; a Stop sent while

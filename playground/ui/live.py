@@ -22,6 +22,7 @@ from playground.ui.session import PAGE_GATE
 
 REFRESH = 0.25  # seconds between live redraws
 PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the server
+FIRST_WAIT_S = 0.4  # Start waits this long at most for the first step, to draw it at once
 QUEUED_REFRESH = 2.0  # while queued: only the place in the queue changes (a class may queue 48)
 CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
 SHOWN = 140  # display size of the big pictures in CSS pixels
@@ -67,6 +68,8 @@ def _start(runner: Runner, cfg: RunConfig, target: np.ndarray) -> None:
     try:
         if not runner.start(cfg, target):
             st.toast("Already training: use Pause, Step or Stop.")
+        else:
+            runner.first_step(FIRST_WAIT_S)
     except RunRefused as exc:
         st.session_state.refused = str(exc)
 
