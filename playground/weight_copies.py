@@ -1,6 +1,7 @@
-"""The copies a run keeps of its weights: the best checkpoint (taken before an update that improved
-the loss, put back after divergence or early stopping) and one scratch buffer for measuring an
-update's size every RATIO_EVERY steps. The Trainer's; a race's Stack keeps its own, stacked."""
+"""The copies a run keeps of its weights: the best checkpoint (taken before the update of a
+checkpoint step whose loss is the lowest so far, put back after divergence or early stopping)
+and one scratch buffer for measuring an update's size every RATIO_EVERY steps. The Trainer's; a
+race's Stack keeps its own, stacked."""
 
 from __future__ import annotations
 
