@@ -212,8 +212,9 @@ learner this is invisible on a curve of hundreds of steps, and the run is 20-30%
 shows as gradients that alternate step by step, and the clipping lesson reads it per step. On the
 latent MLP at 32-64 px that one pass is ~10% of a bare step, and every 10th step's update
 measurement (a copy, three norms, a subtraction: ~7 passes) adds ~5%, so the 64 px row stays
-at ~0.85x (and 32 px near 0.9x): the one place the goal is not met, by choice. Learnable pixels and the coordinate MLP
-(Python-bound steps) now run at or above the bare loop; the conv decoder's kernels hide the rest.
+at ~0.85x (and 32 px near 0.9x): the one place the goal is not met, by choice. Learnable
+pixels and the coordinate MLP (Python-bound steps) now run at or above the bare loop; the conv
+decoder's kernels hide the rest.
 The engine's numbers are bit for bit those of the straightforward code with the same rules
 (`tests/test_engine.py`). This machine's speed drifts by up to 1.7x within seconds, so rows
 move by 10-20% between runs; read rows within a few percent of {GOAL} as a tie."""
