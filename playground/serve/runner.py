@@ -123,8 +123,10 @@ class Runner(EndedRun):
         return True
 
     def first_step(self, timeout: float) -> bool:
-        """Wait (at most `timeout` s) for a just-started run's first row, so the Start click's own
-        rerun draws the first point instead of the next poll a quarter second later."""
+        """Wait (at most `timeout` s) for a just-started run's first row, so Start's own rerun
+        draws it, not the next poll; a run queued behind others (a class) does not wait."""
+        if self.pool.position(self._task) > 1:
+            return False
         deadline = time.monotonic() + timeout
         with self._cond:
             while not len(self._rows) and self._state in ("queued", "running"):
