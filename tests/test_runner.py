@@ -324,6 +324,20 @@ def test_restore_best_checkpoint_of_a_finished_classifier(pool: Pool) -> None:
 SMALL = RunConfig(model="mlp", epochs=30, size=8, pace=0)  # ~0.1 MB of tensors; ends in < 1 s
 
 
+def test_restore_best_names_the_checkpoint_step_of_a_sprite_run(pool: Pool) -> None:
+    """Without validation the best checkpoint is the lowest loss of the first and every 10th step:
+    the message names that step and its loss, which are the history's at that step."""
+    cfg = SMALL.replace(lr=0.01, epochs=35)
+    r = make(pool)
+    r.start(cfg)
+    wait_until(lambda: r.snapshot().state == "completed")
+    assert r.join(5) and r.restore_best()
+    rows = r.rows_since(0)
+    loss = dict(zip(rows["step"].astype(int), rows["loss"], strict=True))
+    best = min((1, 10, 20, 30), key=loss.__getitem__)
+    assert f"Restored the best checkpoint of step {best} (loss {loss[best]:.4g})." in r.snapshot().message
+
+
 def test_a_run_over_the_per_run_memory_cap_is_refused_with_a_reason(pool: Pool) -> None:
     r = make(pool, memory=MemoryBudget(per_run_mb=0.2, total_mb=100))
     with pytest.raises(RunRefused, match=r"needs \d\.\d MB; this server allows 0\.2 MB per run\. Choose"):
