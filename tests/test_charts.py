@@ -126,3 +126,42 @@ def test_the_lesson_loss_legend_wraps_so_validation_is_not_cut() -> None:
     legends = [layer["encoding"]["color"]["legend"] for layer in spec.get("layer", [spec])
                if "color" in layer.get("encoding", {}) and layer["encoding"]["color"].get("legend")]
     assert legends and all(legend.get("columns") == 2 for legend in legends)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 149, 150, 151, 400, 1001])
+def test_hover_rows_are_few_spread_and_keep_the_newest(n: int) -> None:
+    """Tooltips sit on at most ~HOVER_POINTS rows (a redraw interprets each one's encoding in the
+    browser), spread evenly, always with the newest row."""
+    from playground.charts.common import HOVER_POINTS, hover_rows
+
+    keep = hover_rows(n)
+    assert keep.shape == (n,) and keep.sum() <= HOVER_POINTS + 1
+    if n:
+        assert keep[0] and keep[-1] and (n <= HOVER_POINTS or keep.sum() >= HOVER_POINTS // 2)
+
+
+def test_the_loss_chart_hovers_on_the_hover_rows_only() -> None:
+    df = pd.DataFrame({"step": np.arange(1, 401), "epoch": 1, "loss": np.linspace(1, 0.1, 400),
+                       "lr": 0.01})
+    frame = charts.loss_frame(df, 0.6)
+    assert frame["hover"].sum() < 200 and frame["hover"].iloc[-1]
+    spec = json.loads(charts.loss_spec(True))
+    tooltips = [layer for layer in spec["layer"] if "tooltip" in layer.get("encoding", {})]
+    assert tooltips and all({"filter": "datum.hover"} in layer.get("transform", [])
+                            for layer in tooltips)
+
+
+def test_diagnostics_series_are_thinned_after_smoothing() -> None:
+    """Each series is at most SERIES_POINTS rows, and the smoothed line is the full-resolution
+    one sampled (thinning first would change what the smoothing means)."""
+    n = 5000
+    rows = Table(COLUMNS, np.column_stack([np.arange(1, n + 1), np.ones(n), np.ones(n), np.ones(n),
+                                           np.linspace(1, 2, n) + np.sin(np.arange(n)),
+                                           np.full(n, np.nan), np.zeros(n)]))
+    frame = diagnostics.diagnostics_frame("grad", rows, None, smoothing=0.9)
+    assert len(frame) <= diagnostics.SERIES_POINTS and frame["step"].iloc[-1] == n
+    full = charts.smooth(rows["grad_norm"], 0.9)
+    np.testing.assert_allclose(frame["smoothed"], full[frame["step"].to_numpy().astype(int) - 1])
+    tips = [layer for layer in json.loads(diagnostics.diagnostics_spec("grad", True))["layer"]
+            if "tooltip" in layer.get("encoding", {})]
+    assert tips and all({"filter": "datum.hover"} in layer["transform"] for layer in tips)

@@ -6,6 +6,7 @@ import json
 import math
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
@@ -33,6 +34,21 @@ def spec_without_main_data(chart: alt.TopLevelMixin, canvas: bool = False) -> st
     if canvas:
         spec["usermeta"] = {"embedOptions": {"renderer": "canvas"}}
     return json.dumps(spec)
+
+
+HOVER_POINTS = 150  # tooltip targets per series: one every few pixels of a chart's width
+
+
+def hover_rows(n: int, points: int = HOVER_POINTS) -> np.ndarray:
+    """Which of n rows carry a chart's tooltip (every k-th, and the newest). In Streamlit's
+    CSP-safe Vega every mark datum's encoding is interpreted on every redraw; tooltips (formatted
+    numbers) and the nearest-point lookup on all 1,000 points of a live chart were about half of
+    what a redraw cost Chromium (docs/benchmarks.md), and a pointer cannot tell 150 from 1,000."""
+    keep = np.zeros(n, dtype=bool)
+    keep[::max(1, -(-n // points))] = True
+    if n:
+        keep[-1] = True
+    return keep
 
 
 ZOOM_HINT = "Drag to pan · Ctrl + scroll (or pinch) to zoom the steps · double-click to reset"

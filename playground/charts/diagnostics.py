@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from playground.charts.annotations import mark_layers
-from playground.charts.common import spec_without_main_data, zoomable
+from playground.charts.common import hover_rows, spec_without_main_data, zoomable
 from playground.charts.run import smooth
-from playground.history import Table
+from playground.history import Table, thin_indices
 from playground.layer_names import layer_of
 
 GUIDE = 1e-3  # the usual healthy update / weight ratio per step
@@ -23,6 +23,8 @@ GUIDE_TEXT = ("Green band: an update / weight ratio of about 1e-3 per step (1e-4
               "healthy size; far above it the learning rate is too large, far below it the weights "
               "barely move.")
 WHOLE = "whole model"
+SERIES_POINTS = 200  # per series: these charts redraw with the loss chart, several times a second,
+# and in Chromium a series' cost grows with its points (docs/benchmarks.md: app vs headless)
 KINDS = {"grad": "gradient norm", "ratio": "update / weight"}
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f", "#d62728"]
@@ -53,8 +55,10 @@ def _series(step: np.ndarray, value: np.ndarray, name: str, smoothing: float) ->
     """One series in long format: positive finite values only (a log scale shows nothing else)."""
     keep = np.isfinite(value) & (value > 0)
     step, value = step[keep], value[keep]
-    return pd.DataFrame({"step": step, "series": name, "value": value,
-                         "smoothed": smooth(value, smoothing)})
+    smoothed = smooth(value, smoothing)  # over every point, then thinned: SERIES_POINTS
+    shown = thin_indices(len(step), SERIES_POINTS)
+    return pd.DataFrame({"step": step[shown], "series": name, "value": value[shown],
+                         "smoothed": smoothed[shown], "hover": hover_rows(len(shown))})
 
 
 def diagnostics_frame(kind: str, rows: Table, layers: Table | None,
@@ -68,7 +72,7 @@ def diagnostics_frame(kind: str, rows: Table, layers: Table | None,
                      _root_sum(layers, "update", members) / _root_sum(layers, "weight", members))
             frames.append(_series(layers["step"], value, name, smoothing))
     if not frames:
-        return pd.DataFrame({"step": [], "series": [], "value": [], "smoothed": []})
+        return pd.DataFrame({"step": [], "series": [], "value": [], "smoothed": [], "hover": []})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -83,7 +87,8 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
     """Faint raw lines, bold smoothed ones, one colour per series (the whole model in black), the
     run's marks (filled per draw: annotations.with_marks), and for the ratio its guide band."""
     title = KINDS[kind]
-    sample = pd.DataFrame({"step": [1], "series": [WHOLE], "value": [1.0], "smoothed": [1.0]})
+    sample = pd.DataFrame({"step": [1], "series": [WHOLE], "value": [1.0], "smoothed": [1.0],
+                           "hover": [True]})
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     colors = ["#222222", *PALETTE[:max(0, len(series) - 1)]]
     color = alt.Color("series:N", scale=alt.Scale(domain=list(series), range=colors),
@@ -95,8 +100,10 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
     raw = alt.Chart().mark_line(opacity=0.25).encode(
         x=x, y=alt.Y("value:Q", scale=y_scale, title=title), color=color, detail="series:N")
     line = alt.Chart().mark_line(strokeWidth=2).encode(
-        x=x, y=alt.Y("smoothed:Q", scale=y_scale), color=color, tooltip=tip)
-    layers = [raw, line]
+        x=x, y=alt.Y("smoothed:Q", scale=y_scale), color=color)
+    tips = alt.Chart().mark_point(opacity=0, size=60).encode(  # on a few points: hover_rows
+        x=x, y=alt.Y("smoothed:Q", scale=y_scale), tooltip=tip).transform_filter(alt.datum.hover)
+    layers = [raw, line, tips]
     if kind == "ratio":
         layers = [*_guide(), *layers]
     layers += mark_layers()

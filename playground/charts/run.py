@@ -13,6 +13,7 @@ from playground.charts.annotations import mark_layers, marks
 from playground.charts.common import (
     MIN_POSITIVE,
     format_lr,
+    hover_rows,
     spec_without_main_data,
     with_data,
     zoomable,
@@ -81,7 +82,8 @@ def loss_frame(df: pd.DataFrame, smoothing: float) -> pd.DataFrame:
     columns = clipped(raw, floor, ceiling)
     return pd.DataFrame({"step": df["step"].to_numpy(), "epoch": df["epoch"].to_numpy(),
                          **columns, "lr": df["lr"].to_numpy(),
-                         "smoothed": np.clip(smooth(columns["loss"], smoothing), floor, ceiling)})
+                         "smoothed": np.clip(smooth(columns["loss"], smoothing), floor, ceiling),
+                         "hover": hover_rows(len(raw))})
 
 
 def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
@@ -123,7 +125,7 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_sta
         tooltip=[alt.Tooltip("step:Q"), alt.Tooltip("epoch:Q"),
                  alt.Tooltip("true_loss:Q", format=".4g", title="loss"),
                  alt.Tooltip("smoothed:Q", format=".4g"), alt.Tooltip("lr:Q", format=".3g")],
-    ).add_params(hover)
+    ).add_params(hover).transform_filter(alt.datum.hover)
     blown = blown_marks(x, alt.Y("loss:Q", scale=y_scale))
     layers = [raw, line, points, blown]
     layers += mark_layers(found)

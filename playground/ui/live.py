@@ -24,7 +24,8 @@ REFRESH = 0.25  # seconds between live redraws
 PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the server
 FIRST_WAIT_S = 0.4  # Start waits this long at most for the first step, to draw it at once
 QUEUED_REFRESH = 2.0  # while queued: only the place in the queue changes (a class may queue 48)
-CHART_POINTS = 1000  # points per chart: plenty for its width, light for server and browser
+CHART_POINTS = 400  # points per step chart: about one per pixel of its width. Chromium's cost
+# per redraw grows with the points (4 redraws a second of 1,000 took a core: docs/benchmarks.md)
 SHOWN = 140  # display size of the big pictures in CSS pixels
 STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
                "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
