@@ -150,7 +150,7 @@ def reading(rows: Sequence[tuple]) -> str:
     app_ms, frame_ms, wire_ms = ([r[i] for r in full] for i in (6, 3, 5))
     return f"""\
 **Reading it.** The app's cost per refresh stays flat as the history grows: thinning gathers every
-k-th row of the packed history into one ~1,000-row table ({cap[2]:.2f} ms at
+k-th row of the packed history into one ~{CHART_POINTS:,}-row table ({cap[2]:.2f} ms at
 {cap[0]:,} rows, the cap `PLAYGROUND_MAX_HISTORY`), so
 from {CHART_POINTS:,} rows on every later stage sees about {CHART_POINTS:,} points and the page
 sends about {cap[7]:.0f} KB for the two charts; a refresh took {min(app_ms):.0f}-{max(app_ms):.0f} ms
