@@ -101,8 +101,11 @@ def diagnostics_spec(kind: str, log_y: bool, series: tuple[str, ...] = (WHOLE,),
         x=x, y=alt.Y("value:Q", scale=y_scale, title=title), color=color, detail="series:N")
     line = alt.Chart().mark_line(strokeWidth=2).encode(
         x=x, y=alt.Y("smoothed:Q", scale=y_scale), color=color)
+    near = alt.selection_point(fields=["step", "series"], nearest=True, on="pointerover",
+                               empty=False)  # the tooltip of the point nearest the pointer
     tips = alt.Chart().mark_point(opacity=0, size=60).encode(  # on a few points: hover_rows
-        x=x, y=alt.Y("smoothed:Q", scale=y_scale), tooltip=tip).transform_filter(alt.datum.hover)
+        x=x, y=alt.Y("smoothed:Q", scale=y_scale), tooltip=tip).add_params(near).transform_filter(
+        alt.datum.hover)
     layers = [raw, line, tips]
     if kind == "ratio":
         layers = [*_guide(), *layers]
