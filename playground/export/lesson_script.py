@@ -18,6 +18,7 @@ from playground.export.copied_code import (
 from playground.export.loop_code import criterion_call, optimizer_code, scheduler_code
 from playground.lessons import classify, linefit
 from playground.losses import LOSSES
+from playground.rules import CHECK_EVERY
 from playground.schedules import SCHEDULES
 
 TEMPLATES = {"classify": "classify_train.py.tmpl", "line": "line_train.py.tmpl"}
@@ -39,10 +40,11 @@ _LBFGS_UPDATE = """def closure() -> Tensor:  # LBFGS evaluates the loss several 
 loss_value = self.optimizer.step(closure).item()  # the loss before this step's update
 grad_norm = gradient_norm(self.model, cfg.clip_grad_norm)"""
 
-_KEEP_BEST = """checkpoint = self.step == 1 or self.step % 10 == 0  # the first and every 10th step
+_KEEP_BEST = """checkpoint = self.step == 1 or self.step % EVERY == 0  # the first and every EVERYth step
 if checkpoint and loss_value < self.best_loss:  # remember the best weights (for a bad ending)
     self.best_loss = loss_value
-    self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}"""
+    self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}""".replace(
+    "EVERY", str(CHECK_EVERY))  # rules.checkpoint_step, as the app keeps it
 
 _STEP = "self.optimizer.step()  # update the weights"
 

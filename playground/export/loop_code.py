@@ -17,6 +17,7 @@ from playground.config import FIELDS, RunConfig
 from playground.export.codegen import fill, literal
 from playground.losses import LOSSES
 from playground.optim import make_optimizer
+from playground.rules import CHECK_EVERY
 
 _SCHEDULERS = {  # mirrors playground/schedules.py; the tests compare the LRs step by step
     "constant": "# (no scheduler: the learning rate stays constant)",
@@ -143,7 +144,8 @@ def _update_code(cfg: RunConfig) -> str:
         return fill(_LBFGS_UPDATE, {"clip": clip, "check": _CHECK, "schedule": schedule})
     clip = ("nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)  # rescale big "
             "gradients" if cfg.clip_grad_norm > 0 else "")
-    return fill(_UPDATE, {"clip": clip, "check": _CHECK, "schedule": schedule})
+    return fill(_UPDATE, {"clip": clip, "check": _CHECK, "schedule": schedule,
+                          "every": str(CHECK_EVERY)})
 
 
 def _end_of_epoch_code(cfg: RunConfig) -> str:
@@ -174,8 +176,8 @@ loss.backward()  # backward: the gradient of the loss for every weight
 loss_value = loss.item()
 $clip
 $check
-checkpoint = step == 0 or (step + 1) % 10 == 0  # the first and every 10th step (a copy of
-if checkpoint and loss_value < best_loss:  # every weight each step costs a big model ~25%)
+checkpoint = step == 0 or (step + 1) % $every == 0  # the first and every ${every}th step
+if checkpoint and loss_value < best_loss:  # (a copy of every weight each step would be slow)
     best_loss = loss_value  # remember the best weights (restored after divergence)
     best_weights = [p.detach().clone() for p in model.parameters()]
 optimizer.step()  # update the weights
