@@ -157,3 +157,24 @@ def test_a_long_run_s_autopsy_draws_the_steps_before_it(app: AppTest) -> None:
     steps = [row["step"] for row in windows[0]]
     assert min(steps) == diverged - 59 and max(steps) <= diverged
     assert min(row["step"] for row in windows[1]) == 1
+
+
+def test_while_a_run_trains_the_diagnostics_take_new_data_once_a_second(app: AppTest,
+                                                                         monkeypatch) -> None:
+    """The loss chart gets new rows at every redraw; the diagnostics charts keep the same data
+    (the same bytes: the browser redraws nothing) until REDRAW_S has passed, then catch up."""
+    from playground.ui import diagnostics
+
+    clock = [1000.0]
+    monkeypatch.setattr(diagnostics.time, "monotonic", lambda: clock[0])
+    open_page(app, model="mlp", optimizer="adam", lr="0.001", epochs="1000000", size="8")
+    app.button(key="start").click().run()
+    first = poll(app, lambda s: "running" in s and step_of(s) > 20, "the run to train")
+    before = data_of(titled(app, "gradient norm")[0])
+    later = poll(app, lambda s: "running" in s and step_of(s) > step_of(first) + 20, "more steps")
+    assert step_of(later) > step_of(first)
+    assert data_of(titled(app, "gradient norm")[0]) == before  # within REDRAW_S: unchanged
+    clock[0] += diagnostics.REDRAW_S
+    app.run()
+    after = data_of(titled(app, "gradient norm")[0])
+    assert after[-1]["step"] > before[-1]["step"]  # a second later: the new steps are there

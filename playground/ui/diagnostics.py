@@ -5,6 +5,7 @@ click to retry from the last good weights at lr / 10 or to restart from the init
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +19,10 @@ from playground.ui import setup
 from playground.ui.session import get_runner
 
 BEFORE = 60  # steps before a divergence the autopsy draws
+KINDS = ("grad", "ratio")
+REDRAW_S = 1.0  # while a run trains, these charts take new data once a second, the loss chart
+# four times: the same bytes again cost Chromium nothing (Streamlit compares them), and redrawing
+# these two cost it more than the loss chart (docs/benchmarks.md: app vs headless)
 
 
 def best_step(snap: Snapshot) -> int | None:
@@ -46,15 +51,17 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
         _autopsy(snap, autopsy, log_y, found)
     st.markdown("**Diagnostics** · gradient norm and update / weight ratio"
                 + (", per layer" if snap.layers is not None and len(snap.layers) else ""))
-    _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{snap.n_rows}-{smoothing}")
+    _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{smoothing}")
     st.caption(charts.GUIDE_TEXT)
 
 
 def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,
             until: int | None = None) -> None:
     """The two charts, one above the other (only the steps before `until`, if given)."""
-    for kind in ("grad", "ratio"):
-        frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
+    built, frames = _frames(snap, smoothing) if until is None else (snap.n_rows, {
+        kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing) for kind in KINDS})
+    tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
+    for kind, frame in frames.items():
         if until is not None:
             frame = charts.window(frame, until, BEFORE)
         series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
@@ -62,6 +69,19 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
         st.vega_lite_chart(spec=annotations.with_marks(with_data(spec, frame, f"{tag}-{kind}"), found),
                            width="stretch")
 
+
+
+def _frames(snap: Snapshot, smoothing: float) -> tuple[int, dict[str, pd.DataFrame]]:
+    """Both charts' data and the history length it was built at: new every REDRAW_S seconds
+    while the run trains, else at every redraw."""
+    key, now = (snap.run_id, smoothing), time.monotonic()
+    kept = st.session_state.get("diagnostics_frames")
+    if snap.state == "running" and kept is not None and kept[0] == key and now - kept[1] < REDRAW_S:
+        return kept[2], kept[3]
+    frames = {kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
+              for kind in KINDS}
+    st.session_state["diagnostics_frames"] = (key, now, snap.n_rows, frames)
+    return snap.n_rows, frames
 
 
 def _retry(lr: float) -> None:
@@ -84,7 +104,7 @@ def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
         st.dataframe(_table(found), hide_index=True, width="stretch")
         if found["step"] > BEFORE:  # a shorter run: the panel below already shows every step
             st.caption(f"The {BEFORE} steps before it (smoothing off):")
-            _charts(snap, log_y, 0.0, marks_, f"ap-{snap.run_id}-{snap.n_rows}", until=found["step"])
+            _charts(snap, log_y, 0.0, marks_, f"ap-{snap.run_id}", until=found["step"])
         else:
             st.caption("The diagnostics below show the gradient norm and the update ratio of every "
                        "step before it.")
