@@ -9,6 +9,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from playground.history import thin_indices
+
 MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
 
 
@@ -45,9 +47,7 @@ def hover_rows(n: int, points: int = HOVER_POINTS) -> np.ndarray:
     numbers) and the nearest-point lookup on all 1,000 points of a live chart were about half of
     what a redraw cost Chromium (docs/benchmarks.md), and a pointer cannot tell 150 from 1,000."""
     keep = np.zeros(n, dtype=bool)
-    keep[::max(1, -(-n // points))] = True
-    if n:
-        keep[-1] = True
+    keep[thin_indices(n, points)] = True
     return keep
 
 

@@ -58,8 +58,8 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
 def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,
             until: int | None = None) -> None:
     """The two charts, one above the other (only the steps before `until`, if given)."""
-    built, frames = _frames(snap, smoothing) if until is None else (snap.n_rows, {
-        kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing) for kind in KINDS})
+    built, frames = _frames(snap, smoothing) if until is None else (snap.n_rows,
+                                                                     _built(snap, smoothing))
     tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
     for kind, frame in frames.items():
         if until is not None:
@@ -70,6 +70,10 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
                            width="stretch")
 
 
+def _built(snap: Snapshot, smoothing: float) -> dict[str, pd.DataFrame]:
+    """Both charts' data from this snapshot."""
+    return {kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing) for kind in KINDS}
+
 
 def _frames(snap: Snapshot, smoothing: float) -> tuple[int, dict[str, pd.DataFrame]]:
     """Both charts' data and the history length it was built at: new every REDRAW_S seconds
@@ -78,8 +82,7 @@ def _frames(snap: Snapshot, smoothing: float) -> tuple[int, dict[str, pd.DataFra
     kept = st.session_state.get("diagnostics_frames")
     if snap.state == "running" and kept is not None and kept[0] == key and now - kept[1] < REDRAW_S:
         return kept[2], kept[3]
-    frames = {kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
-              for kind in KINDS}
+    frames = _built(snap, smoothing)
     st.session_state["diagnostics_frames"] = (key, now, snap.n_rows, frames)
     return snap.n_rows, frames
 
