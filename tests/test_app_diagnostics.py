@@ -4,12 +4,14 @@ guide band, and a diverged run's autopsy with Retry at lr / 10 and Restart."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
+from playground.charts.annotations import MARKS
 from playground.engine import Trainer, build
 from playground.serve.worker import unpack
 from tests.test_app import TIMEOUT, open_page, poll, status, step_of
@@ -45,6 +47,11 @@ def y_scale(spec: dict) -> str:
     """The scale type of the smoothed line's y axis."""
     return next(layer["encoding"]["y"]["scale"]["type"] for layer in spec["layer"]
                 if layer.get("encoding", {}).get("y", {}).get("field") == "smoothed")
+
+
+def marks_of(spec: dict) -> list[dict]:
+    """The rows of a chart's marks (events and the ★ best)."""
+    return [row for name, rows in spec["datasets"].items() if name.startswith(MARKS) for row in rows]
 
 
 def data_of(spec: dict) -> list[dict]:
@@ -165,15 +172,19 @@ def test_while_a_run_trains_the_diagnostics_take_new_data_once_a_second(app: App
     (the same bytes: the browser redraws nothing) until REDRAW_S has passed, then catch up."""
     from playground.ui import diagnostics
 
-    clock = [1000.0]
-    monkeypatch.setattr(diagnostics.time, "monotonic", lambda: clock[0])
+    clock = [1000.0]  # the panel's clock alone: the runner and the test's deadlines keep real time
+    monkeypatch.setattr(diagnostics, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     open_page(app, model="mlp", optimizer="adam", lr="0.001", epochs="1000000", size="8")
     app.button(key="start").click().run()
     first = poll(app, lambda s: "running" in s and step_of(s) > 20, "the run to train")
     before = data_of(titled(app, "gradient norm")[0])
-    later = poll(app, lambda s: "running" in s and step_of(s) > step_of(first) + 20, "more steps")
+    whole, best = json.dumps(titled(app, "gradient norm")[0], default=str), marks_of(loss_chart(app))
+    later = poll(app, lambda s: "running" in s and step_of(s) > step_of(first) + 20 and
+                 marks_of(loss_chart(app)) != best, "more steps and a new best checkpoint")
     assert step_of(later) > step_of(first)
     assert data_of(titled(app, "gradient norm")[0]) == before  # within REDRAW_S: unchanged
+    # its marks too: the ★ best moved on the loss chart, and a new mark is a new chart to redraw
+    assert json.dumps(titled(app, "gradient norm")[0], default=str) == whole
     clock[0] += diagnostics.REDRAW_S
     app.run()
     after = data_of(titled(app, "gradient norm")[0])

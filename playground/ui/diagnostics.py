@@ -58,8 +58,10 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
 def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,
             until: int | None = None) -> None:
     """The two charts, one above the other (only the steps before `until`, if given)."""
-    built, frames = _frames(snap, smoothing) if until is None else (snap.n_rows,
-                                                                     _built(snap, smoothing))
+    if until is None:
+        built, frames, found = _frames(snap, smoothing, found)
+    else:
+        built, frames = snap.n_rows, _built(snap, smoothing)
     tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
     for kind, frame in frames.items():
         if until is not None:
@@ -75,16 +77,19 @@ def _built(snap: Snapshot, smoothing: float) -> dict[str, pd.DataFrame]:
     return {kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing) for kind in KINDS}
 
 
-def _frames(snap: Snapshot, smoothing: float) -> tuple[int, dict[str, pd.DataFrame]]:
-    """Both charts' data and the history length it was built at: new every REDRAW_S seconds
-    while the run trains, else at every redraw."""
+def _frames(snap: Snapshot, smoothing: float,
+            found: tuple) -> tuple[int, dict[str, pd.DataFrame], tuple]:
+    """Both charts' data, the history length it was built at, and the marks drawn with it: new
+    every REDRAW_S seconds while the run trains, else at every redraw. The marks are kept with
+    the data: the ★ best moves with almost every redraw of a descending run, and a new mark is a
+    new chart for the browser as much as new data is."""
     key, now = (snap.run_id, smoothing), time.monotonic()
     kept = st.session_state.get("diagnostics_frames")
     if snap.state == "running" and kept is not None and kept[0] == key and now - kept[1] < REDRAW_S:
-        return kept[2], kept[3]
+        return kept[2], kept[3], kept[4]
     frames = _built(snap, smoothing)
-    st.session_state["diagnostics_frames"] = (key, now, snap.n_rows, frames)
-    return snap.n_rows, frames
+    st.session_state["diagnostics_frames"] = (key, now, snap.n_rows, frames, found)
+    return snap.n_rows, frames, found
 
 
 def _retry(lr: float) -> None:
