@@ -210,7 +210,9 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
     shot(page, "03_paused")
 
     button(page, "step").click()
-    wait_for(lambda: step_now(page) == held + 1, UI_S, f"step {held + 1} after one Step")
+    moved = wait_for(lambda: (s := step_now(page)) is not None and s != held and s, UI_S,
+                     f"the step counter to leave {held} after one Step")
+    assert moved == held + 1, f"one Step took the run from step {held} to {moved}"
     assert holds(lambda: status(page)[:2] == ("paused", held + 1), 0.75), "Step did more than one step"
 
     button(page, "stop").click()
