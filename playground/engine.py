@@ -251,6 +251,7 @@ class Trainer:
         if self.b.evaluate is not None:
             metrics.update(self.b.evaluate(self.b.model))
             if self.rules.epoch_best(metrics["val_loss"], self.epoch, metrics.get("val_accuracy")):
+                self.rules.best_step = self.step_count  # the epoch's last step: its weights
                 self.copies.keep_best()
         self.rules.close_epoch(self.epoch, self.step_count, metrics.get("val_loss", mean),
                                self.b.optimizer, self.b.scheduler if self.per_epoch else None,

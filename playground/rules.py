@@ -71,7 +71,7 @@ class RunRules:
         self.diverged_at: int | None = None
         self.best_loss, self.has_best = math.inf, False
         self.best_epoch: int | None = None  # the epoch whose weights are the best checkpoint
-        self.best_step: int | None = None  # the step whose weights are (a run without validation)
+        self.best_step: int | None = None  # the step whose weights are (validated: the epoch end)
         self.explode_at = math.inf
         self._epoch_best, self.bad_epochs = math.inf, 0
         self._best_score = math.inf  # the monitored value at the best epoch, as "lower is better"

@@ -338,6 +338,31 @@ def test_restore_best_names_the_checkpoint_step_of_a_sprite_run(pool: Pool) -> N
     assert f"Restored the best checkpoint of step {best} (loss {loss[best]:.4g})." in r.snapshot().message
 
 
+@pytest.mark.parametrize("cfg", [
+    SMALL.replace(lr=0.01, epochs=700),  # 700 rows thinned to 400 keep the odd steps only
+    RunConfig.from_dict({"task": "classify", "samples": 60, "epochs": 3, "patience": 0}),
+], ids=["sprite", "classify"])
+def test_the_snapshot_names_the_best_checkpoint_step_of_the_whole_history(pool: Pool,
+                                                                         cfg: RunConfig) -> None:
+    """The ★ best mark comes from the run, not from the chart's thinned rows (from those, a sprite
+    run of 700 steps read step 1: every 2nd row holds no multiple of 10)."""
+    import pandas as pd
+
+    from playground.charts.annotations import best_step
+    from playground.ui import diagnostics
+
+    r = make(pool)
+    r.start(cfg)
+    wait_until(lambda: r.snapshot().state == "completed")
+    assert r.join(5)
+    rows = r.rows_since(0)
+    full = pd.DataFrame({c: rows[c] for c in rows.columns})
+    expected = best_step(full, cfg.monitor)
+    snap = r.snapshot(max_points=400)
+    assert expected is not None and expected > 1 and snap.best_step == expected
+    assert diagnostics.best_step(snap) == expected
+
+
 def test_a_run_over_the_per_run_memory_cap_is_refused_with_a_reason(pool: Pool) -> None:
     r = make(pool, memory=MemoryBudget(per_run_mb=0.2, total_mb=100))
     with pytest.raises(RunRefused, match=r"needs \d\.\d MB; this server allows 0\.2 MB per run\. Choose"):

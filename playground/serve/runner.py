@@ -74,7 +74,7 @@ class Runner(EndedRun):
         self._released = False
         self._base_lr = 0.0
         self._lr_asked: float | None = None  # set by the page, not yet confirmed by the worker
-        self._best = (float("inf"), None)
+        self._best_step: int | None = None  # the best checkpoint's step: the charts' ★ best
         self._deadline: float | None = None  # set when the session goes away
         self.pool.watch(self)
 
@@ -102,7 +102,7 @@ class Runner(EndedRun):
             self._rate.clear()
             self.trajectory = Trajectory(self.limits.max_path_mb)
             self._ctl = Controls(pace=cfg.pace)
-            self._base_lr, self._best, self._lr_asked = cfg.lr, (float("inf"), None), None
+            self._base_lr, self._best_step, self._lr_asked = cfg.lr, None, None
 
     def start(self, cfg: RunConfig, target: np.ndarray | None = None,
               paused: bool = False) -> bool:
@@ -308,7 +308,7 @@ class Runner(EndedRun):
         self._events.extend(news.events)
         if self._lr_asked is None or news.base_lr == self._lr_asked:  # an update sent before the
             self._base_lr, self._lr_asked = news.base_lr, None  # worker read a new rate is stale
-        self._best = (news.best_loss, news.best_epoch)
+        self._best_step = news.best_step
         if news.message:
             self._message = news.message
 
@@ -355,7 +355,7 @@ class Runner(EndedRun):
                 total_steps=cfg.total_steps if cfg else 0, message=self._message,
                 queue_position=position,
                 base_lr=self._base_lr, config=cfg, target=self._target, view=self._view,
-                line=self._line, layers=self._layers.thin(max_points))
+                line=self._line, layers=self._layers.thin(max_points), best_step=self._best_step)
 
     def frames(self) -> list[tuple[int, np.ndarray]]:
         """The sprite at ~60 log-spaced moments, for the animated GIF download."""

@@ -36,6 +36,8 @@ class Snapshot:
     view: dict | None = None  # the lesson's extra data: confusion matrix, fitted line
     line: LineView | None = None  # stepping by line: the line just run and what it touched
     layers: Table | None = None  # per-parameter norms every RATIO_EVERY steps (layer_stats.py)
+    best_step: int | None = None  # the best checkpoint's step, from the run: `rows` are thinned
+    # (every 2nd row of 800 holds no multiple of 10, so the rows alone would name step 1)
 
     @property
     def last(self) -> Any | None:

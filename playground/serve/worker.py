@@ -76,6 +76,7 @@ class News:
     message: str = ""
     best_loss: float = math.inf
     best_epoch: int | None = None
+    best_step: int | None = None  # the best checkpoint's step (thinned rows may not hold it)
     steps_done: int = 0  # single steps (asked while paused) taken since the last message
     lines_done: int = 0  # single lines taken since the last message
     line_at: int = 0  # lines run of the iteration in progress
@@ -223,7 +224,7 @@ class Training:
         news.state = t.status if t.done else ("paused" if self.ctl.paused else "running")
         news.base_lr, news.status, news.reason = t.base_lr, t.status, t.reason
         news.line_at = self.lines.at if self.lines is not None else 0
-        news.best_loss, news.best_epoch = t.best_loss, t.best_epoch
+        news.best_loss, news.best_epoch, news.best_step = t.best_loss, t.best_epoch, t.rules.best_step
         news.layers = t.layers.drain()
         news.rows = packed(t.columns, self.rows)  # one float array: no Python object per number
         self.conn.send((kind, self.run_id, state, news))

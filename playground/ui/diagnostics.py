@@ -26,7 +26,10 @@ REDRAW_S = 1.0  # while a run trains, these charts take new data once a second, 
 
 
 def best_step(snap: Snapshot) -> int | None:
-    """The step whose weights are the run's best checkpoint (annotations.best_step)."""
+    """The step whose weights are the run's best checkpoint: the run's own word when it sent one
+    (the snapshot's rows are thinned), else read from the rows (annotations.best_step)."""
+    if snap.best_step is not None:
+        return snap.best_step
     df = pd.DataFrame({c: snap.rows[c] for c in ("step", "epoch", "loss", *_validation(snap))})
     return annotations.best_step(df, snap.config.monitor if snap.config is not None else "loss")
 
