@@ -37,7 +37,7 @@ class Snapshot:
     line: LineView | None = None  # stepping by line: the line just run and what it touched
     layers: Table | None = None  # per-parameter norms every RATIO_EVERY steps (layer_stats.py)
     best_step: int | None = None  # the best checkpoint's step, from the run: `rows` are thinned
-    # (every 2nd row of 800 holds no multiple of 10, so the rows alone would name step 1)
+    # (of 400-798 rows every 2nd is kept: the odd steps, none a checkpoint step but step 1)
 
     @property
     def last(self) -> Any | None:
