@@ -12,7 +12,6 @@ kind, args), and for the task in hand ("pause"|"resume"|"step"|"line"|"stop"|"yi
 from __future__ import annotations
 
 import logging
-import math
 import select
 import time
 import traceback
@@ -74,8 +73,6 @@ class News:
     status: str = ""
     reason: str = ""
     message: str = ""
-    best_loss: float = math.inf
-    best_epoch: int | None = None
     best_step: int | None = None  # the best checkpoint's step (thinned rows may not hold it)
     steps_done: int = 0  # single steps (asked while paused) taken since the last message
     lines_done: int = 0  # single lines taken since the last message
@@ -224,7 +221,7 @@ class Training:
         news.state = t.status if t.done else ("paused" if self.ctl.paused else "running")
         news.base_lr, news.status, news.reason = t.base_lr, t.status, t.reason
         news.line_at = self.lines.at if self.lines is not None else 0
-        news.best_loss, news.best_epoch, news.best_step = t.best_loss, t.best_epoch, t.rules.best_step
+        news.best_step = t.rules.best_step
         news.layers = t.layers.drain()
         news.rows = packed(t.columns, self.rows)  # one float array: no Python object per number
         self.conn.send((kind, self.run_id, state, news))

@@ -25,23 +25,11 @@ REDRAW_S = 1.0  # while a run trains, these charts take new data once a second, 
 # these two cost it more than the loss chart (docs/benchmarks.md: app vs headless)
 
 
-def best_step(snap: Snapshot) -> int | None:
-    """The step whose weights are the run's best checkpoint: the run's own word when it sent one
-    (the snapshot's rows are thinned), else read from the rows (annotations.best_step)."""
-    if snap.best_step is not None:
-        return snap.best_step
-    df = pd.DataFrame({c: snap.rows[c] for c in ("step", "epoch", "loss", *_validation(snap))})
-    return annotations.best_step(df, snap.config.monitor if snap.config is not None else "loss")
-
-
 def marks(snap: Snapshot) -> tuple[annotations.Mark, ...]:
-    """The run's marks for every chart over steps: events and the best checkpoint."""
+    """The run's marks for every chart over steps: events and the best checkpoint (the run's own
+    step: the snapshot's rows are thinned, and may not hold it)."""
     last = float(snap.rows["step"][-1]) if len(snap.rows) else None
-    return annotations.marks(snap.events, best_step(snap), last)
-
-
-def _validation(snap: Snapshot) -> tuple[str, ...]:
-    return tuple(c for c in ("val_loss", "val_accuracy") if c in snap.rows)
+    return annotations.marks(snap.events, snap.best_step, last)
 
 
 def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
@@ -107,7 +95,7 @@ def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
         st.markdown(f"🔬 **Autopsy of step {found['step']:,}.** The first tensor to blow up: the "
                     f"**{found['tensor']}** of **`{found['parameter']}`** (layer "
                     f"`{found['layer']}`, a {found['module']}): {found['what']}.")
-        best = best_step(snap)
+        best = snap.best_step
         st.caption("Read in the order things happen: the last update made the weights, the weights "
                    "made this step's loss, the loss made its gradients. The diverging step was not "
                    "applied, and the run kept its last good weights"
