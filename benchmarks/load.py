@@ -302,10 +302,12 @@ class SessionLog:
     running_s: float = 0.0  # seconds seen in the running state during the window
     first_running_after: float | None = None  # seconds from the first click to "running"
     first_step_after: float | None = None  # seconds from the first click to a step on the page
+    start_drawn_after: float | None = None  # seconds from the first click to its page run's end
     exceptions: list[str] = field(default_factory=list)
     messages: int = 0
     reruns_sent: int = 0  # fragment reruns requested during the window
     fragment_runs: int = 0  # fragment runs the server finished during the window
+    full_runs: int = 0  # whole-page runs the server finished during the window
 
 
 class Session:
@@ -450,8 +452,11 @@ class Session:
         """First run done = page loaded; a full run showing a finished state = press Start again."""
         self.loaded.set()
         full_run = not msg.metadata.run.fragment_ids
-        if not full_run and self._in_window():
-            self.log.fragment_runs += 1
+        if full_run and self.first_click and self.log.start_drawn_after is None:
+            self.log.start_drawn_after = time.monotonic() - self.first_click
+        if self._in_window():
+            self.log.fragment_runs += not full_run
+            self.log.full_runs += full_run
         if full_run and self.state in FINISHED and self.log.clicks and not self.restart:
             self.log.runs_ended += 1
             self.restart = True
@@ -538,6 +543,7 @@ class Result:
     client_cpu_cores: float = 0.0
     reruns_sent: int = 0
     fragment_runs: int = 0
+    full_runs: int = 0  # whole-page runs finished in the window (Start, a run ending, a flip)
     queued_poll: float | None = None
     waves: list[dict] = field(default_factory=list)
     max_page_runs: int | None = None  # None: the app's default gate (older runs: no gate existed)
@@ -722,6 +728,7 @@ def summarise(result: Result, sessions: Sequence[Session], sampler: Sampler, opt
     result.runs_ended = sum(log.runs_ended for log in logs)
     result.reruns_sent = sum(log.reruns_sent for log in logs)
     result.fragment_runs = sum(log.fragment_runs for log in logs)
+    result.full_runs = sum(log.full_runs for log in logs)
     result.exceptions = sorted({e for log in logs for e in log.exceptions})[:5]
 
 
@@ -864,6 +871,7 @@ def run_markdown(r: Result) -> str:
             else "threads did **not** come back to the idle count in time")
     polls = (f"Fragment reruns: {r.reruns_sent / r.window_s:,.0f}/s requested, "
              f"{r.fragment_runs / r.window_s:,.0f}/s served (4 per second per polling page asked)"
+             + (f"; whole-page runs {r.full_runs / r.window_s:,.1f}/s" if r.full_runs else "")
              + (f"; what-if: {variant(r)}" if variant(r) else ""))
     return (f"{head}\n{pages}\n\n{train}\n\n{mem}\n\n{polls}. Idle session: {idle_mb:.1f} MB "
             f"each; {back}."

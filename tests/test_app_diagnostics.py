@@ -189,3 +189,33 @@ def test_while_a_run_trains_the_diagnostics_take_new_data_once_a_second(app: App
     app.run()
     after = data_of(titled(app, "gradient norm")[0])
     assert after[-1]["step"] > before[-1]["step"]  # a second later: the new steps are there
+
+
+def test_a_paused_page_redraws_its_charts_without_building_their_data_again(app: AppTest,
+                                                                            monkeypatch) -> None:
+    """A page with nothing new (paused, or queued behind other sessions) sends each chart the same
+    Arrow bytes under the same name, built once: with 50 sessions, building and encoding them at
+    every redraw was most of the server's work (ui/chart_data.py)."""
+    from playground.charts import diagnostics as diagnostics_charts
+    from playground.charts import run as run_charts
+
+    open_page(app, model="mlp", optimizer="adam", lr="0.001", epochs="1000000", size="8")
+    app.button(key="start").click().run()
+    poll(app, lambda s: "running" in s and step_of(s) > 20, "the run to train")
+    app.button(key="pause").click().run()
+    poll(app, lambda s: "paused" in s, "the run to pause")
+    app.run()
+    sent = [(c.proto.spec, [(d.name, d.data.data) for d in c.proto.datasets])
+            for c in app.get("vega_lite_chart")]
+    built = []
+    for module, name in ((run_charts, "loss_frame"), (diagnostics_charts, "diagnostics_frame")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **k: (
+            built.append(name), real(*a, **k))[1])
+    for _ in range(3):
+        app.run()
+        assert not app.exception, app.exception
+        assert "paused" in status(app)
+        assert [(c.proto.spec, [(d.name, d.data.data) for d in c.proto.datasets])
+                for c in app.get("vega_lite_chart")] == sent
+    assert len(sent) >= 3 and not built, built  # the loss chart and both diagnostics charts

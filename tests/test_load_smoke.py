@@ -24,6 +24,9 @@ def test_three_sessions_load_queue_and_release_their_threads() -> None:
     assert max(health) < load.GOAL_HEALTH_S, f"health answered in {max(health):.2f} s"
     assert r.sessions_queued >= 1, r.sessions_queued  # 3 runs, 2 workers: someone waits its turn
     assert len(r.first_step_s) == 3, r.first_step_s  # ...and every page saw its run step
+    # Start is one whole-page run per session; flipping between queued and running as the runs take
+    # turns only retimes the live view (ui/pace.py): a whole-page run per flip was a class's CPU
+    assert r.full_runs <= OPTS.sessions, f"{r.full_runs} whole-page runs for {OPTS.sessions} Starts"
     assert r.steps_total > 0
     res = r.resources
     assert r.threads_back_s is not None, res  # ...and ended after close + grace

@@ -91,13 +91,15 @@ def mark_layers(found: tuple[Mark, ...] | None = None, x: str = "step") -> list[
     return layers
 
 
-def with_marks(spec: dict, found: tuple[Mark, ...], x: str = "step") -> dict:
-    """Fill a spec's mark layers (built with `mark_layers()`) with these marks. The dataset gets a
-    name of its own per set of marks, as `with_data` names the main data: Streamlit's front end
-    would otherwise take a changed set for rows appended to the old one."""
+def with_marks(spec: dict, found: tuple[Mark, ...], x: str = "step",
+               data: pd.DataFrame | bytes | None = None) -> dict:
+    """Fill a spec's mark layers (built with `mark_layers()`) with these marks (`data`: their
+    `mark_frame`, already built or encoded). The dataset gets a name of its own per set of marks,
+    as `with_data` names the main data: Streamlit's front end would otherwise take a changed set
+    for rows appended to the old one."""
     name = f"{MARKS}-{x}-{len(found)}-{abs(hash(found)):x}"
     spec["layer"] = [_renamed(layer, name) for layer in spec.get("layer", [])]
-    spec.setdefault("datasets", {})[name] = mark_frame(found, x)
+    spec.setdefault("datasets", {})[name] = mark_frame(found, x) if data is None else data
     return spec
 
 

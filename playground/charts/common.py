@@ -14,8 +14,8 @@ from playground.history import thin_indices
 MIN_POSITIVE = 1e-12  # log scales cannot show 0: a perfect fit is drawn at this floor
 
 
-def with_data(spec_json: str, frame: pd.DataFrame, name: str) -> dict:
-    """A cached spec plus fresh data as a named dataset.
+def with_data(spec_json: str, frame: pd.DataFrame | bytes, name: str) -> dict:
+    """A cached spec plus fresh data as a named dataset (a frame, or its Arrow bytes).
 
     A new name per update makes the browser replace the data: Streamlit's front end otherwise
     tries to treat new data as rows appended to the old, which thinned histories are not.

@@ -15,7 +15,7 @@ from playground.charts import diagnostics as charts
 from playground.charts.common import with_data
 from playground.serve import Snapshot
 from playground.serve.ended_run import RETRY_FACTOR
-from playground.ui import setup
+from playground.ui import chart_data, setup
 from playground.ui.session import get_runner
 
 BEFORE = 60  # steps before a divergence the autopsy draws
@@ -50,37 +50,43 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
             until: int | None = None) -> None:
     """The two charts, one above the other (only the steps before `until`, if given)."""
     if until is None:
-        built, frames, found = _frames(snap, smoothing, found)
+        built, found = _version(snap, smoothing, found)
     else:
-        built, frames = snap.n_rows, _built(snap, smoothing)
+        built = snap.n_rows
     tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
-    for kind, frame in frames.items():
-        if until is not None:
-            frame = charts.window(frame, until, BEFORE)
-        series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
+    for kind in KINDS:
+        name = f"{tag}-{kind}"
+        series, data = chart_data.kept(f"diagnostics-{kind}{'-autopsy' if until else ''}", name,
+                                       lambda kind=kind: _data(snap, kind, smoothing, until))
         spec = charts.diagnostics_spec(kind, log_y, series, 250)  # the legend and axis fit inside
-        st.vega_lite_chart(spec=annotations.with_marks(with_data(spec, frame, f"{tag}-{kind}"), found),
+        st.vega_lite_chart(spec=chart_data.with_marks(with_data(spec, data, name), found),
                            width="stretch")
 
 
-def _built(snap: Snapshot, smoothing: float) -> dict[str, pd.DataFrame]:
-    """Both charts' data from this snapshot."""
-    return {kind: charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing) for kind in KINDS}
+def _data(snap: Snapshot, kind: str, smoothing: float,
+          until: int | None) -> tuple[tuple[str, ...], bytes]:
+    """One chart's series names and its data as Arrow bytes, from this snapshot."""
+    frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
+    if until is not None:
+        frame = charts.window(frame, until, BEFORE)
+    series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
+    return series, chart_data.arrow(frame)
 
 
-def _frames(snap: Snapshot, smoothing: float,
-            found: tuple) -> tuple[int, dict[str, pd.DataFrame], tuple]:
-    """Both charts' data, the history length it was built at, and the marks drawn with it: new
-    every REDRAW_S seconds while the run trains, else at every redraw. The marks are kept with
-    the data: the ★ best moves with almost every redraw of a descending run, and a new mark is a
-    new chart for the browser as much as new data is."""
+def _version(snap: Snapshot, smoothing: float, found: tuple) -> tuple[int, tuple]:
+    """The history length the charts show, and the marks drawn with it: while the run trains, new
+    every REDRAW_S seconds, else the latest (a queued or paused page redraws the same version, so
+    its data is not built again: ui/chart_data.py). The marks are kept with the data: the ★ best
+    moves with almost every redraw of a descending run, and a new mark is a new chart for the
+    browser as much as new data is."""
     key, now = (snap.run_id, smoothing), time.monotonic()
-    kept = st.session_state.get("diagnostics_frames")
+    kept = st.session_state.get("diagnostics_version")
     if snap.state == "running" and kept is not None and kept[0] == key and now - kept[1] < REDRAW_S:
-        return kept[2], kept[3], kept[4]
-    frames = _built(snap, smoothing)
-    st.session_state["diagnostics_frames"] = (key, now, snap.n_rows, frames, found)
-    return snap.n_rows, frames, found
+        return kept[2], kept[3]
+    if kept is not None and kept[0] == key and kept[2] == snap.n_rows:
+        return snap.n_rows, found  # nothing new: the data is built already
+    st.session_state["diagnostics_version"] = (key, now, snap.n_rows, found)
+    return snap.n_rows, found
 
 
 def _retry(lr: float) -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from playground.charts import lessons as lesson_charts
 from playground.charts import run as charts
-from playground.charts.annotations import on_epochs, with_marks
+from playground.charts.annotations import on_epochs
 from playground.charts.common import ZOOM_HINT, with_data
 from playground.config import RunConfig
 from playground.history import Table
@@ -19,6 +19,7 @@ from playground.lessons import classify, linefit
 from playground.serve import FINISHED, Snapshot
 from playground.ui import diagnostics
 from playground.ui import paths as paths_ui
+from playground.ui.chart_data import with_marks
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18

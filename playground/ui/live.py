@@ -10,13 +10,23 @@ import streamlit as st
 
 from playground import export
 from playground.charts import run as charts
-from playground.charts.annotations import with_marks
 from playground.charts.common import ZOOM_HINT
 from playground.config import RunConfig, field_spec
 from playground.export.history_plot import history_png
 from playground.serve import FINISHED, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
-from playground.ui import diagnostics, echo, history, lessons, lock, loop_view, setup
+from playground.ui import (
+    chart_data,
+    diagnostics,
+    echo,
+    history,
+    lessons,
+    lock,
+    loop_view,
+    pace,
+    setup,
+)
+from playground.ui.chart_data import with_marks
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
@@ -118,7 +128,7 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
     """Draw the live view; while a worker runs, a fragment redraws it every REFRESH seconds."""
     log_y, smoothing = view_options()
     every = _pace(runner)
-    st.session_state.polling = every is not None
+    st.session_state.live_pace = every
 
     @st.fragment(run_every=every)
     @PAGE_GATE.gated
@@ -141,11 +151,21 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
                       help="Load the weights marked ★ best on the chart: the lowest loss of "
                            "the first and every 10th step (or the best validation epoch).")
         echo.sent(fragment=True)
-        if st.session_state.get("polling") and _pace(runner) != every:
-            st.session_state.polling = False
-            st.rerun(scope="app")  # ended, or left the queue: redraw controls, change the pace
+        repace(_pace(runner))
 
     refresh()
+
+
+def repace(now: float | None) -> None:
+    """Follow the run's pace from inside the live fragment. Queued and running (turns flip them
+    every few seconds when a class shares the workers) only retime this fragment: a full run each
+    time was most of the server's work with 50 sessions (docs/reliability.md)."""
+    was = st.session_state.get("live_pace")
+    if was is None or now == was:
+        return
+    st.session_state.live_pace = now
+    if {was, now} != {REFRESH, QUEUED_REFRESH} or not pace.set_interval(now):
+        st.rerun(scope="app")  # ended, paused or resumed: the controls change too
 
 
 def live_lr(runner: Runner, snap: Snapshot) -> None:
@@ -221,15 +241,15 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     version = f"{snap.run_id}-{snap.n_rows}"
     marks = diagnostics.marks(snap)
     spec = charts.loss_spec(log_y, tuple(charts.epoch_starts(df)), points=len(df) < 40)
-    st.vega_lite_chart(spec=with_marks(charts.with_data(spec, charts.loss_frame(df, smoothing),
-                                                        f"loss-{version}-{smoothing}"), marks),
-                       width="stretch")
+    name = f"loss-{version}-{smoothing}"
+    data = chart_data.arrow_kept("loss", name, lambda: charts.loss_frame(df, smoothing))
+    st.vega_lite_chart(spec=with_marks(charts.with_data(spec, data, name), marks), width="stretch")
     st.caption(ZOOM_HINT)  # once, under the main chart: every step chart zooms the same way
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
         curve = setup.schedule_curve(snap.config) if snap.config is not None else None
         spec = charts.lr_spec(charts.run_lr_log_scale(curve, df))
-        st.vega_lite_chart(spec=with_marks(charts.with_data(spec, df[["step", "lr"]],
-                                                            f"lr-{version}"), marks),
+        data = chart_data.arrow_kept("lr", f"lr-{version}", lambda: df[["step", "lr"]])
+        st.vega_lite_chart(spec=with_marks(charts.with_data(spec, data, f"lr-{version}"), marks),
                            width="stretch")
     diagnostics.panel(snap, log_y, smoothing)
     filmstrip(snap)

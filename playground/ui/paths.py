@@ -12,7 +12,6 @@ import streamlit as st
 from playground import surfaces
 from playground.charts import paths as path_charts
 from playground.charts import run as charts
-from playground.charts.annotations import with_marks
 from playground.charts.common import with_data
 from playground.config import RunConfig, field_spec
 from playground.history import Table
@@ -22,6 +21,7 @@ from playground.lessons.path_theory import bowl_theory, optimum_settings
 from playground.serve import Snapshot
 from playground.tasks import TASKS
 from playground.ui import diagnostics
+from playground.ui.chart_data import with_marks
 from playground.ui.setup import set_widgets
 
 MAP_KEY = "paths_start_map"
