@@ -77,3 +77,37 @@ def test_a_stuck_holder_slows_others_but_never_locks_them_out() -> None:
     with Crowd(gate, 2) as crowd:  # the first holds on; the second gives up waiting and goes in
         assert wait_until(lambda: crowd.inside == 2, timeout=5)
     assert gate.overruns == 1 and crowd.done == 2
+
+
+def test_page_runs_go_before_redraws_that_waited_longer() -> None:
+    """A class presses Start while queued pages poll: every Start's page run is drawn before the
+    polls waiting beside it, whatever the order they came in."""
+    gate, order, lock = Gate(1, timeout=10), [], threading.Lock()
+
+    def visit(name: str, redraw: bool) -> None:
+        with gate.slot(redraw=redraw), lock:
+            order.append(name)
+
+    with Crowd(gate, 1) as crowd:  # someone is inside; the others queue behind them
+        assert wait_until(lambda: crowd.inside == 1)
+        arrivals = [("redraw 1", True), ("page 1", False), ("redraw 2", True), ("page 2", False)]
+        threads = []
+        for n, (name, redraw) in enumerate(arrivals, start=1):
+            threads.append(threading.Thread(target=visit, args=(name, redraw), daemon=True))
+            threads[-1].start()
+            assert wait_until(lambda n=n: gate.waiting == n)  # each is queued before the next comes
+    for t in threads:
+        t.join(10)
+    assert order[:2] == ["page 1", "page 2"] or order[:2] == ["page 2", "page 1"], order
+    assert sorted(order[2:]) == ["redraw 1", "redraw 2"] and gate.overruns == 0
+
+
+def test_a_redraw_waits_for_no_page_run_only_while_one_is_queued() -> None:
+    gate = Gate(2, timeout=10)
+    with gate.slot(redraw=True), gate.slot(redraw=True):  # a re-entrant thread holds one place
+        assert gate.holders == 1
+    with Crowd(gate, 1) as crowd:  # one place taken, one free: a redraw goes straight in
+        assert wait_until(lambda: crowd.inside == 1)
+        with gate.slot(redraw=True):
+            assert gate.holders == 2
+    assert gate.holders == 0 and gate.overruns == 0

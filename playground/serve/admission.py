@@ -27,20 +27,25 @@ R = TypeVar("R")
 
 
 class Gate:
-    """A counting gate that a thread may re-enter (a full run draws its fragments inline)."""
+    """A counting gate that a thread may re-enter (a full run draws its fragments inline). Page
+    runs (a click, a page load) go before redraws (a fragment's timer): when a class presses Start
+    together, 48 queued pages polling every 2 s would otherwise share the places with the Start
+    runs, and the last Start would be drawn seconds later (docs/reliability.md)."""
 
     def __init__(self, width: int, timeout: float = 30.0) -> None:
         self.width, self.timeout = width, timeout
-        self._free = threading.BoundedSemaphore(width)
         self._inside = threading.local()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self.holders = 0  # threads inside now
         self.waiting = 0  # threads queued at the gate now
+        self.waiting_pages = 0  # of those, page runs (which go first)
         self.overruns = 0  # entries that stopped waiting after `timeout` and went in anyway
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of `width` places while the block runs; waiting longer than `timeout` lets
-        the thread in anyway, so a stuck page can slow others down but never lock them out."""
+    def slot(self, redraw: bool = False) -> Iterator[None]:
+        """Hold one of `width` places while the block runs (a `redraw` waits while page runs
+        wait); waiting longer than `timeout` lets the thread in anyway, so a stuck page can slow
+        others down but never lock them out."""
         if getattr(self._inside, "depth", 0):
             self._inside.depth += 1
             try:
@@ -48,36 +53,37 @@ class Gate:
             finally:
                 self._inside.depth -= 1
             return
-        got = self._enter()
+        self._enter(redraw)
         self._inside.depth = 1
         try:
             yield
         finally:
             self._inside.depth = 0
-            if got:
-                self._free.release()
+            with self._cond:
+                self.holders -= 1
+                self._cond.notify_all()
 
-    def _enter(self) -> bool:
-        """Wait for a place; False when the wait timed out."""
-        if self._free.acquire(blocking=False):
-            return True
-        with self._lock:
-            self.waiting += 1
-        try:
-            got = self._free.acquire(timeout=self.timeout)
-        finally:
-            with self._lock:
-                self.waiting -= 1
-        if not got:
-            with self._lock:
-                self.overruns += 1
-        return got
+    def _enter(self, redraw: bool) -> None:
+        """Wait for a place (a redraw also for no page run to be waiting), at most `timeout`."""
+        with self._cond:
+            def free() -> bool:
+                return self.holders < self.width and not (redraw and self.waiting_pages)
+            if not free():
+                self.waiting += 1
+                self.waiting_pages += not redraw
+                try:
+                    if not self._cond.wait_for(free, timeout=self.timeout):
+                        self.overruns += 1
+                finally:
+                    self.waiting -= 1
+                    self.waiting_pages -= not redraw
+            self.holders += 1
 
     def gated(self, fn: Callable[P, R]) -> Callable[P, R]:
-        """Decorate a function so that its whole body runs inside the gate."""
+        """Decorate a fragment so that its whole body runs inside the gate, as a redraw."""
         @wraps(fn)
         def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-            with self.slot():
+            with self.slot(redraw=True):
                 return fn(*args, **kwargs)
         return inner
 

@@ -3,12 +3,13 @@ to watch stays above the live view while that setup is on; each has a share link
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 
 import streamlit as st
 
 from playground.config import ConfigError, RunConfig
-from playground.lessons.experiments import EXPERIMENTS, Experiment
+from playground.lessons.experiments import EXPERIMENTS
 from playground.serve import Runner, RunRefused
 from playground.ui import lock
 from playground.ui.setup import load_into_widgets
@@ -39,10 +40,17 @@ def _try(runner: Runner, name: str, baseline: bool) -> None:
         st.session_state.refused = str(exc)
 
 
-def link(exp: Experiment) -> str:
+def link(name: str) -> str:
     """A share link that opens the experiment with its sentence as the task line."""
-    query = {**exp.config().to_query(), "title": exp.title, "note": exp.watch}
-    return base_url() + "?" + urllib.parse.urlencode(query)
+    return base_url() + "?" + _query(name)
+
+
+@functools.cache
+def _query(name: str) -> str:
+    """An experiment's link query, built once per server: every page run lists all of them, and
+    building their configs was a sixth of a page run."""
+    exp = EXPERIMENTS[name]
+    return urllib.parse.urlencode({**exp.config().to_query(), "title": exp.title, "note": exp.watch})
 
 
 def experiments_panel(runner: Runner) -> None:
@@ -62,7 +70,7 @@ def experiments_panel(runner: Runner) -> None:
             st.caption(lock.message(hidden) + " The experiments run with your teacher's values.")
         st.caption("Each experiment is also a link you can share: right-click to copy it from "
                    "the list below.")
-        st.markdown(" · ".join(f"[{exp.title}]({link(exp)})" for exp in EXPERIMENTS.values()))
+        st.markdown(" · ".join(f"[{exp.title}]({link(name)})" for name, exp in EXPERIMENTS.items()))
 
 
 def watch_note(cfg: RunConfig) -> None:
