@@ -45,23 +45,24 @@ def shot(page: Page, name: str) -> None:  # noqa: F811
 
 
 def test_the_default_run_forms_its_sprite_over_seconds(page: Page, app: Server) -> None:  # noqa: F811
-    """Pressed on the defaults, the run plays at its pace: a learner watches it form for ~25 s."""
+    """Pressed on the defaults, the run plays at its pace: a learner watches it form for ~25 s.
+    The pace is read over the run's first sixth (the whole run completing on the defaults is
+    tests/test_lr_regimes.py's, flat out: waiting for its end here cost CI half a minute)."""
     cfg = RunConfig()
     open_app(page, app)
     button(page, "start").click()
     t0 = time.monotonic()
     wait_for(lambda: status(page)[1], UI_S, "the first step")
-    first = time.monotonic() - t0
+    first, first_step = time.monotonic() - t0, status(page)[1]
     wait_for(lambda: (status(page)[1] or 0) >= cfg.total_steps // 6, 60, "a sixth of the run")
+    seconds, steps = time.monotonic() - t0 - first, status(page)[1] - first_step
     shot(page, "default_forming")
-    wait_for(lambda: status(page)[0] in ENDED, 120, "the default run to end", interval=0.25)
-    seconds = time.monotonic() - t0
-    shot(page, "default_done")
-    assert status(page)[0] == "completed"
-    assert seconds >= 0.9 * cfg.total_steps / cfg.pace  # paced, never over in a second
+    assert status(page)[0] == "running"
+    assert steps / seconds <= 1.5 * cfg.pace  # paced (flat out it would be thousands a second)
     ARTIFACTS.joinpath("lesson_default_timing.json").write_text(json.dumps(
         {"steps": cfg.total_steps, "pace": cfg.pace, "first_step_s": round(first, 2),
-         "run_s": round(seconds, 1)}))
+         "steps_per_s_seen": round(steps / seconds, 1),
+         "run_s_at_that_pace": round(cfg.total_steps * seconds / steps, 1)}))
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))

@@ -121,3 +121,11 @@ def test_a_classifier_is_measured_from_a_uniform_guess() -> None:
     assert regime(at_chance, "completed") == "converge"
     assert regime(at_chance, "completed", start_loss(cfg)) == "oscillate"
     assert regime(np.array([1.38, 0.5, 0.05]), "completed", start_loss(cfg)) == "converge"
+
+
+def test_the_default_run_completes_and_learns_its_sprite() -> None:
+    """What Start on the untouched page trains (the browser test watches it at its pace)."""
+    result = train(RunConfig().replace(pace=0))
+    loss = result.history["loss"].to_numpy()
+    assert result.status == "completed", result.summary()
+    assert loss[-1] < loss[0] / 10, (loss[0], loss[-1])
