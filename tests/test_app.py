@@ -194,6 +194,7 @@ def test_classify_lesson_runs_with_validation_and_confusion(app: AppTest) -> Non
     assert len(app.get("vega_lite_chart")) >= 3  # loss by batch/epoch, accuracy, confusion
     html = " ".join(h.proto.body for h in app.get("html"))
     assert "→" in html or "every validation sprite is right" in " ".join(captions)
+    app.session_state["downloads_open"] = True
     app.run()
     downloads = {b.key: b for b in app.get("download_button")}
     assert {"dl_csv", "dl_json", "dl_train"} <= downloads.keys()  # train.py for the lesson too
@@ -207,6 +208,9 @@ def test_a_run_watching_accuracy_says_which_epoch_it_kept_by_accuracy(app: AppTe
     poll(app, lambda s: "completed" in s, "the classifier to finish", timeout=60)
     captions = " ".join(c.value for c in app.caption)
     assert "best validation accuracy" in captions and "best validation loss" not in captions
+    assert not app.get("download_button")  # the downloads' list is drawn only when opened
+    app.session_state["downloads_open"] = True
+    app.run()
     downloads = {b.key for b in app.get("download_button")}
     assert {"dl_best", "dl_hist_png"} <= downloads
 
@@ -359,6 +363,7 @@ def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
     open_page(app, epochs="30")
     app.button(key="start").click().run()
     poll(app, lambda s: "completed" in s, "the run")
+    app.session_state["downloads_open"] = True
     app.run()
     keys = {b.key for b in app.get("download_button")}
     assert {"dl_all", "dl_csv", "dl_json", "dl_png", "dl_gif", "dl_train", "dl_ckpt"} <= keys
@@ -373,6 +378,9 @@ def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -
     from playground.lessons.experiments import EXPERIMENTS
 
     open_page(app)
+    assert not [b for b in app.button if (b.key or "").startswith("exp_")]  # closed: not drawn
+    app.session_state["experiments_open"] = True  # the learner opens the list
+    app.run()
     app.button(key="exp_diverging").click().run()
     assert app.selectbox(key="w_model").value == "pixels"
     assert app.number_input(key="w_lr").value == pytest.approx(1.5)

@@ -58,6 +58,10 @@ def test_the_default_run_forms_its_sprite_over_seconds(page: Page, app: Server) 
     seconds, steps = time.monotonic() - t0 - first, status(page)[1] - first_step
     shot(page, "default_forming")
     assert status(page)[0] == "running"
+    # the guided experiments' list is drawn when opened (a lazy expander), during the run too
+    assert page.locator(".st-key-exp_diverging").count() == 0
+    page.get_by_text("Guided experiments: one click, one lesson").click()
+    page.locator(".st-key-exp_diverging button").first.wait_for(timeout=UI_MS)
     assert steps / seconds <= 1.5 * cfg.pace  # paced (flat out it would be thousands a second)
     ARTIFACTS.joinpath("lesson_default_timing.json").write_text(json.dumps(
         {"steps": cfg.total_steps, "pace": cfg.pace, "first_step_s": round(first, 2),

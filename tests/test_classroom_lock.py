@@ -140,6 +140,8 @@ def task_switch(at: AppTest) -> str:
 def experiment(at: AppTest) -> str:
     """'Try it' on the diverging experiment (lr 1.5) runs at the teacher's rate, with no live box."""
     open_link(at, epochs="1000000")
+    at.session_state["experiments_open"] = True
+    rerun(at)
     at.button(key="exp_diverging").click()
     said = texts(rerun(at))
     assert REFUSED in said

@@ -15,6 +15,8 @@ from playground.ui import lock
 from playground.ui.setup import load_into_widgets
 from playground.ui.share import base_url
 
+OPEN = "experiments_open"  # session state: whether the list is open
+
 
 def _load(cfg: RunConfig) -> None:
     """Put a config into every widget (and the sprite picker)."""
@@ -55,7 +57,10 @@ def _query(name: str) -> str:
 
 def experiments_panel(runner: Runner) -> None:
     """The list of experiments, each a sentence and one click."""
-    with st.expander("🧪 Guided experiments: one click, one lesson", expanded=False):
+    box = st.expander("🧪 Guided experiments: one click, one lesson", key=OPEN, on_change="rerun")
+    if not box.open:  # drawn only when open: its 20 buttons would cost every page run and redraw
+        return
+    with box:
         for name, exp in EXPERIMENTS.items():
             text, go = st.columns([5, 2])
             text.markdown(f"**{exp.title}** · {exp.watch}")

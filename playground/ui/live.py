@@ -307,7 +307,10 @@ def downloads(runner: Runner) -> None:
     if snap.config is None or snap.n_rows == 0:
         return
     cfg = snap.config
-    with st.expander("⬇️ Download this run"):
+    box = st.expander("⬇️ Download this run", key="downloads_open", on_change="rerun")
+    if not box.open:  # drawn only when open: a dozen buttons less in every page run and redraw
+        return
+    with box:
         if TASKS[cfg.task].sprite and snap.image is not None:
             st.download_button("Download all (zip)", lambda: _bundle(runner),
                                f"pixel-playground-{cfg.sprite}.zip", "application/zip",
