@@ -95,11 +95,12 @@ def main() -> None:
     header(error)
     sprites = TASKS[cfg.task].sprite
     picked = target.current_target(cfg.sprite, cfg.pixels, cfg.size) if sprites else None
-    train, race = st.tabs(["🏃 Train", "🏁 Compare optimizers"])
+    train, race = st.tabs(["🏃 Train", "🏁 Compare optimizers"], key="page_tab", on_change="rerun")
     with train:
         train_tab(cfg, picked)
-    with race:
-        compare.compare_tab(cfg, picked)
+    if race.open:  # drawn only while open: it was a third of every page run (docs/reliability.md)
+        with race:
+            compare.compare_tab(cfg, picked)
     echo.sent()  # the widgets this run rewrote reach the browser now (playground/ui/echo.py)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -50,11 +51,25 @@ def app():
             assert at.session_state[key].join(30)
 
 
-def open_page(at: AppTest, **query: str) -> AppTest:
-    """Open the page with a link's settings; runs play at full speed unless the link sets a pace."""
+COMPARE_TAB = "🏁 Compare optimizers"
+
+
+def open_page(at: AppTest, compare: bool = False, **query: str) -> AppTest:
+    """Open the page with a link's settings; runs play at full speed unless the link sets a pace.
+    `compare`: then click the Compare tab (its tools are drawn only while it is open)."""
     query.setdefault("pace", "0")
     for k, v in query.items():
         at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    if compare:
+        open_compare(at)
+    return at
+
+
+def open_compare(at: AppTest) -> AppTest:
+    """Click the Compare optimizers tab."""
+    at.session_state["page_tab"] = COMPARE_TAB
     at.run()
     assert not at.exception, at.exception
     return at
@@ -320,7 +335,7 @@ def _wait_job(app: AppTest, key: str, timeout: float = 90) -> dict:
 
 
 def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None:
-    open_page(app, model="pixels", epochs="60")
+    open_page(app, compare=True, model="pixels", epochs="60")
     app.button(key="race_start").click().run()
     snap = _wait_job(app, "race_job")
     assert snap["status"] == "done"
@@ -334,7 +349,7 @@ def test_race_from_the_compare_tab_ends_with_a_leaderboard(app: AppTest) -> None
 
 
 def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:
-    open_page(app)
+    open_page(app, compare=True)
     app.button(key="lr_find_run").click().run()
     wait_until(lambda: app.run() and any("Suggested" in c.value for c in app.caption), timeout=60,
                interval=0.1, what="the sweep's suggestion")
@@ -344,7 +359,7 @@ def test_lr_finder_suggests_and_use_sets_the_lr(app: AppTest) -> None:
 
 
 def test_stability_map_runs_once_and_is_cached(app: AppTest) -> None:
-    open_page(app, model="pixels")
+    open_page(app, compare=True, model="pixels")
     app.number_input(key="map_count").set_value(3).run()
     app.number_input(key="map_steps").set_value(20).run()
     app.button(key="map_run").click().run()
@@ -395,7 +410,7 @@ def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -
 
 
 def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: AppTest) -> None:
-    open_page(app, model="pixels")
+    open_page(app, compare=True, model="pixels")
     app.number_input(key="map_count").set_value(3).run()
     app.number_input(key="map_steps").set_value(20).run()
     app.button(key="map_run").click().run()
@@ -410,3 +425,33 @@ def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: 
     assert app.selectbox(key="w_optimizer").value == "sgd"
     assert app.number_input(key="w_lr").value == pytest.approx(0.0316)
     assert "Loaded sgd at lr=0.0316 into the sidebar" in " ".join(s.value for s in app.success)
+
+
+def test_the_compare_tab_is_drawn_only_while_open_and_keeps_its_settings(app: AppTest) -> None:
+    """Its tools run no code while the Train tab is shown (a third of every page run), and a
+    learner who sets up a race, a map and a study, looks at the Train tab and comes back finds
+    them as they were: the contender table's edits included."""
+    open_page(app, model="pixels")
+    assert not app.data_editor and "map_count" not in {n.key for n in app.number_input}
+    open_compare(app)
+    app.selectbox(key="race_preset").set_value(app.selectbox(key="race_preset").options[1]).run()
+    editor = app.data_editor[0]
+    app.session_state[editor.key] = {"edited_rows": {0: {"lr": 0.123}}, "added_rows": [],
+                                     "deleted_rows": []}
+    app.run()
+    app.number_input(key="map_count").set_value(4).run()
+    app.number_input(key="tune_trials").set_value(33).run()
+    edited = app.session_state["race_table_edited"].copy()  # what the editor returned
+    assert edited["lr"].iloc[0] == pytest.approx(0.123)
+    app.session_state["page_tab"] = "🏃 Train"
+    app.run()
+    app.run()  # a second run: Streamlit drops undrawn widgets' state at the end of a run
+    assert not app.exception and not app.data_editor
+    open_compare(app)
+    open_compare(app)  # and the run after the one that drew the tab again
+    assert app.selectbox(key="race_preset").value == app.selectbox(key="race_preset").options[1]
+    assert app.number_input(key="map_count").value == 4
+    assert app.number_input(key="tune_trials").value == 33
+    for table in (app.data_editor[0].value, app.session_state["race_table_edited"]):
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), edited.reset_index(drop=True),
+                                      check_dtype=False)

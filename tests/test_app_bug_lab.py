@@ -26,7 +26,7 @@ def markdown_with(at: AppTest, text: str) -> list[str]:
 
 
 def test_pick_a_bug_race_it_and_see_the_wrong_line_and_what_to_watch(app: AppTest) -> None:
-    open_page(app, task="classify", model="mlp", hidden="16", samples="200", epochs="3",
+    open_page(app, compare=True, task="classify", model="mlp", hidden="16", samples="200", epochs="3",
               patience="0")
     pick = app.selectbox(key="bug_lab_pick_classify")
     assert set(pick.options) == {BUGS[n].title for n in BUGS if "classify" in BUGS[n].tasks}
@@ -55,7 +55,7 @@ def test_pick_a_bug_race_it_and_see_the_wrong_line_and_what_to_watch(app: AppTes
 
 
 def test_put_the_bug_in_my_run_then_fix_it(app: AppTest) -> None:
-    open_page(app, task="classify", model="mlp", hidden="16", samples="200", epochs="3")
+    open_page(app, compare=True, task="classify", model="mlp", hidden="16", samples="200", epochs="3")
     app.selectbox(key="bug_lab_pick_classify").set_value("no_eval").run()
     assert any("dropout=0.5" in c.value for c in app.caption)  # the lab's setup, said aloud
     app.button(key="bug_lab_apply").click().run()

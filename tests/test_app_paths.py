@@ -86,7 +86,7 @@ def test_use_the_optimum_sets_critical_damping(app: AppTest) -> None:
 
 
 def test_a_ready_made_race_of_three_paths(app: AppTest) -> None:
-    open_page(app, task="paths", surface="rastrigin")
+    open_page(app, compare=True, task="paths", surface="rastrigin")
     app.selectbox(key="paths_race_choice").set_value(VALLEY).run()
     app.button(key="paths_race_setup").click().run()
     setup, rows = RACES[VALLEY]

@@ -30,7 +30,7 @@ def wait_study(app: AppTest, timeout: float = 120) -> dict:
 
 
 def test_a_study_fills_its_table_and_use_the_best_loads_it(app: AppTest) -> None:
-    open_page(app, model="pixels", size="8", epochs="40", optimizer="sgd", lr="0.5")
+    open_page(app, compare=True, model="pixels", size="8", epochs="40", optimizer="sgd", lr="0.5")
     assert app.multiselect(key="tune_params").value == ["lr", "optimizer"]
     assert app.multiselect(key="tune_optimizer").value == ["sgd", "adam", "adamw"]
     app.number_input(key="tune_trials").set_value(8).run()
@@ -53,7 +53,7 @@ def test_a_study_fills_its_table_and_use_the_best_loads_it(app: AppTest) -> None
 
 
 def test_a_locked_setting_is_not_offered_and_a_bad_range_is_refused(app: AppTest) -> None:
-    open_page(app, model="pixels", size="8", epochs="40", hide="lr")
+    open_page(app, compare=True, model="pixels", size="8", epochs="40", hide="lr")
     assert "lr" not in app.multiselect(key="tune_params").options
     assert any("set by your teacher" in c.value for c in app.caption)
     app.multiselect(key="tune_params").set_value(["momentum"]).run()
@@ -65,7 +65,8 @@ def test_a_locked_setting_is_not_offered_and_a_bad_range_is_refused(app: AppTest
 
 
 def test_stop_ends_the_study_and_keeps_its_trials(app: AppTest) -> None:
-    open_page(app, model="pixels", size="8", epochs="20000")  # seconds a trial: Stop lands in one
+    # seconds a trial: Stop lands in one
+    open_page(app, compare=True, model="pixels", size="8", epochs="20000")
     app.number_input(key="tune_trials").set_value(50).run()
     app.button(key="tune_start").click().run()
     job = app.session_state["tune_job"]

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from playground.config import RunConfig
 from playground.ui import compare, labels
 from tests.helpers import wait_until
+from tests.test_app import open_compare
 
 TIMEOUT = 60
 LINK = {"hide": "lr", "lr": "0.01", "model": "pixels", "epochs": "20", "pace": "0"}
@@ -72,7 +73,7 @@ def finished_job(at: AppTest, key: str, timeout: float = 90) -> dict:
 # returns what the page said right after the attempt.
 def race_table(at: AppTest) -> str:
     """A student types lr=46.9 into the race table and starts the race."""
-    open_link(at)
+    open_compare(open_link(at))
     editor = at.data_editor[0]
     columns = json.loads(editor.proto.columns)
     assert columns["lr"].get("disabled") is True  # greyed out in the browser
@@ -91,7 +92,7 @@ def race_table(at: AppTest) -> str:
 
 def lr_finder(at: AppTest) -> str:
     """The test runs (it teaches), but 'Use this LR' is off, and says why."""
-    open_link(at)
+    open_compare(open_link(at))
     at.button(key="lr_find_run").click()
     wait_until(lambda: rerun(at) and any("Suggested" in c.value for c in at.caption),
                timeout=TIMEOUT, interval=0.1, what="the sweep's suggestion")
@@ -102,7 +103,7 @@ def lr_finder(at: AppTest) -> str:
 
 def map_load(at: AppTest) -> str:
     """Load on an SGD cell at another rate brings only the optimizer."""
-    open_link(at)
+    open_compare(open_link(at))
     at.number_input(key="map_count").set_value(3)
     rerun(at).number_input(key="map_steps").set_value(20)
     rerun(at).button(key="map_run").click()

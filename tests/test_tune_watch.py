@@ -41,7 +41,7 @@ def test_only_the_operators_storages_can_be_opened(storage: str, monkeypatch: py
 def test_the_page_watches_a_shared_study_and_loads_its_best(storage: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     app = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    open_page(app)
+    open_page(app, compare=True)
     assert not app.get("expander") or not any("shared study" in e.label for e in app.expander)
     monkeypatch.setenv(ENV, storage)
     app.run()

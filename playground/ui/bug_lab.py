@@ -53,7 +53,7 @@ def bug_lab_section(cfg: RunConfig) -> None:
                    "line.")
         return
     name = st.selectbox("Mistake", list(bugs), format_func=lambda n: bugs[n].title,
-                        key=f"bug_lab_pick_{cfg.task}")
+                        key=f"bug_lab_pick_{cfg.task}", persist_state="page")
     bug = bugs[name]
     st.markdown(code_panel(bug), unsafe_allow_html=True)
     st.info(f"👀 {bug.watch}")

@@ -106,16 +106,35 @@ def configs_from_table(cfg: RunConfig, table: pd.DataFrame,
 
 
 # The race -------------------------------------------------------------------------------------
+TABLE_SHOWN, TABLE_EDITED = "race_table_shown", "race_table_edited"  # session state: the keeper
+
+
+def _table_shown(key: str, preset: pd.DataFrame) -> pd.DataFrame:
+    """The rows the contender editor starts from: the preset's, or, when the Compare tab was left
+    (Streamlit drops an undrawn editor's edits; the tab is drawn only while open), the table as
+    the learner had edited it. The same rows go in until the preset or the setup changes, so the
+    editor's edits stay relative to them."""
+    shown = st.session_state.get(TABLE_SHOWN)
+    if shown is None or shown[0] != key or not shown[1].equals(preset):
+        shown = (key, preset, preset)
+    elif key not in st.session_state and TABLE_EDITED in st.session_state:
+        shown = (key, preset, st.session_state[TABLE_EDITED])
+    st.session_state[TABLE_SHOWN] = shown
+    return shown[2]
+
+
 def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     """Pick contenders, start the race, watch it."""
     st.markdown("**Race** — contenders start from the *same* weights and see the *same* batches.")
     locked = [k for k in EDITABLE if k in lock.hidden()]
-    choice = st.selectbox("Preset", list(open_presets(cfg, locked)), key="race_preset")
+    choice = st.selectbox("Preset", list(open_presets(cfg, locked)), key="race_preset",
+                          persist_state="page")
     options = {"optimizer": list(field_spec("optimizer")["choices"]),
                "loss": list(TASKS[cfg.task].losses), "schedule": list(field_spec("schedule")["choices"])}
+    key = f"race_table_{choice}_{cfg.task}"
     table = st.data_editor(
-        contender_table(cfg, choice, locked), num_rows="dynamic", width="stretch",
-        key=f"race_table_{choice}_{cfg.task}", disabled=locked,
+        _table_shown(key, contender_table(cfg, choice, locked)), num_rows="dynamic",
+        width="stretch", key=key, disabled=locked,
         column_config={
             "optimizer": st.column_config.SelectboxColumn(options=options["optimizer"],
                                                           required=True),
@@ -124,6 +143,7 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
                                                          required=True),
             "lr": st.column_config.NumberColumn(min_value=1e-6, max_value=1000.0, format="%.1e"),
             "momentum": st.column_config.NumberColumn(min_value=0.0, max_value=0.999)})
+    st.session_state[TABLE_EDITED] = table
     if locked:
         st.caption(lock.message(locked) + " Every contender races with it; those columns are "
                    "not editable.")
@@ -295,9 +315,11 @@ def stability_section(cfg: RunConfig) -> None:
                 "weights. Click a cell to load it.")
     a, b, c = st.columns([3, 1, 1])
     optimizers = a.multiselect("Optimizers", list(field_spec("optimizer")["choices"]),
-                               default=["sgd", "adam"], key="map_optimizers")
-    count = b.number_input("LRs", 3, 12, 7, key="map_count")
-    steps = c.number_input("Steps", 10, 2000, 150, step=10, key="map_steps")
+                               default=["sgd", "adam"], key="map_optimizers",
+                               persist_state="page")
+    count = b.number_input("LRs", 3, 12, 7, key="map_count", persist_state="page")
+    steps = c.number_input("Steps", 10, 2000, 150, step=10, key="map_steps",
+                           persist_state="page")
     lrs = log_lrs(1e-4, 10.0, int(count))
     key = cache_key(cfg, lrs, optimizers, int(steps)) if optimizers else None
     cache: dict = st.session_state.setdefault("map_cache", {})
@@ -343,7 +365,7 @@ def _map_view(job: Job | None, cache: dict, key: str | None, cfg: RunConfig) -> 
             clicked = (picked[0]["optimizer"], float(picked[0]["lr"]))
             st.session_state.map_pick = next((n for n, c in cells.items() if c == clicked), None)
         a, b = st.columns([3, 1], vertical_alignment="bottom")
-        name = a.selectbox("Cell", list(cells), index=None, key="map_pick",
+        name = a.selectbox("Cell", list(cells), index=None, key="map_pick", persist_state="page",
                            placeholder="Click a cell on the map, or pick one here")
         locked = [k for k in ("optimizer", "lr") if k in lock.hidden()]
         b.button("Load it", key="map_load", disabled=name is None or len(locked) == 2,

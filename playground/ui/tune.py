@@ -48,19 +48,21 @@ def range_widgets(name: str, cfg: RunConfig) -> Param:
     if start.choices:
         choices = list(TASKS[cfg.task].losses) if name == "loss" else list(start.choices)
         default = [c for c in OPTIMIZERS_FIRST if c in choices] if name == "optimizer" else choices
-        picked = st.multiselect(_name(name), choices, default=default, key=key)
+        picked = st.multiselect(_name(name), choices, default=default, key=key,
+                                persist_state="page")
         return Param(name, choices=tuple(picked))
     spec = field_spec(field_of(name))
     a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
     number = int if start.integer else float
     bounds = {"min_value": number(spec["min"]), "max_value": number(spec["max"])}
     fmt = {} if start.integer else {"format": "%.1e" if start.log else "%.4g"}
+    keep = {"persist_state": "page"}  # kept while the Compare tab is not drawn
     low = a.number_input(f"{_name(name)} from", value=number(start.low), key=f"{key}_lo",
-                         step=None, **bounds, **fmt)
+                         step=None, **bounds, **fmt, **keep)
     high = b.number_input("to", value=number(start.high), key=f"{key}_hi", step=None, **bounds,
-                          **fmt)
+                          **fmt, **keep)
     log = c.checkbox("log", value=start.log, key=f"{key}_log", help="Sample on a log scale: as "
-                     "many trials between 1e-4 and 1e-3 as between 0.1 and 1.")
+                     "many trials between 1e-4 and 1e-3 as between 0.1 and 1.", **keep)
     return Param(name, float(low), float(high), log, start.integer)
 
 
@@ -72,23 +74,23 @@ def tune_section(cfg: RunConfig) -> None:
     offered = candidates(cfg)
     chosen = st.multiselect("Settings to search", offered, default=[n for n in STARTING
                                                                     if n in offered],
-                            format_func=_name, key="tune_params")
+                            format_func=_name, key="tune_params", persist_state="page")
     held = [n for n in ("lr", "optimizer", "momentum", "betas", "weight_decay", "schedule")
             if n in lock.hidden()]
     if held:
         st.caption(lock.message(held) + " Tune leaves it as it is.")
     space: Space = {name: range_widgets(name, cfg) for name in chosen}
     a, b, c, d, e = st.columns(5)
-    trials = a.number_input("Trials", 2, 200, 20, key="tune_trials")
+    trials = a.number_input("Trials", 2, 200, 20, key="tune_trials", persist_state="page")
     seconds = b.number_input("Time budget (s)", 5, int(LIMITS.max_seconds),
-                             min(60, int(LIMITS.max_seconds)), key="tune_seconds")
-    objective = c.selectbox("Objective", objectives_for(cfg.task), key="tune_objective",
+                             min(60, int(LIMITS.max_seconds)), key="tune_seconds", persist_state="page")
+    objective = c.selectbox("Objective", objectives_for(cfg.task), key="tune_objective", persist_state="page",
                             format_func=lambda k: k.replace("_", " "),
                             help="\n".join(f"- **{k}**: {OBJECTIVES[k].doc}"
                                            for k in objectives_for(cfg.task)))
-    pruner = d.selectbox("Pruner", list(PRUNERS), key="tune_pruner",
+    pruner = d.selectbox("Pruner", list(PRUNERS), key="tune_pruner", persist_state="page",
                          help="\n".join(f"- **{k}**: {doc}" for k, doc in PRUNERS.items()))
-    seed = e.number_input("Sampler seed", 0, 2**31 - 1, 0, key="tune_seed",
+    seed = e.number_input("Sampler seed", 0, 2**31 - 1, 0, key="tune_seed", persist_state="page",
                           help="The same seed gives the same trials.")
     problem = None
     try:

@@ -19,7 +19,8 @@ def watch_section() -> None:
     if not storages:
         return
     with st.expander("👀 Watch a shared study (trials from `tune --storage` on any machine)"):
-        url = st.selectbox("Storage", storages, format_func=shown, key="watch_storage")
+        url = st.selectbox("Storage", storages, format_func=shown, key="watch_storage",
+                           persist_state="page")
         try:
             names = study_names(url)
         except ConfigError as exc:
@@ -29,8 +30,8 @@ def watch_section() -> None:
             st.caption("No study in this storage yet: start one with `python -m playground tune "
                        f"--storage {shown(url)} --study NAME ...`.")
             return
-        name = st.selectbox("Study", names, key="watch_study")
-        live = st.toggle("Keep watching", value=True, key="watch_live",
+        name = st.selectbox("Study", names, key="watch_study", persist_state="page")
+        live = st.toggle("Keep watching", value=True, key="watch_live", persist_state="page",
                          help=f"Read the storage again every {REFRESH:g} s.")
         _watched(url, name, live)
 
