@@ -47,13 +47,23 @@ def test_the_floor_follows_the_smallest_loss_and_zero_sits_on_it() -> None:
 
 
 def test_loss_spec_is_cached_and_has_no_main_data() -> None:
-    spec = json.loads(charts.loss_spec(True, (4, 8)))
-    assert "data" not in spec
+    spec = json.loads(charts.loss_spec(True, epochs=True))
+    assert "data" not in spec and not spec.get("datasets")  # the epochs are data: with_epochs
     assert spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
-    assert len(spec["datasets"]) == 1  # epoch marks carry their own data (run marks: with_marks)
-    assert charts.loss_spec(True, (4, 8)) is charts.loss_spec(True, (4, 8))
+    assert charts.loss_spec(True, True) is charts.loss_spec(True, True)
     linear = json.loads(charts.loss_spec(False))
     assert linear["layer"][0]["encoding"]["y"]["scale"]["type"] == "linear"
+
+
+def test_epoch_rules_are_data_filled_per_draw_under_a_name_per_set() -> None:
+    """One cached spec serves every epoch of a run (it was rebuilt at every new epoch)."""
+    filled = [charts.with_epochs(json.loads(charts.loss_spec(True, True)), starts)
+              for starts in ((4, 8), (4, 8, 12))]
+    names = [[n for n in spec["datasets"] if n.startswith(charts.EPOCHS)] for spec in filled]
+    assert all(len(n) == 1 for n in names) and names[0] != names[1]
+    assert filled[1]["datasets"][names[1][0]]["step"].tolist() == [4, 8, 12]
+    readers = [layer for layer in filled[1]["layer"] if layer.get("data") == {"name": names[1][0]}]
+    assert len(readers) == 1 and readers[0]["mark"]["type"] == "rule"
 
 
 def test_with_data_names_the_dataset() -> None:
@@ -165,3 +175,15 @@ def test_diagnostics_series_are_thinned_after_smoothing() -> None:
     tips = [layer for layer in json.loads(diagnostics.diagnostics_spec("grad", True))["layer"]
             if "tooltip" in layer.get("encoding", {})]
     assert tips and all({"filter": "datum.hover"} in layer["transform"] for layer in tips)
+
+
+def test_the_exported_loss_chart_carries_its_epoch_rules_as_plain_json() -> None:
+    """training_history.png draws the page's chart from one JSON spec: the epoch rules go in as
+    records (a frame there is not JSON), read by the rule layer."""
+    from playground.export.history_plot import chart_specs
+
+    df = charts.history_frame(table(ROWS[:20]))  # 4 steps an epoch
+    (title, spec_json, _frame), *_ = chart_specs(df, ())
+    spec = json.loads(spec_json)
+    name = next(n for n in spec["datasets"] if n.startswith(charts.EPOCHS))
+    assert title == "Loss" and spec["datasets"][name] == [{"step": s} for s in (4, 8, 12, 16)]

@@ -103,10 +103,18 @@ def with_marks(spec: dict, found: tuple[Mark, ...], x: str = "step",
     return spec
 
 
-def _renamed(layer: dict, name: str) -> dict:
-    """A layer (and the layers inside it) reading `name` where it read the marks dataset."""
-    if layer.get("data") == {"name": MARKS}:
+def _renamed(layer: dict, name: str, old: str = MARKS) -> dict:
+    """A layer (and the layers inside it) reading `name` where it read the dataset `old`."""
+    if layer.get("data") == {"name": old}:
         layer = {**layer, "data": {"name": name}}
     if "layer" in layer:
-        layer = {**layer, "layer": [_renamed(inner, name) for inner in layer["layer"]]}
+        layer = {**layer, "layer": [_renamed(inner, name, old) for inner in layer["layer"]]}
     return layer
+
+
+def with_named(spec: dict, old: str, name: str, data: object) -> dict:
+    """Fill the layers that read the named dataset `old` with `data`, under a name of its own per
+    content (`name`): see `with_marks`."""
+    spec["layer"] = [_renamed(layer, name, old) for layer in spec.get("layer", [])]
+    spec.setdefault("datasets", {})[name] = data
+    return spec

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from playground.charts.annotations import mark_layers, marks
+from playground.charts.annotations import mark_layers, marks, with_named
 from playground.charts.common import (
     MIN_POSITIVE,
     format_lr,
@@ -95,23 +95,35 @@ def loss_chart(df: pd.DataFrame, *, log_y: bool = True, smoothing: float = 0.6,
                         height)
 
 
-@functools.lru_cache(maxsize=128)
-def loss_spec(log_y: bool, epoch_starts: tuple = (), height: int = 300,
-              points: bool = False) -> str:
-    """The loss chart's Vega-Lite spec without its data, built by Altair once per look; the
-    run's marks are data too (annotations.with_marks).
+EPOCHS = "epoch-starts"  # the loss chart's epoch rules: a named dataset filled per draw
 
-    Altair's spec building and validation cost ~50-100 ms of GIL per chart, which would slow a
-    training thread at several refreshes a second; the page sends this cached spec plus fresh data.
+
+@functools.lru_cache(maxsize=128)
+def loss_spec(log_y: bool, epochs: bool = False, height: int = 300, points: bool = False) -> str:
+    """The loss chart's Vega-Lite spec without its data, built by Altair once per look; the
+    run's marks and (`epochs`) its epoch rules are data too (annotations.with_marks, with_epochs).
+
+    Altair's spec building and validation cost ~50-100 ms of GIL per chart, so the page sends this
+    cached spec plus fresh data. (The epoch rules were once part of the spec: a new spec for every
+    new epoch, at every refresh of a run's first 40 epochs.)
     """
     sample = loss_frame(pd.DataFrame({"step": [1], "epoch": [1], "loss": [1.0], "lr": [0.01]}), 0)
-    return spec_without_main_data(_loss_layers(sample, log_y, None, list(epoch_starts), height,
-                                               points), canvas=True)
+    return spec_without_main_data(_loss_layers(sample, log_y, None, None if epochs else [],
+                                               height, points), canvas=True)
 
 
-def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_starts: list,
-                 height: int, points: bool = False) -> alt.LayerChart:
-    """The loss chart's layers over one top-level dataset."""
+def with_epochs(spec: dict, starts: Sequence[int], data: object = None) -> dict:
+    """Fill a `loss_spec(epochs=True)` with the steps where epochs begin (`data`: their frame,
+    already built or encoded)."""
+    starts = tuple(starts)
+    frame = pd.DataFrame({"step": list(starts)}, dtype="int64") if data is None else data
+    return with_named(spec, EPOCHS, f"{EPOCHS}-{len(starts)}-{abs(hash(starts)):x}", frame)
+
+
+def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None,
+                 epoch_starts: list | None, height: int, points: bool = False) -> alt.LayerChart:
+    """The loss chart's layers over one top-level dataset (`epoch_starts` None: rules over the
+    named dataset that `with_epochs` fills)."""
     y_scale = alt.Scale(type="log" if log_y else "linear", zero=False)
     x = alt.X("step:Q", title="step", scale=alt.Scale(domainMin=0, nice=False))
     base = alt.Chart().encode(x=x)
@@ -129,12 +141,14 @@ def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None, epoch_sta
     blown = blown_marks(x, alt.Y("loss:Q", scale=y_scale))
     layers = [raw, line, points, blown]
     layers += mark_layers(found)
-    if epoch_starts:
+    if epoch_starts is None:
+        layers.append(_rules(alt.NamedData(name=EPOCHS), "#bbbbbb", dash=[2, 4]))
+    elif epoch_starts:
         layers.append(_rules(pd.DataFrame({"step": epoch_starts}), "#bbbbbb", dash=[2, 4]))
     return zoomable(alt.layer(*layers, data=data).properties(height=height))
 
 
-def _rules(frame: pd.DataFrame, color: str, dash: list[int]) -> alt.Chart:
+def _rules(frame: pd.DataFrame | alt.NamedData, color: str, dash: list[int]) -> alt.Chart:
     """Vertical rules at the frame's steps."""
     return alt.Chart(frame).mark_rule(color=color, strokeDash=dash).encode(x="step:Q")
 

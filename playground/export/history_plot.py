@@ -35,7 +35,11 @@ def chart_specs(df: pd.DataFrame, events: Sequence[Event] = ()) -> list[tuple[st
                  _marked(lesson_charts.accuracy_spec(), on_epochs(found, df), "epoch"),
                  lesson_charts.accuracy_frame(df))]
     found = marks(events, best_step(df), float(df["step"].iloc[-1]))
-    spec = run_charts.loss_spec(True, tuple(run_charts.epoch_starts(df)), points=len(df) < 40)
+    starts = run_charts.epoch_starts(df)
+    spec = run_charts.loss_spec(True, bool(starts), points=len(df) < 40)
+    if starts:
+        spec = json.dumps(run_charts.with_epochs(json.loads(spec), starts,
+                                                 data=[{"step": int(s)} for s in starts]))
     charts = [("Loss", _marked(spec, found), run_charts.loss_frame(df, 0.6))]
     if df["lr"].nunique() > 1:
         charts.append(("Learning rate", _marked(run_charts.lr_spec(run_charts.lr_log_scale(df)),

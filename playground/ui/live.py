@@ -240,10 +240,13 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
         return
     version = f"{snap.run_id}-{snap.n_rows}"
     marks = diagnostics.marks(snap)
-    spec = charts.loss_spec(log_y, tuple(charts.epoch_starts(df)), points=len(df) < 40)
+    starts = tuple(charts.epoch_starts(df))
+    spec = charts.loss_spec(log_y, bool(starts), points=len(df) < 40)
     name = f"loss-{version}-{smoothing}"
     data = chart_data.arrow_kept("loss", name, lambda: charts.loss_frame(df, smoothing))
-    st.vega_lite_chart(spec=with_marks(charts.with_data(spec, data, name), marks), width="stretch")
+    spec = with_marks(charts.with_data(spec, data, name), marks)
+    st.vega_lite_chart(spec=chart_data.with_epochs(spec, starts) if starts else spec,
+                       width="stretch")
     st.caption(ZOOM_HINT)  # once, under the main chart: every step chart zooms the same way
     if df["lr"].nunique() > 1:  # a flat line teaches nothing: show the LR only when it moves
         curve = setup.schedule_curve(snap.config) if snap.config is not None else None
