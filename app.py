@@ -9,6 +9,7 @@ from playground.sprites import SpriteError
 from playground.tasks import TASKS
 from playground.ui import (
     compare,
+    downloads,
     echo,
     experiments,
     history,
@@ -82,7 +83,7 @@ def train_tab(cfg: RunConfig, picked: np.ndarray | None) -> None:
         live.sync_live_settings(runner, cfg)
         live.controls(runner, cfg, picked)
         live.live_view(runner, cfg, picked)
-        live.downloads(runner)
+        downloads.downloads(runner)
         landscape_section(runner)
         history.history_panel()
 

@@ -373,7 +373,7 @@ def test_stability_map_runs_once_and_is_cached(app: AppTest) -> None:
 def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
     import zipfile
 
-    from playground.ui import live
+    from playground.ui import downloads
 
     open_page(app, epochs="30")
     app.button(key="start").click().run()
@@ -383,7 +383,7 @@ def test_downloads_after_a_run_open_and_hold_every_file(app: AppTest) -> None:
     keys = {b.key for b in app.get("download_button")}
     assert {"dl_all", "dl_csv", "dl_json", "dl_png", "dl_gif", "dl_train", "dl_ckpt"} <= keys
     runner = app.session_state["runner"]
-    names = set(zipfile.ZipFile(io.BytesIO(live._bundle(runner))).namelist())
+    names = set(zipfile.ZipFile(io.BytesIO(downloads._bundle(runner))).namelist())
     assert {"history.csv", "config.json", "final.png", "forming.gif", "train.py",
             "checkpoint.pt"} <= names
     assert len(runner.frames()) > len(app.session_state["runner"].snapshot().filmstrip)
