@@ -97,13 +97,11 @@ def with_marks(spec: dict, found: tuple[Mark, ...], x: str = "step",
     `mark_frame`, already built or encoded). The dataset gets a name of its own per set of marks,
     as `with_data` names the main data: Streamlit's front end would otherwise take a changed set
     for rows appended to the old one."""
-    name = f"{MARKS}-{x}-{len(found)}-{abs(hash(found)):x}"
-    spec["layer"] = [_renamed(layer, name) for layer in spec.get("layer", [])]
-    spec.setdefault("datasets", {})[name] = mark_frame(found, x) if data is None else data
-    return spec
+    return with_named(spec, MARKS, f"{MARKS}-{x}-{len(found)}-{abs(hash(found)):x}",
+                      mark_frame(found, x) if data is None else data)
 
 
-def _renamed(layer: dict, name: str, old: str = MARKS) -> dict:
+def _renamed(layer: dict, name: str, old: str) -> dict:
     """A layer (and the layers inside it) reading `name` where it read the dataset `old`."""
     if layer.get("data") == {"name": old}:
         layer = {**layer, "data": {"name": name}}

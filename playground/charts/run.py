@@ -112,12 +112,17 @@ def loss_spec(log_y: bool, epochs: bool = False, height: int = 300, points: bool
                                                height, points), canvas=True)
 
 
+def epoch_frame(starts: Sequence[int]) -> pd.DataFrame:
+    """The steps where epochs begin, as the rules of `loss_spec(epochs=True)` read them."""
+    return pd.DataFrame({"step": list(starts)}, dtype="int64")
+
+
 def with_epochs(spec: dict, starts: Sequence[int], data: object = None) -> dict:
-    """Fill a `loss_spec(epochs=True)` with the steps where epochs begin (`data`: their frame,
-    already built or encoded)."""
+    """Fill a `loss_spec(epochs=True)` with the steps where epochs begin (`data`: their
+    `epoch_frame`, already encoded)."""
     starts = tuple(starts)
-    frame = pd.DataFrame({"step": list(starts)}, dtype="int64") if data is None else data
-    return with_named(spec, EPOCHS, f"{EPOCHS}-{len(starts)}-{abs(hash(starts)):x}", frame)
+    return with_named(spec, EPOCHS, f"{EPOCHS}-{len(starts)}-{abs(hash(starts)):x}",
+                      epoch_frame(starts) if data is None else data)
 
 
 def _loss_layers(data: pd.DataFrame, log_y: bool, found: tuple | None,

@@ -38,8 +38,7 @@ def chart_specs(df: pd.DataFrame, events: Sequence[Event] = ()) -> list[tuple[st
     starts = run_charts.epoch_starts(df)
     spec = run_charts.loss_spec(True, bool(starts), points=len(df) < 40)
     if starts:
-        spec = json.dumps(run_charts.with_epochs(json.loads(spec), starts,
-                                                 data=[{"step": int(s)} for s in starts]))
+        spec = run_charts.with_epochs(json.loads(spec), starts)
     charts = [("Loss", _marked(spec, found), run_charts.loss_frame(df, 0.6))]
     if df["lr"].nunique() > 1:
         charts.append(("Learning rate", _marked(run_charts.lr_spec(run_charts.lr_log_scale(df)),
@@ -47,9 +46,10 @@ def chart_specs(df: pd.DataFrame, events: Sequence[Event] = ()) -> list[tuple[st
     return charts
 
 
-def _marked(spec_json: str, found: tuple, x: str = "step") -> str:
-    """A cached spec with the run's marks filled in as plain JSON (annotations.with_marks)."""
-    spec = with_marks(json.loads(spec_json), found, x)
+def _marked(spec: str | dict, found: tuple, x: str = "step") -> str:
+    """A spec (cached JSON, or one already filled) with the run's marks filled in, all its
+    datasets as plain JSON (annotations.with_marks)."""
+    spec = with_marks(json.loads(spec) if isinstance(spec, str) else spec, found, x)
     spec["datasets"] = {k: _plain(v.to_dict("records")) if isinstance(v, pd.DataFrame) else v
                         for k, v in spec["datasets"].items()}
     return json.dumps(spec)

@@ -62,7 +62,7 @@ def with_marks(spec: dict, found: tuple[annotations.Mark, ...], x: str = "step")
 def _epochs_arrow(starts: tuple[int, ...]) -> bytes:
     """A run's epoch starts as Arrow bytes (they change once an epoch, the chart four times a
     second)."""
-    return arrow(pd.DataFrame({"step": list(starts)}, dtype="int64"))
+    return arrow(run_charts.epoch_frame(starts))
 
 
 def with_epochs(spec: dict, starts: tuple[int, ...]) -> dict:

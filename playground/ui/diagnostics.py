@@ -56,7 +56,7 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
     tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
     for kind in KINDS:
         name = f"{tag}-{kind}"
-        series, data = chart_data.kept(f"diagnostics-{kind}{'-autopsy' if until else ''}", name,
+        series, data = chart_data.kept(f"diagnostics-{kind}{'' if until is None else '-autopsy'}", name,
                                        lambda kind=kind: _data(snap, kind, smoothing, until))
         spec = charts.diagnostics_spec(kind, log_y, series, 250)  # the legend and axis fit inside
         st.vega_lite_chart(spec=chart_data.with_marks(with_data(spec, data, name), found),
