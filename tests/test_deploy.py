@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -165,6 +168,27 @@ def test_env_defaults_for_every_limit_match_limits_py(monkeypatch: pytest.Monkey
     for name in names:
         monkeypatch.setenv(name, env[name])
     assert Limits.from_env() == Limits(), "the image's defaults differ from playground/serve/limits.py"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("0.5", 0.5), ("2", 2.0), ("0.01", 0.1), ("0", 0.1), ("-3", 0.1), ("60", 5.0),
+    ("fast", 0.25), ("nan", 0.25), ("", 0.25)])
+def test_live_refresh_is_held_within_its_range(monkeypatch: pytest.MonkeyPatch, value: str,
+                                              expected: float) -> None:
+    monkeypatch.setenv("PLAYGROUND_LIVE_REFRESH", value)
+    assert Limits.from_env().live_refresh == expected
+
+
+def test_live_refresh_reaches_every_live_view() -> None:
+    """The variable sets the redraw interval of the run's view, a race's and the bug lab's, and
+    the paused and queued views never redraw faster than the running one."""
+    code = ("from playground.ui import bug_lab, compare, landscape, live, tune\n"
+            "print(live.REFRESH, live.PAUSED_REFRESH, live.QUEUED_REFRESH, compare.REFRESH, "
+            "bug_lab.REFRESH, landscape.REFRESH, tune.REFRESH)")
+    env = {**os.environ, "PLAYGROUND_LIVE_REFRESH": "3"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True, timeout=120)
+    assert [float(v) for v in out.stdout.split()] == [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
 
 
 # The public server's config ---------------------------------------------------------------------

@@ -31,6 +31,18 @@ def _env_float(name: str, default: float) -> float:
     return value if value > 0 else default
 
 
+def _env_between(name: str, default: float, low: float, high: float) -> float:
+    """A number from the environment held within [low, high]; junk gives the default."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return min(high, max(low, value)) if value == value else default  # NaN is junk too
+
+
+LIVE_REFRESH_RANGE = (0.1, 5.0)  # faster would flood the server, slower is no longer live
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one server process allows, so one busy class cannot starve it."""
@@ -47,6 +59,7 @@ class Limits:
     max_models_mb: float = 1536.0  # tensor memory all runs together may hold; ended runs free theirs
     max_landscape: int = 2601  # loss evaluations per landscape (its grid: up to 51 x 51)
     max_path_mb: float = 32.0  # weight snapshots kept per run for its landscape's path
+    live_refresh: float = 0.25  # seconds between a live view's redraws while it trains (0.1-5)
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -64,4 +77,5 @@ class Limits:
             max_models_mb=_env_float("PLAYGROUND_MAX_MODELS_MB", cls.max_models_mb),
             max_landscape=_env_int("PLAYGROUND_MAX_LANDSCAPE", cls.max_landscape),
             max_path_mb=_env_float("PLAYGROUND_MAX_PATH_MB", cls.max_path_mb),
+            live_refresh=_env_between("PLAYGROUND_LIVE_REFRESH", cls.live_refresh, *LIVE_REFRESH_RANGE),
         )

@@ -12,12 +12,12 @@ from playground.bugs.lab import CHART_TITLES, SIDES, summary
 from playground.charts.bugs import lab_chart, lab_frame
 from playground.config import ConfigError, RunConfig
 from playground.config_values import format_value
-from playground.serve import Job
+from playground.serve import LIMITS, Job
 from playground.ui import lock
 from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
 
-REFRESH = 0.25
+REFRESH = LIMITS.live_refresh  # the live view's rate
 _BOX = ("margin:0;padding:0.5em 0.75em;border-radius:6px;white-space:pre-wrap;"
         "font-family:ui-monospace,monospace;font-size:0.85em;")
 

@@ -14,7 +14,7 @@ from playground.charts.common import ZOOM_HINT, format_lr, with_data
 from playground.compare import MAX_CONTENDERS, contender_names
 from playground.compare.stability import cache_key, log_lrs
 from playground.config import ConfigError, RunConfig, field_spec
-from playground.serve import Job
+from playground.serve import LIMITS, Job
 from playground.tasks import TASKS
 from playground.ui import lock
 from playground.ui import paths as paths_ui
@@ -26,7 +26,7 @@ from playground.ui.setup import set_widgets
 from playground.ui.tune import tune_section
 from playground.ui.tune_watch import watch_section
 
-REFRESH = 0.25
+REFRESH = LIMITS.live_refresh  # a race's or a map's redraws: the live view's rate
 EDITABLE = ["optimizer", "lr", "loss", "schedule", "momentum"]
 
 

@@ -13,7 +13,7 @@ from playground.compare.landscape import DIRECTIONS, Landscape, LandscapeOptions
 from playground.serve import LIMITS, Job, Runner
 from playground.ui.session import PAGE_GATE, track_job
 
-REFRESH = 0.4
+REFRESH = max(0.4, LIMITS.live_refresh)
 SPAN = (0.1, 5.0)  # the slider's range (LandscapeOptions.RANGES allows a little more)
 MAP_SIZE = 380  # pixels: fits the Train tab's run column
 

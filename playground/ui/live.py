@@ -10,7 +10,7 @@ import streamlit as st
 from playground.charts import run as charts
 from playground.charts.common import ZOOM_HINT
 from playground.config import RunConfig, field_spec
-from playground.serve import FINISHED, Runner, RunRefused, Snapshot
+from playground.serve import FINISHED, LIMITS, Runner, RunRefused, Snapshot
 from playground.tasks import TASKS
 from playground.ui import (
     chart_data,
@@ -27,10 +27,10 @@ from playground.ui.chart_data import with_marks
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
 
-REFRESH = 0.25  # seconds between live redraws
-PAUSED_REFRESH = 1.0  # while paused: enough to show a Step, light on the server
+REFRESH = LIMITS.live_refresh  # seconds between live redraws (PLAYGROUND_LIVE_REFRESH, 0.25)
+PAUSED_REFRESH = max(1.0, REFRESH)  # while paused: enough to show a Step, light on the server
 FIRST_WAIT_S = 0.4  # Start waits this long at most for the first step, to draw it at once
-QUEUED_REFRESH = 2.0  # while queued: only the place in the queue changes (a class may queue 48)
+QUEUED_REFRESH = max(2.0, REFRESH)  # while queued: only the place in the queue changes (a class may queue 48)
 CHART_POINTS = 400  # points per step chart: about one per pixel of its width. Chromium's cost
 # per redraw grows with the points (4 redraws a second of 1,000 took a core: docs/benchmarks.md)
 SHOWN = 140  # display size of the big pictures in CSS pixels

@@ -21,7 +21,7 @@ from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
 from playground.ui.share import base_url
 
-REFRESH = 0.5
+REFRESH = max(0.5, LIMITS.live_refresh)
 OFFERED = ("lr", "optimizer", "momentum", "beta1", "beta2", "weight_decay", "schedule", "batch_size",
            "hidden", "depth", "dropout")  # what the learners search; each if the model uses it
 STARTING = ("lr", "optimizer")
