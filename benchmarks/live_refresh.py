@@ -129,9 +129,9 @@ def main() -> None:
         "window", "",
         "Each config trains at full speed in the app while a headless Chromium on this machine "
         "watches it, with the server started at each `PLAYGROUND_LIVE_REFRESH`; then the same "
-        "config steps headless in a fresh process (every run with one torch thread). Cores: CPU seconds per second of each kind of "
-        "process during the in-app window, from /proc. Redraws/s seen: distinct status lines the "
-        "page showed.", "",
+        "config steps headless in a fresh process (every run with one torch thread). Cores: CPU "
+        "seconds per second of each kind of process during the in-app window, from /proc. "
+        "Redraws/s seen: distinct status lines the page showed.", "",
         table(rows),
     ])
     print(body)
