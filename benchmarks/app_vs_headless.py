@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -97,9 +96,9 @@ async def protocol_rate(port: int, cfg: RunConfig, seconds: float) -> tuple[floa
         await until(lambda: page.last_step > 0, 30)
         first_point = time.monotonic() - t_click
         await asyncio.sleep(1.5)  # the same settling time as the browser side
-        s0, t0 = page.last_step, time.monotonic()
-        await asyncio.sleep(seconds)
-        s1, t1 = page.last_step, time.monotonic()
+        s0, t0 = page.last_step, page.last_step_t  # each step stamped when it arrived: a step
+        await asyncio.sleep(seconds)  # read at the window's ends would be up to a redraw old
+        s1, t1 = page.last_step, page.last_step_t
         await page.click("stop")
         await until(lambda: page.state == "stopped", 30)
     finally:
@@ -122,13 +121,24 @@ async def until(pred, timeout: float) -> None:
         await asyncio.sleep(0.02)
 
 
-def step_on_screen(page) -> int | None:
-    """The step number in the status line, if one is shown."""
-    text = page.locator("text=/step [0-9,]+ \\//").first
-    if text.count() == 0:
-        return None
-    m = re.search(r"step ([0-9,]+) /", text.inner_text())
-    return int(m.group(1).replace(",", "")) if m else None
+RECORD = """window.__lines = []; setInterval(() => {
+  for (const el of document.querySelectorAll('[data-testid=stMarkdownContainer]')) {
+    const m = /step ([0-9,]+) \\//.exec(el.textContent);
+    if (m) { const n = +m[1].replace(/,/g, ''), last = window.__lines.at(-1);
+             if (!last || last[1] !== n) window.__lines.push([performance.now(), n]); break; } }
+}, 20)"""  # every new step the status line shows, stamped when it appeared (within 20 ms)
+
+
+def screen_rate(page, seconds: float) -> tuple[float, int]:
+    """(steps/s, redraws) from the first to the last new step the page showed in `seconds`: a
+    step read once at each end of the window would be up to a whole redraw interval old."""
+    page.evaluate("window.__lines = []")
+    page.wait_for_timeout(seconds * 1000)
+    lines = page.evaluate("window.__lines")
+    if len(lines) < 2:
+        raise RuntimeError(f"the page showed {len(lines)} new steps in {seconds:g} s")
+    (t0, s0), (t1, s1) = lines[0], lines[-1]
+    return (s1 - s0) / ((t1 - t0) / 1000), len(lines) - 1
 
 
 def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:
@@ -141,12 +151,11 @@ def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, fl
     start.click()
     page.locator("text=/step [0-9,]+ \\//").first.wait_for(timeout=30_000)
     first_point = time.monotonic() - t_click
+    page.evaluate(RECORD)
     page.wait_for_timeout(1500)  # let the run settle before sampling
-    s0, t0 = step_on_screen(page), time.monotonic()
-    page.wait_for_timeout(seconds * 1000)
-    s1, t1 = step_on_screen(page), time.monotonic()
+    rate, _ = screen_rate(page, seconds)
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
-    return first_point, (s1 - s0) / (t1 - t0)
+    return first_point, rate
 
 
 Row = tuple[str, float, float, float, float, float]  # name, headless, browser, first, protocol, first

@@ -23,18 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from benchmarks.app_vs_headless import (  # noqa: E402
     CHROMIUM_ARGS,
     CONFIGS,
+    RECORD,
     free_port,
     headless_rate,
+    screen_rate,
     start_server,
-    step_on_screen,
 )
 from benchmarks.common import command, load, machine, markdown_table, write_section  # noqa: E402
 
-SEEN = """window.__seen = new Set(); setInterval(() => {
-  for (const el of document.querySelectorAll('[data-testid=stMarkdownContainer]'))
-    if (/step [0-9,]+ \\//.test(el.textContent)) { window.__seen.add(el.textContent); break; }
-}, 40)"""  # a cheap look every 40 ms: a 4 Hz view's every line is seen, at little cost to the page
-COUNT = "window.__seen.size"
 KINDS = {"renderer": "Chromium's renderer", "other": "Chromium's other processes",
          "server": "the Streamlit server", "worker": "the workers"}
 
@@ -65,14 +61,14 @@ def watch(page, port: int, cfg, seconds: float) -> tuple[float, dict[str, float]
     start.wait_for(timeout=60_000)
     start.click()
     page.locator("text=/step [0-9,]+ \\//").first.wait_for(timeout=30_000)
+    page.evaluate(RECORD)
     page.wait_for_timeout(1500)  # let the run settle before sampling
-    page.evaluate(SEEN)  # distinct status lines: the redraws that reached the screen
-    seen0, before, s0, t0 = page.evaluate(COUNT), cpu_seconds(), step_on_screen(page), time.monotonic()
-    page.wait_for_timeout(seconds * 1000)
-    seen1, after, s1, t1 = page.evaluate(COUNT), cpu_seconds(), step_on_screen(page), time.monotonic()
+    before, t0 = cpu_seconds(), time.monotonic()
+    rate, redraws = screen_rate(page, seconds)
+    after, t1 = cpu_seconds(), time.monotonic()
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
     cores = None if before is None else {k: (after[k] - before[k]) / (t1 - t0) for k in KINDS}
-    return (s1 - s0) / (t1 - t0), cores, (seen1 - seen0) / (t1 - t0)
+    return rate, cores, redraws / (t1 - t0)
 
 
 def measure(refreshes: list[float], seconds: float) -> list[tuple]:

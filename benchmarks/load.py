@@ -320,7 +320,7 @@ class Session:
         self.start_id = ""
         self.buttons: dict[str, str] = {}  # widget key -> element id, for clicking by key
         self.state = ""
-        self.last_step = 0
+        self.last_step, self.last_step_t = 0, 0.0
         self.window: tuple[float, float] | None = None  # (start, end) of the counted window
         self.first_click = 0.0
         self.last_status_t = 0.0
@@ -358,7 +358,7 @@ class Session:
         if self.ws is None or not self.start_id:
             return
         self.log.clicks += 1
-        self.last_step = 0
+        self.last_step, self.last_step_t = 0, 0.0
         self.restart = False
         if not self.first_click:
             self.first_click = time.monotonic()
@@ -444,7 +444,7 @@ class Session:
             n = int(step.group(1).replace(",", ""))
             if in_window and n >= self.last_step:
                 self.log.steps += n - self.last_step
-            self.last_step = n
+            self.last_step, self.last_step_t = n, now  # when this step reached the page
             if n >= 1 and self.first_click and self.log.first_step_after is None:
                 self.log.first_step_after = now - self.first_click
 
