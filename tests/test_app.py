@@ -409,6 +409,27 @@ def test_a_guided_experiment_loads_starts_and_says_what_to_watch(app: AppTest) -
     poll(app, lambda s: "diverged" in s, "Adam at 0.3 without warm-up to blow up")
 
 
+def test_every_experiment_comparison_names_its_change_where_it_can_be_read(app: AppTest) -> None:
+    """The change sits in the sentence (a button as narrow as the list's cut it off mid-word),
+    and its button and help say it once more."""
+    from playground.lessons.experiments import EXPERIMENTS
+
+    open_page(app)
+    app.session_state["experiments_open"] = True
+    app.run()
+    texts = [m.value for m in app.markdown]
+    compared = {n: e for n, e in EXPERIMENTS.items() if e.baseline}
+    assert compared, "no experiment has a comparison"
+    for name, exp in compared.items():
+        change = ", ".join(f"{k}={v}" for k, v in exp.baseline.items())
+        (text,) = [t for t in texts if t.startswith(f"**{exp.title}**")]
+        assert text.endswith(f"Then compare with **{change}**."), text
+        button = app.button(key=f"exp_{name}_base")
+        assert button.label == "⇄ Compare" and change in button.help
+    for name in EXPERIMENTS.keys() - compared.keys():
+        assert not [b for b in app.button if b.key == f"exp_{name}_base"]
+
+
 def test_a_map_cell_loads_its_optimizer_and_learning_rate_into_the_sidebar(app: AppTest) -> None:
     open_page(app, compare=True, model="pixels")
     app.number_input(key="map_count").set_value(3).run()

@@ -63,14 +63,15 @@ def experiments_panel(runner: Runner) -> None:
     with box:
         for name, exp in EXPERIMENTS.items():
             text, go = st.columns([5, 2])
-            text.markdown(f"**{exp.title}** · {exp.watch}")
+            changed = ", ".join(f"{k}={v}" for k, v in exp.baseline.items())
+            text.markdown(f"**{exp.title}** · {exp.watch}"
+                          + (f" Then compare with **{changed}**." if changed else ""))
             go.button("▶ Try it", key=f"exp_{name}", on_click=_try, args=(runner, name, False),
                       width="stretch", help="Loads these settings into the sidebar and starts.")
-            if exp.baseline:
-                changed = ", ".join(f"{k}={v}" for k, v in exp.baseline.items())
-                go.button(f"…compare: {changed}", key=f"exp_{name}_base", width="stretch",
+            if changed:  # the change is named in the text: a button this narrow cuts it off
+                go.button("⇄ Compare", key=f"exp_{name}_base", width="stretch",
                           on_click=_try, args=(runner, name, True),
-                          help="The same setup with this change, to overlay under Runs this session.")
+                          help=f"The same setup with {changed}, to overlay under Runs this session.")
         if hidden := sorted(lock.hidden()):
             st.caption(lock.message(hidden) + " The experiments run with your teacher's values.")
         st.caption("Each experiment is also a link you can share: right-click to copy it from "
