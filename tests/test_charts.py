@@ -170,7 +170,7 @@ def test_diagnostics_series_are_thinned_after_smoothing() -> None:
                                            np.full(n, np.nan), np.zeros(n)]))
     frame = diagnostics.diagnostics_frame("grad", rows, None, smoothing=0.9)
     assert len(frame) <= diagnostics.SERIES_POINTS and frame["step"].iloc[-1] == n
-    full = charts.smooth(rows["grad_norm"], 0.9)
+    full = charts.smooth(rows["grad_norm"], 0.9, log=True)  # a log axis: the logs are averaged
     np.testing.assert_allclose(frame["smoothed"], full[frame["step"].to_numpy().astype(int) - 1])
     tips = [layer for layer in json.loads(diagnostics.diagnostics_spec("grad", True))["layer"]
             if "tooltip" in layer.get("encoding", {})]
@@ -187,3 +187,31 @@ def test_the_exported_loss_chart_carries_its_epoch_rules_as_plain_json() -> None
     spec = json.loads(spec_json)
     name = next(n for n in spec["datasets"] if n.startswith(charts.EPOCHS))
     assert title == "Loss" and spec["datasets"][name] == [{"step": s} for s in (4, 8, 12, 16)]
+
+
+def test_a_log_axis_smooths_the_logarithm_and_a_linear_one_the_values() -> None:
+    values = np.array([100.0, 1e-14, 1e-15, 1e-15, 2e-15])
+    np.testing.assert_allclose(charts.smooth(values, 0.6, log=True),
+                               np.exp(charts.smooth(np.log(values), 0.6)))
+    assert charts.smooth(values, 0.6)[1] == pytest.approx((0.6 * 100 + 1e-14) / 1.6)
+    np.testing.assert_array_equal(charts.smooth(values, 0.0, log=True), values)  # off is off
+
+
+def test_the_just_right_drop_is_drawn_at_once_on_a_log_axis() -> None:
+    """The "Just right" experiment's loss drops to zero in one step (the diagnostics follow the
+    same rule: test_diagnostics_series_are_thinned_after_smoothing). Averaged linearly, the bold
+    smoothed line fell about a decade every five steps on the log axis, a slow descent the lesson
+    says does not happen; averaged as the axis shows it, it falls with the raw line."""
+    from playground import train
+    from playground.lessons.experiments import EXPERIMENTS
+
+    df = train(EXPERIMENTS["just_right"].config().replace(pace=0)).history
+    loss = df["loss"].to_numpy()
+    assert loss[1] <= 1e-9 * loss[0]  # the drop itself (the experiment's own check)
+    log_frame = charts.loss_frame(df, 0.6, log_y=True)
+    linear_frame = charts.loss_frame(df, 0.6, log_y=False)
+    floor, _ = charts.loss_range(loss)
+    decades = np.log10(loss[0] / floor)
+    fallen = np.log10(loss[0] / log_frame["smoothed"].to_numpy())
+    assert fallen[2] >= 0.75 * decades, f"fell {fallen[2]:.1f} of {decades:.1f} decades by step 3"
+    assert linear_frame["smoothed"].iloc[2] >= 0.1 * loss[0]  # the linear average still lags

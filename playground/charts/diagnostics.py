@@ -51,26 +51,27 @@ def _root_sum(layers: Table, prefix: str, names: list[str]) -> np.ndarray:
     return np.sqrt(sum(layers[f"{prefix}:{n}"] ** 2 for n in names))
 
 
-def _series(step: np.ndarray, value: np.ndarray, name: str, smoothing: float) -> pd.DataFrame:
+def _series(step: np.ndarray, value: np.ndarray, name: str, smoothing: float,
+            log_y: bool = True) -> pd.DataFrame:
     """One series in long format: positive finite values only (a log scale shows nothing else)."""
     keep = np.isfinite(value) & (value > 0)
     step, value = step[keep], value[keep]
-    smoothed = smooth(value, smoothing)  # over every point, then thinned: SERIES_POINTS
+    smoothed = smooth(value, smoothing, log_y)  # as the axis shows them; every point, then thinned
     shown = thin_indices(len(step), SERIES_POINTS)
     return pd.DataFrame({"step": step[shown], "series": name, "value": value[shown],
                          "smoothed": smoothed[shown], "hover": hover_rows(len(shown))})
 
 
 def diagnostics_frame(kind: str, rows: Table, layers: Table | None,
-                      smoothing: float = 0.0) -> pd.DataFrame:
+                      smoothing: float = 0.0, log_y: bool = True) -> pd.DataFrame:
     """`kind` ("grad" or "ratio") over steps: the whole model, then each layer (long format)."""
     column = "grad_norm" if kind == "grad" else "update_ratio"
-    frames = [_series(rows["step"], rows[column], WHOLE, smoothing)] if len(rows) else []
+    frames = [_series(rows["step"], rows[column], WHOLE, smoothing, log_y)] if len(rows) else []
     if layers is not None and len(layers):
         for name, members in groups(parameter_names(layers)).items():
             value = (_root_sum(layers, "grad", members) if kind == "grad" else
                      _root_sum(layers, "update", members) / _root_sum(layers, "weight", members))
-            frames.append(_series(layers["step"], value, name, smoothing))
+            frames.append(_series(layers["step"], value, name, smoothing, log_y))
     if not frames:
         return pd.DataFrame({"step": [], "series": [], "value": [], "smoothed": [], "hover": []})
     return pd.concat(frames, ignore_index=True)

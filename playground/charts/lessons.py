@@ -17,7 +17,7 @@ SERIES = ["batch loss", "batch loss (smoothed)", "train (epoch mean)", "validati
 COLORS = ["#9ecae1", "#6baed6", "#1f77b4", "#ff7f0e"]
 
 
-def epoch_loss_frame(df: pd.DataFrame, smoothing: float = 0.0) -> pd.DataFrame:
+def epoch_loss_frame(df: pd.DataFrame, smoothing: float = 0.0, log_y: bool = True) -> pd.DataFrame:
     """Per-batch losses as points (and, with smoothing, their moving average as a line), per-epoch
     train and validation losses as lines (long format); a blow-up is drawn at the chart's ceiling
     and marked, as on the sprite lesson's chart (charts.run.clipped)."""
@@ -30,7 +30,7 @@ def epoch_loss_frame(df: pd.DataFrame, smoothing: float = 0.0) -> pd.DataFrame:
         frames.append(pd.DataFrame({"step": rows["step"].to_numpy(), "epoch": rows["epoch"].to_numpy(),
                                     **clipped(values, floor, ceiling), "series": series}))
         if series == SERIES[0] and smoothing > 0:
-            line = np.clip(smooth(frames[0]["loss"], smoothing), floor, ceiling)
+            line = np.clip(smooth(frames[0]["loss"], smoothing, log_y), floor, ceiling)
             frames.append(frames[0].assign(loss=line, true_loss=line, blown=False, series=SERIES[1]))
     return pd.concat(frames, ignore_index=True)
 

@@ -42,7 +42,7 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
         _autopsy(snap, autopsy, log_y, found)
     st.markdown("**Diagnostics** · gradient norm and update / weight ratio"
                 + (", per layer" if snap.layers is not None and len(snap.layers) else ""))
-    _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{smoothing}")
+    _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{smoothing}-{log_y}")
     st.caption(charts.GUIDE_TEXT)
 
 
@@ -50,36 +50,36 @@ def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: st
             until: int | None = None) -> None:
     """The two charts, one above the other (only the steps before `until`, if given)."""
     if until is None:
-        built, found = _version(snap, smoothing, found)
+        built, found = _version(snap, (smoothing, log_y), found)
     else:
         built = snap.n_rows
     tag = f"{tag}-{built}"  # the same name for the same data (Streamlit then sends nothing new)
     for kind in KINDS:
         name = f"{tag}-{kind}"
         series, data = chart_data.kept(f"diagnostics-{kind}{'' if until is None else '-autopsy'}", name,
-                                       lambda kind=kind: _data(snap, kind, smoothing, until))
+                                       lambda kind=kind: _data(snap, kind, smoothing, until, log_y))
         spec = charts.diagnostics_spec(kind, log_y, series, 250)  # the legend and axis fit inside
         st.vega_lite_chart(spec=chart_data.with_marks(with_data(spec, data, name), found),
                            width="stretch")
 
 
-def _data(snap: Snapshot, kind: str, smoothing: float,
-          until: int | None) -> tuple[tuple[str, ...], bytes]:
+def _data(snap: Snapshot, kind: str, smoothing: float, until: int | None,
+          log_y: bool = True) -> tuple[tuple[str, ...], bytes]:
     """One chart's series names and its data as Arrow bytes, from this snapshot."""
-    frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing)
+    frame = charts.diagnostics_frame(kind, snap.rows, snap.layers, smoothing, log_y)
     if until is not None:
         frame = charts.window(frame, until, BEFORE)
     series = (charts.WHOLE, *(s for s in frame["series"].unique() if s != charts.WHOLE))
     return series, chart_data.arrow(frame)
 
 
-def _version(snap: Snapshot, smoothing: float, found: tuple) -> tuple[int, tuple]:
+def _version(snap: Snapshot, look: tuple[float, bool], found: tuple) -> tuple[int, tuple]:
     """The history length the charts show, and the marks drawn with it: while the run trains, new
     every REDRAW_S seconds, else the latest (a queued or paused page redraws the same version, so
     its data is not built again: ui/chart_data.py). The marks are kept with the data: the ★ best
     moves with almost every redraw of a descending run, and a new mark is a new chart for the
     browser as much as new data is."""
-    key, now = (snap.run_id, smoothing), time.monotonic()
+    key, now = (snap.run_id, look), time.monotonic()  # look: the smoothing and the log axis
     kept = st.session_state.get("diagnostics_version")
     if snap.state == "running" and kept is not None and kept[0] == key and now - kept[1] < REDRAW_S:
         return kept[2], kept[3]

@@ -110,8 +110,9 @@ def _classify_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: flo
     marks = diagnostics.marks(snap)
     rules = tuple(int(s) for s in ends["step"]) if len(ends) <= 40 else ()
     spec = lesson_charts.epoch_loss_spec(rules, 280, log_y, smoothing > 0)
-    st.vega_lite_chart(spec=with_marks(with_data(spec, lesson_charts.epoch_loss_frame(df, smoothing),
-                                                 f"el-{snap.run_id}-{snap.n_rows}-{smoothing}"),
+    frame = lesson_charts.epoch_loss_frame(df, smoothing, log_y)
+    st.vega_lite_chart(spec=with_marks(with_data(spec, frame,
+                                                 f"el-{snap.run_id}-{snap.n_rows}-{smoothing}-{log_y}"),
                                        marks), width="stretch")
     st.caption(ZOOM_HINT)
     diagnostics.panel(snap, log_y, smoothing)
@@ -195,8 +196,8 @@ def _line_view(snap: Snapshot, df: pd.DataFrame, log_y: bool, smoothing: float) 
     st.vega_lite_chart(spec=with_data(lesson_charts.line_spec(), lesson_charts.line_frame(view),
                                       f"line-{snap.run_id}-{snap.n_rows}"), width="stretch")
     if not df.empty:
-        spec = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
-                         f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}")
+        spec = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing, log_y),
+                         f"ll-{snap.run_id}-{snap.n_rows}-{smoothing}-{log_y}")
         st.vega_lite_chart(spec=with_marks(spec, diagnostics.marks(snap)), width="stretch")
         st.caption(ZOOM_HINT)
         diagnostics.panel(snap, log_y, smoothing)

@@ -117,7 +117,9 @@ def view_options() -> tuple[bool, float]:
     log_y = a.toggle("log-y", value=True, key="log_y", help="A log scale shows progress at every "
                      "magnitude; linear hides everything after the first drop.")
     smoothing = b.slider("smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing",
-                         help="Exponential moving average of the loss (the faint line is raw).")
+                         help="Exponential moving average of the loss (the faint line is raw); "
+                         "on the log-y axis, of its logarithm, so a drop of ten decades is drawn "
+                         "where it happens.")
     return log_y, smoothing
 
 
@@ -241,8 +243,8 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
     marks = diagnostics.marks(snap)
     starts = tuple(charts.epoch_starts(df))
     spec = charts.loss_spec(log_y, bool(starts), points=len(df) < 40)
-    name = f"loss-{version}-{smoothing}"
-    data = chart_data.arrow_kept("loss", name, lambda: charts.loss_frame(df, smoothing))
+    name = f"loss-{version}-{smoothing}-{log_y}"
+    data = chart_data.arrow_kept("loss", name, lambda: charts.loss_frame(df, smoothing, log_y))
     spec = with_marks(charts.with_data(spec, data, name), marks)
     st.vega_lite_chart(spec=chart_data.with_epochs(spec, starts) if starts else spec,
                        width="stretch")

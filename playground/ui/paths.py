@@ -130,8 +130,8 @@ def paths_view(snap: Snapshot, df: pd.DataFrame, log_y: bool = True, smoothing: 
                 f" · optimizer's next step {math.hypot(*view['update']):.3g} long"
                 if view.get("update") else "") + " · arrows show directions")
         if not df.empty:
-            loss = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing),
-                             f"pl-{snap.run_id}-{snap.n_rows}-{smoothing}")
+            loss = with_data(charts.loss_spec(log_y), charts.loss_frame(df, smoothing, log_y),
+                             f"pl-{snap.run_id}-{snap.n_rows}-{smoothing}-{log_y}")
             st.vega_lite_chart(spec=with_marks(loss, diagnostics.marks(snap)), width="stretch")
     diagnostics.panel(snap, log_y, smoothing)
 
