@@ -195,6 +195,7 @@ def test_a_log_axis_smooths_the_logarithm_and_a_linear_one_the_values() -> None:
                                np.exp(charts.smooth(np.log(values), 0.6)))
     assert charts.smooth(values, 0.6)[1] == pytest.approx((0.6 * 100 + 1e-14) / 1.6)
     np.testing.assert_array_equal(charts.smooth(values, 0.0, log=True), values)  # off is off
+    assert np.isfinite(charts.smooth(np.array([1.0, 0.0]), 0.6, log=True)).all()  # never log(0)
 
 
 def test_the_just_right_drop_is_drawn_at_once_on_a_log_axis() -> None:
