@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import platform
 import socket
@@ -161,30 +162,40 @@ def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, fl
 Row = tuple[str, float, float, float, float, float]  # name, headless, browser, first, protocol, first
 
 
-def measure(seconds: float) -> list[Row]:
-    """For every config: headless rate, then in-app rate and first point with each kind of page."""
+@contextlib.contextmanager
+def watched_server(env: dict[str, str] | None = None):
+    """A fresh app server (with `env`'s variables) and a headless Chromium on this machine to
+    watch it: yields (port, browser) and closes both after."""
     from playwright.sync_api import sync_playwright
 
-    rows = []
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, env)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for name, cfg in CONFIGS.items():
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                first, in_app = app_rate(page, port, cfg, seconds)
-                page.close()
-                p_first, p_rate = in_thread(protocol_rate(port, cfg, seconds))
-                bare = headless_rate(cfg, seconds)
-                rows.append((name, bare, in_app, first, p_rate, p_first))
-                print(f"{name}: headless {bare:.0f}/s, browser {in_app:.0f}/s ({in_app / bare:.2f}), "
-                      f"protocol {p_rate:.0f}/s ({p_rate / bare:.2f}), first point {first:.2f}s",
-                      flush=True)
-            browser.close()
+            try:
+                yield port, browser
+            finally:
+                browser.close()
     finally:
         server.terminate()
         server.wait(10)
+
+
+def measure(seconds: float) -> list[Row]:
+    """For every config: headless rate, then in-app rate and first point with each kind of page."""
+    rows = []
+    with watched_server() as (port, browser):
+        for name, cfg in CONFIGS.items():
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            first, in_app = app_rate(page, port, cfg, seconds)
+            page.close()
+            p_first, p_rate = in_thread(protocol_rate(port, cfg, seconds))
+            bare = headless_rate(cfg, seconds)
+            rows.append((name, bare, in_app, first, p_rate, p_first))
+            print(f"{name}: headless {bare:.0f}/s, browser {in_app:.0f}/s ({in_app / bare:.2f}), "
+                  f"protocol {p_rate:.0f}/s ({p_rate / bare:.2f}), first point {first:.2f}s",
+                  flush=True)
     return rows
 
 

@@ -21,13 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from benchmarks.app_vs_headless import (  # noqa: E402
-    CHROMIUM_ARGS,
     CONFIGS,
     RECORD,
-    free_port,
     headless_rate,
     screen_rate,
-    start_server,
+    watched_server,
 )
 from benchmarks.common import command, load, machine, markdown_table, write_section  # noqa: E402
 
@@ -73,27 +71,17 @@ def watch(page, port: int, cfg, seconds: float) -> tuple[float, dict[str, float]
 
 def measure(refreshes: list[float], seconds: float) -> list[tuple]:
     """One server per interval; every config watched, then stepped headless."""
-    from playwright.sync_api import sync_playwright
-
     rows = []
     for refresh in refreshes:
-        port = free_port()
-        server = start_server(port, {"PLAYGROUND_LIVE_REFRESH": str(refresh)})
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-                for name, cfg in CONFIGS.items():
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    rate, cores, redraws = watch(page, port, cfg, seconds)
-                    page.close()
-                    bare = headless_rate(cfg, seconds)
-                    rows.append((refresh, name, bare, rate, cores, redraws))
-                    print(f"refresh {refresh:g} s, {name}: {rate:,.0f} of {bare:,.0f} steps/s "
-                          f"({rate / bare:.2f}), {redraws:.1f} redraws/s, cores {cores}", flush=True)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(10)
+        with watched_server({"PLAYGROUND_LIVE_REFRESH": str(refresh)}) as (port, browser):
+            for name, cfg in CONFIGS.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                rate, cores, redraws = watch(page, port, cfg, seconds)
+                page.close()
+                bare = headless_rate(cfg, seconds)
+                rows.append((refresh, name, bare, rate, cores, redraws))
+                print(f"refresh {refresh:g} s, {name}: {rate:,.0f} of {bare:,.0f} steps/s "
+                      f"({rate / bare:.2f}), {redraws:.1f} redraws/s, cores {cores}", flush=True)
     return rows
 
 
