@@ -14,6 +14,7 @@ from playground.config import ConfigError, RunConfig
 from playground.config_values import format_value
 from playground.serve import LIMITS, Job
 from playground.ui import lock
+from playground.ui.clicks import pressed
 from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
 
@@ -69,12 +70,12 @@ def bug_lab_section(cfg: RunConfig) -> None:
         st.caption(f"The correct loop also has {_changes_text(bug.fix)}: that is the fix.")
     job: Job | None = st.session_state.get("bug_lab_job")
     a, b, c = st.columns([1, 1, 2])
-    if a.button("🐞 Race it", key="bug_lab_start", type="primary",
+    if pressed(a, "🐞 Race it", key="bug_lab_start", type="primary",
                 disabled=problem is not None or bool(job and job.alive)):
         job = track_job(Job("Bug lab", "bug_race", (cfg, name)).start())
         st.session_state.bug_lab_job = job
         st.session_state.bug_lab_raced = (name, correct.task)
-    if b.button("Stop", key="bug_lab_stop", disabled=not (job and job.alive)):
+    if pressed(b, "Stop", key="bug_lab_stop", disabled=not (job and job.alive)):
         job.cancel()
     _own_run_controls(c, cfg, name, None if problem else {**bug.setup(cfg), "bug": name})
     if problem:

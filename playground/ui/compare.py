@@ -19,6 +19,7 @@ from playground.tasks import TASKS
 from playground.ui import lock
 from playground.ui import paths as paths_ui
 from playground.ui.bug_lab import bug_lab_section
+from playground.ui.clicks import pressed
 from playground.ui.images import figure, row
 from playground.ui.labels import listing
 from playground.ui.session import PAGE_GATE, track_job
@@ -150,13 +151,13 @@ def race_section(cfg: RunConfig, target: np.ndarray | None) -> None:
     configs, problem = configs_from_table(cfg, table, locked)
     job: Job | None = st.session_state.get("race_job")
     a, b, _ = st.columns([1, 1, 3])
-    if a.button("🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
+    if pressed(a, "🏁 Start race", key="race_start", type="primary", disabled=bool(problem) or
                 bool(job and job.alive)):
         names = contender_names(configs)
         job = track_job(Job("Race", "race", (configs, names, target)).start())
         st.session_state.race_job, st.session_state.race_names = job, names
         st.session_state.race_cfg = configs[0]
-    if b.button("Stop race", key="race_stop", disabled=not (job and job.alive)):
+    if pressed(b, "Stop race", key="race_stop", disabled=not (job and job.alive)):
         job.cancel()
     if problem:
         st.warning(problem)
@@ -325,12 +326,12 @@ def stability_section(cfg: RunConfig) -> None:
     cache: dict = st.session_state.setdefault("map_cache", {})
     job: Job | None = st.session_state.get("map_job")
     x, y, _ = st.columns([1, 1, 3])
-    if x.button("🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
+    if pressed(x, "🗺️ Map it", key="map_run", disabled=not optimizers or key in cache or
                 bool(job and job.alive)):
         job = track_job(Job("Stability map", "stability",
                             (cfg, lrs, optimizers, int(steps))).start())
         st.session_state.map_job, st.session_state.map_key = job, key
-    if y.button("Cancel", key="map_cancel", disabled=not (job and job.alive)):
+    if pressed(y, "Cancel", key="map_cancel", disabled=not (job and job.alive)):
         job.cancel()
     _map_view(job, cache, key, cfg)
 

@@ -16,6 +16,7 @@ from playground.charts.common import with_data
 from playground.serve import Snapshot
 from playground.serve.ended_run import RETRY_FACTOR
 from playground.ui import chart_data, setup
+from playground.ui.clicks import pressed
 from playground.ui.session import get_runner
 
 BEFORE = 60  # steps before a divergence the autopsy draws
@@ -116,11 +117,11 @@ def _autopsy(snap: Snapshot, found: dict, log_y: bool, marks_: tuple) -> None:
         lr = snap.base_lr * RETRY_FACTOR
         a, b = st.columns(2)
         if a.button(f"↩️ Retry at lr {lr:.3g} (÷10)", key="retry_lower_lr", type="primary",
-                    width="stretch", on_click=_retry, args=(lr,),
+                    width="stretch", on_click=_retry, args=(lr,),  # the work is in its callback
                     help="Carry this run on from the last good weights it kept, at a tenth of its "
                          "learning rate."):
             st.rerun(scope="app")
-        if b.button("⏮️ Restart from step 0", key="restart_initial", width="stretch",
+        if pressed(b, "⏮️ Restart from step 0", key="restart_initial", width="stretch",
                     help="The same settings and seed from the initial weights (the same seed "
                          "gives the same first weights)."):
             get_runner().restart()

@@ -11,6 +11,7 @@ import streamlit as st
 from playground.charts import landscape as charts
 from playground.compare.landscape import DIRECTIONS, Landscape, LandscapeOptions, verdict
 from playground.serve import LIMITS, Job, Runner
+from playground.ui.clicks import pressed
 from playground.ui.session import PAGE_GATE, track_job
 
 REFRESH = max(0.4, LIMITS.live_refresh)
@@ -40,11 +41,11 @@ def landscape_section(runner: Runner) -> None:
                    "on it, and the loss along the step it would take next.")
         options = _options()
         a, b = st.columns([3, 1])
-        if a.button("Compute the landscape", key="land_start", type="primary",
+        if pressed(a, "Compute the landscape", key="land_start", type="primary",
                     disabled=not still or bool(job and job.alive),
                     help=None if still else "Pause the run (or let it finish) first."):
             job = _start(runner, options, snap.run_id)
-        if b.button("Cancel", key="land_cancel", disabled=not (job and job.alive)):
+        if pressed(b, "Cancel", key="land_cancel", disabled=not (job and job.alive)):
             job.cancel()
         if not still:
             st.caption("Pause the run, or let it finish, to look at the landscape around its weights.")

@@ -20,6 +20,7 @@ from playground.serve import FINISHED, Snapshot
 from playground.ui import diagnostics
 from playground.ui import paths as paths_ui
 from playground.ui.chart_data import with_marks
+from playground.ui.clicks import pressed
 from playground.ui.images import figure, row
 
 SAMPLES_SHOWN = 18
@@ -79,7 +80,7 @@ def line_data(cfg: RunConfig) -> None:
     if len(edited) and not np.array_equal(edited, points):
         st.session_state["w_houses"] = linefit.format_points(edited[:500])
         st.rerun()
-    if cfg.houses and st.button("Back to generated points", key="houses_reset"):
+    if cfg.houses and pressed(st, "Back to generated points", key="houses_reset"):
         st.session_state["w_houses"] = ""
         st.rerun()
 

@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from playground import sprites
+from playground.ui.clicks import pressed
 from playground.ui.gallery import sprite_gallery
 from playground.ui.images import figure
 from playground.ui.pixel_editor import pixel_editor, reset_pixel_editor
@@ -93,12 +94,12 @@ def draw_box(size: int) -> None:
         base = current_target(st.session_state.sprite, st.session_state.pixels, size)
         st.session_state.draw_base = base
     left, right = st.columns(2)
-    if left.button("Start from the current sprite", key="draw_from_current"):
+    if pressed(left, "Start from the current sprite", key="draw_from_current"):
         st.session_state.draw_base = current_target(st.session_state.sprite,
                                                     st.session_state.pixels, size)
         reset_pixel_editor("editor")
         st.rerun()
-    if right.button("Blank canvas", key="draw_blank"):
+    if pressed(right, "Blank canvas", key="draw_blank"):
         st.session_state.draw_base = np.zeros((size, size, 4), np.uint8)
         reset_pixel_editor("editor")
         st.rerun()

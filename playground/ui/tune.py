@@ -16,6 +16,7 @@ from playground.config import ConfigError, RunConfig, field_spec
 from playground.serve import LIMITS, Job
 from playground.tasks import TASKS
 from playground.ui import lock
+from playground.ui.clicks import pressed
 from playground.ui.labels import label, listing
 from playground.ui.session import PAGE_GATE, track_job
 from playground.ui.setup import set_widgets
@@ -99,14 +100,14 @@ def tune_section(cfg: RunConfig) -> None:
         problem = str(exc).replace("--search ", "")
     job: Job | None = st.session_state.get("tune_job")
     x, y, _ = st.columns([1, 1, 3])
-    if x.button("🎯 Start tuning", key="tune_start", type="primary",
+    if pressed(x, "🎯 Start tuning", key="tune_start", type="primary",
                 disabled=bool(problem) or bool(job and job.alive)):
         options = TuneOptions(trials=int(trials), timeout=float(seconds), objective=objective,
                               pruner=pruner, seed=int(seed))
         job = track_job(Job("Tune", "tune", (cfg, space, options)).start())
         st.session_state.tune_job, st.session_state.tune_spec = job, (cfg, space, objective)
         st.session_state.pop("tune_notice", None)  # a new study: the last one's Use notice goes
-    if y.button("Stop", key="tune_stop", disabled=not (job and job.alive)):
+    if pressed(y, "Stop", key="tune_stop", disabled=not (job and job.alive)):
         job.cancel()
     if problem:
         st.warning(problem)
