@@ -142,8 +142,11 @@ def screen_rate(page, seconds: float) -> tuple[float, int]:
     return (s1 - s0) / ((t1 - t0) / 1000), len(lines) - 1
 
 
-def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:
-    """(seconds from Start to the first point on screen, steps/s while the page polls)."""
+@contextlib.contextmanager
+def started(page, port: int, cfg: RunConfig):
+    """Open the page on `cfg`, press Start and yield the seconds from the click to the first point
+    on screen, once the run has settled (every new step is being stamped: `screen_rate`); Stop
+    after."""
     query = "&".join(f"{k}={v}" for k, v in cfg.to_query().items())
     page.goto(f"http://127.0.0.1:{port}/?{query}")
     start = page.get_by_role("button", name="▶ Start")
@@ -154,8 +157,16 @@ def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, fl
     first_point = time.monotonic() - t_click
     page.evaluate(RECORD)
     page.wait_for_timeout(1500)  # let the run settle before sampling
-    rate, _ = screen_rate(page, seconds)
-    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+    try:
+        yield first_point
+    finally:
+        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+
+
+def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:
+    """(seconds from Start to the first point on screen, steps/s while the page polls)."""
+    with started(page, port, cfg) as first_point:
+        rate, _ = screen_rate(page, seconds)
     return first_point, rate
 
 

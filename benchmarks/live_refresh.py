@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from benchmarks.app_vs_headless import (  # noqa: E402
     CONFIGS,
-    RECORD,
     headless_rate,
     screen_rate,
+    started,
     watched_server,
 )
 from benchmarks.common import command, load, machine, markdown_table, write_section  # noqa: E402
@@ -53,18 +53,10 @@ def cpu_seconds() -> dict[str, float] | None:
 
 def watch(page, port: int, cfg, seconds: float) -> tuple[float, dict[str, float] | None, float]:
     """(steps/s on screen, cores each kind of process used, redraws/s) while Chromium watches."""
-    query = "&".join(f"{k}={v}" for k, v in cfg.to_query().items())
-    page.goto(f"http://127.0.0.1:{port}/?{query}")
-    start = page.get_by_role("button", name="▶ Start")
-    start.wait_for(timeout=60_000)
-    start.click()
-    page.locator("text=/step [0-9,]+ \\//").first.wait_for(timeout=30_000)
-    page.evaluate(RECORD)
-    page.wait_for_timeout(1500)  # let the run settle before sampling
-    before, t0 = cpu_seconds(), time.monotonic()
-    rate, redraws = screen_rate(page, seconds)
-    after, t1 = cpu_seconds(), time.monotonic()
-    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+    with started(page, port, cfg):
+        before, t0 = cpu_seconds(), time.monotonic()
+        rate, redraws = screen_rate(page, seconds)
+        after, t1 = cpu_seconds(), time.monotonic()
     cores = None if before is None else {k: (after[k] - before[k]) / (t1 - t0) for k in KINDS}
     return rate, cores, redraws / (t1 - t0)
 
