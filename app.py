@@ -18,6 +18,7 @@ from playground.ui import (
     lock,
     setup,
     share,
+    stream,
     target,
 )
 from playground.ui.landscape import landscape_section
@@ -105,5 +106,8 @@ def main() -> None:
     echo.sent()  # the widgets this run rewrote reach the browser now (playground/ui/echo.py)
 
 
-with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/serve/admission.py
-    main()
+if __name__ == "__main__":  # a page run (streamlit run, AppTest)
+    with PAGE_GATE.slot():  # only a few sessions run page code at once: playground/serve/admission.py
+        main()
+else:  # `streamlit run app.py` imports this file for an st.App: Streamlit plus the live stream's route
+    app = st.App(__file__, routes=stream.routes())

@@ -123,7 +123,7 @@ async def until(pred, timeout: float) -> None:
 
 
 RECORD = """window.__lines = []; setInterval(() => {
-  for (const el of document.querySelectorAll('[data-testid=stMarkdownContainer]')) {
+  for (const el of document.querySelectorAll('.pp-status, [data-testid=stMarkdownContainer]')) {
     const m = /step ([0-9,]+) \\//.exec(el.textContent);
     if (m) { const n = +m[1].replace(/,/g, ''), last = window.__lines.at(-1);
              if (!last || last[1] !== n) window.__lines.push([performance.now(), n]); break; } }

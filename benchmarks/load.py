@@ -6,8 +6,11 @@ first script run, clicks **▶ Start** (a rerun whose widget states carry the bu
 answers the fragment's `auto_rerun` messages with a rerun request every interval (4 Hz here: the
 live view's `run_every`), stops those timers on `stop_auto_rerun` and on every full run, and sends
 the query string the app last put in the address bar. It reads the status line ("**running** ·
-step N / M") from the deltas. No browser renders anything, so the client's own cost is small, but
-it shares this machine's cores with the server: its CPU time is reported next to the results.
+step N / M") from the deltas, and while a run streams (playground/ui/stream.py) does what the
+stream component does in a browser: polls the route named in the component's data at its pace,
+reads the status line from each answer, and reruns the live fragment when the run ends. No
+browser renders anything, so the client's own cost is small, but it shares this machine's cores
+with the server: its CPU time is reported next to the results.
 
 Phases: server start, one warm-up session (torch's one-off warm-up; then the baseline), all N
 sessions open (page load; the idle cost per session), all press Start and train for --seconds (a
@@ -288,6 +291,26 @@ async def http_get(port: int, path: str, timeout: float = 60.0) -> int:
     return await asyncio.wait_for(go(), timeout)
 
 
+async def http_json(port: int, path: str, timeout: float = 60.0) -> tuple[int, dict]:
+    """A GET like `http_get`'s, with its JSON body ({} for none)."""
+    async def go() -> tuple[int, dict]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+        return status, json.loads(body) if body.strip() else {}
+    return await asyncio.wait_for(go(), timeout)
+
+
+def stream_status(html: str) -> str:
+    """The live stream's status line (HTML) as the markdown the page's own line carries."""
+    return re.sub(r"</?strong>", "**", html)
+
+
 @dataclass
 class SessionLog:
     """What one session saw."""
@@ -329,6 +352,8 @@ class Session:
         self._timers: dict[str, tuple[asyncio.Task, float]] = {}  # fragment id -> (timer, interval)
         self._tasks: set[asyncio.Task] = set()
         self._reader: asyncio.Task | None = None
+        self._stream: dict | None = None  # the live stream's url and pace while a run streams
+        self._streamer: asyncio.Task | None = None
 
     async def open(self) -> None:
         """Fetch the page like a browser, connect, request the first run, wait until it finished."""
@@ -377,8 +402,9 @@ class Session:
         await self.drop_socket()
 
     async def drop_socket(self) -> None:
-        """Stop the rerun timers, close the websocket and stop reading it."""
+        """Stop the rerun timers and the stream, close the websocket and stop reading it."""
         self._cancel_timers()
+        self._stream = None
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.ws.close(), 10)
@@ -410,13 +436,16 @@ class Session:
             for fid in msg.stop_auto_rerun.fragment_ids:
                 self._cancel_timer(fid)
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            self._element(msg.delta.new_element)
+            self._element(msg.delta.new_element, msg.delta.fragment_id)
         elif kind == "script_finished":
             self._finished(msg)
 
-    def _element(self, el: Element) -> None:
-        """Remember the Start button's id; read the status line; note exceptions."""
+    def _element(self, el: Element, fragment_id: str = "") -> None:
+        """Remember the Start button's id; read the status line; follow the live stream; note
+        exceptions."""
         kind = el.WhichOneof("type")
+        if kind == "bidi_component" and '"/_pp/stream/' in el.bidi_component.json:
+            self._follow_stream(json.loads(el.bidi_component.json), fragment_id)
         if kind == "button":
             self.buttons[el.button.id.rsplit("-", 1)[-1]] = el.button.id
             if el.button.id.endswith("-start"):
@@ -447,6 +476,46 @@ class Session:
             self.last_step, self.last_step_t = n, now  # when this step reached the page
             if n >= 1 and self.first_click and self.log.first_step_after is None:
                 self.log.first_step_after = now - self.first_click
+
+    def _follow_stream(self, data: dict, fragment_id: str) -> None:
+        """What the stream component does in a browser: draw its first status at once, then poll
+        its route (playground/ui/stream.py, assets/stream.js)."""
+        self._stream = {**data, "fragment_id": fragment_id, "have": ""}
+        if data.get("first", {}).get("status"):
+            self._status(stream_status(data["first"]["status"]))
+        if self._streamer is None or self._streamer.done():
+            self._streamer = asyncio.create_task(self._poll_stream())
+            self._tasks.add(self._streamer)
+            self._streamer.add_done_callback(self._tasks.discard)
+
+    async def _poll_stream(self) -> None:
+        """Poll the stream until its run leaves running/queued, then rerun the live fragment (the
+        component's "ended" trigger), as the browser does."""
+        while (stream := self._stream) is not None:
+            every = stream["queued_every"] if self.state == "queued" else stream["every"]
+            await asyncio.sleep(every)
+            if stream is not self._stream:
+                continue  # a fresh mount: same url, its pace
+            query = (f"log_y={int(stream['log_y'])}&smoothing={stream['smoothing']}"
+                     f"&have={stream['have']}&diag=0")
+            try:
+                status, body = await self.get_json(f"{stream['url']}?{query}")
+            except (TimeoutError, OSError, ValueError):
+                continue
+            if status != 200:
+                continue
+            stream["have"] = body.get("version", "")
+            if "status" in body:
+                self._status(stream_status(body["status"]))
+            if body.get("state") not in ("running", "queued"):
+                self._stream = None
+                if self.ws is not None:
+                    with contextlib.suppress(websockets.ConnectionClosed):
+                        await self.ws.send(rerun_msg(self.query, fragment_id=stream["fragment_id"]))
+
+    async def get_json(self, path: str) -> tuple[int, dict]:
+        """One GET of this tab's page server and its JSON body (a proxy's tab adds its cookies)."""
+        return await http_json(self.port, path)
 
     def _finished(self, msg: ForwardMsg) -> None:
         """First run done = page loaded; a full run showing a finished state = press Start again."""

@@ -44,6 +44,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
@@ -248,6 +249,7 @@ class Tab(load.Session):
         super().__init__(index, port, opts, query)
         self.cookies: dict[str, str] = {}
         self.session_id = ""
+        self.body = b""  # the last HTTP response's body
         self.session_ids: list[str] = []  # every id the server gave this tab, in order
         self.full_runs = 0  # full script runs that ran to the end (not fragment runs)
         self.requests = 0  # HTTP requests and websockets this tab sent through the proxy
@@ -347,9 +349,16 @@ class Tab(load.Session):
             await writer.drain()
             data = await reader.read()
             writer.close()
+            self.body = data.partition(b"\r\n\r\n")[2]
             return self._response(data)
         self.requests += 1
         return await asyncio.wait_for(go(), timeout)
+
+    async def get_json(self, path: str) -> tuple[int, dict]:
+        """A GET through the proxy with this tab's cookies and its JSON body (the live stream's
+        polls: a browser's fetch carries the route cookie, so they reach the session's replica)."""
+        status = await self.http("GET", path)
+        return status, json.loads(self.body) if self.body.strip() else {}
 
     def _response(self, data: bytes) -> int:
         """The status of a raw response; its Set-Cookie headers go into the jar."""

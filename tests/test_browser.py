@@ -95,8 +95,9 @@ def button(page: Page, key: str) -> Locator:
 
 
 def status_line(page: Page) -> Locator:
-    """The live status line: state, step, epoch, loss, lr, speed."""
-    return page.get_by_test_id("stMarkdown").filter(has_text=STATUS_RE).first
+    """The live status line: state, step, epoch, loss, lr, speed (while a run trains, the live
+    stream's own line: playground/ui/stream.py)."""
+    return page.locator(".pp-status, [data-testid=stMarkdown]").filter(has_text=STATUS_RE).first
 
 
 def status(page: Page) -> tuple[str, int | None, int | None]:
@@ -136,8 +137,10 @@ def shown_pixels(img: Locator) -> np.ndarray:
 
 
 def loss_chart(page: Page) -> Locator:
-    """The drawn loss curve (Vega-Lite renders a canvas or an svg once its code has loaded)."""
-    return page.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first
+    """The drawn loss curve: the live stream's canvas while a run trains, else Vega-Lite's (a
+    canvas or an svg once its code has loaded)."""
+    vega = page.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first
+    return page.locator(".pp-loss").or_(vega).first
 
 
 def shot(page: Page, name: str) -> None:
@@ -192,8 +195,7 @@ def test_start_pause_step_stop(page: Page, app: Server) -> None:
                      f"the step counter to pass {first}")
     state, _, total = status(page)
     assert later > first and total == 200_000 and state == "running"
-    chart = page.get_by_test_id("stVegaLiteChart").first
-    expect(chart.locator("canvas, svg").first).to_be_visible(timeout=UI_MS)
+    expect(page.locator(".pp-loss")).to_be_visible(timeout=UI_MS)  # the live stream's curve
     expect(page.locator('img[alt="generated"]').first).to_be_visible()
     expect(button(page, "pause")).to_be_enabled(timeout=UI_MS)
     expect(button(page, "stop")).to_be_enabled(timeout=UI_MS)

@@ -40,6 +40,14 @@ def _env_between(name: str, default: float, low: float, high: float) -> float:
     return min(high, max(low, value)) if value == value else default  # NaN is junk too
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """An on/off switch from the environment: 0, false, no or off turn it off; junk gives the default."""
+    text = os.environ.get(name, "").strip().lower()
+    if text in ("0", "false", "no", "off"):
+        return False
+    return True if text in ("1", "true", "yes", "on") else default
+
+
 LIVE_REFRESH_RANGE = (0.1, 5.0)  # faster would flood the server, slower is no longer live
 
 
@@ -60,6 +68,7 @@ class Limits:
     max_landscape: int = 2601  # loss evaluations per landscape (its grid: up to 51 x 51)
     max_path_mb: float = 32.0  # weight snapshots kept per run for its landscape's path
     live_refresh: float = 0.25  # seconds between a live view's redraws while it trains (0.1-5)
+    live_stream: bool = True  # a running run's view fetches its redraws itself (no Streamlit reruns)
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -78,4 +87,5 @@ class Limits:
             max_landscape=_env_int("PLAYGROUND_MAX_LANDSCAPE", cls.max_landscape),
             max_path_mb=_env_float("PLAYGROUND_MAX_PATH_MB", cls.max_path_mb),
             live_refresh=_env_between("PLAYGROUND_LIVE_REFRESH", cls.live_refresh, *LIVE_REFRESH_RANGE),
+            live_stream=_env_flag("PLAYGROUND_LIVE_STREAM", cls.live_stream),
         )

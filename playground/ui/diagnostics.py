@@ -41,10 +41,15 @@ def panel(snap: Snapshot, log_y: bool, smoothing: float) -> None:
     autopsy = (snap.view or {}).get("autopsy")
     if autopsy is not None and snap.state == "diverged":
         _autopsy(snap, autopsy, log_y, found)
-    st.markdown("**Diagnostics** · gradient norm and update / weight ratio"
-                + (", per layer" if snap.layers is not None and len(snap.layers) else ""))
+    st.markdown(heading(snap))
     _charts(snap, log_y, smoothing, found, f"dg-{snap.run_id}-{smoothing}-{log_y}")
     st.caption(charts.GUIDE_TEXT)
+
+
+def heading(snap: Snapshot) -> str:
+    """The panel's title line (markdown), naming the layers when the run records them."""
+    return ("**Diagnostics** · gradient norm and update / weight ratio"
+            + (", per layer" if snap.layers is not None and len(snap.layers) else ""))
 
 
 def _charts(snap: Snapshot, log_y: bool, smoothing: float, found: tuple, tag: str,

@@ -22,21 +22,18 @@ from playground.ui import (
     loop_view,
     pace,
     setup,
+    stream,
 )
 from playground.ui.chart_data import with_marks
 from playground.ui.images import figure, row
 from playground.ui.session import PAGE_GATE
+from playground.ui.stream import CHART_POINTS, SHOWN
 
 REFRESH = LIMITS.live_refresh  # seconds between live redraws (PLAYGROUND_LIVE_REFRESH, 0.25)
 PAUSED_REFRESH = max(1.0, REFRESH)  # while paused: enough to show a Step, light on the server
 FIRST_WAIT_S = 0.4  # Start waits this long at most for the first step, to draw it at once
 QUEUED_REFRESH = max(2.0, REFRESH)  # while queued: only the place in the queue changes (a class may queue 48)
-CHART_POINTS = 400  # points per step chart: about one per pixel of its width. Chromium's cost
-# per redraw grows with the points (4 redraws a second of 1,000 took a core: docs/benchmarks.md)
-SHOWN = 140  # display size of the big pictures in CSS pixels
-STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "🟡", "running": "🟢",
-               "paused": "⏸️", "completed": "✅", "diverged": "💥", "early_stopped": "🛑",
-               "stopped": "⏹️", "error": "⚠️"}
+STREAM_DETAILS = QUEUED_REFRESH  # while streaming: the panels under the curves (diagnostics, filmstrip)
 RESTART_FIELDS = "weights, data or optimizer"
 LIVE = ("lr", "pace")  # settings a running run takes on at once
 
@@ -143,6 +140,9 @@ def live_view(runner: Runner, cfg: RunConfig, target: np.ndarray | None) -> None
             live_lr(runner, snap)
         if not runner.alive and _stale(snap, cfg, target):
             new_setup(snap, cfg, target)
+        elif stream.active(runner, snap):  # the view fetches its own redraws (playground/ui/stream.py)
+            stream.view(runner, snap, log_y, smoothing, REFRESH, QUEUED_REFRESH)
+            draw_details(snap, target, log_y, smoothing, streamed=True)
         else:
             draw(snap, target, log_y, smoothing)
             draw_details(snap, target, log_y, smoothing)
@@ -201,7 +201,10 @@ def _pace(runner: Runner) -> float | None:
         return None
     if runner.pause_requested:
         return PAUSED_REFRESH
-    return QUEUED_REFRESH if runner.snapshot(max_points=2).state == "queued" else REFRESH
+    snap = runner.snapshot(max_points=2)
+    if stream.active(runner, snap):
+        return STREAM_DETAILS  # the stream redraws the fast part itself
+    return QUEUED_REFRESH if snap.state == "queued" else REFRESH
 
 
 def _stale(snap: Snapshot, cfg: RunConfig, target: np.ndarray | None) -> bool:
@@ -257,28 +260,21 @@ def draw(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: floa
                            width="stretch")
 
 
-def draw_details(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float) -> None:
-    """The panels under the charts: diagnostics and filmstrip (sprite tasks), the loop by line."""
+def draw_details(snap: Snapshot, target: np.ndarray | None, log_y: bool, smoothing: float,
+                 streamed: bool = False) -> None:
+    """The panels under the charts: diagnostics (unless `streamed`: the stream draws them) and
+    filmstrip (sprite tasks), the loop by line."""
     sprite = snap.config is None or TASKS[snap.config.task].sprite
     if sprite and target is not None and len(snap.rows):
-        diagnostics.panel(snap, log_y, smoothing)
+        if not streamed:
+            diagnostics.panel(snap, log_y, smoothing)
         filmstrip(snap)
     loop_view.loop_panel(snap)
 
 
 def status_line(snap: Snapshot) -> None:
     """One line: state, step, epoch, loss, lr and speed."""
-    last = snap.last
-    parts = [f"{STATE_ICONS.get(snap.state, '')} **{snap.state.replace('_', ' ')}**"]
-    if snap.state == "queued":  # a run that already stepped was taking turns with other sessions
-        what = "taking turns with other sessions" if last is not None else "waiting for a free training slot"
-        parts.append(f"{what} (position {snap.queue_position})")
-    if last is not None:
-        parts += [f"step {last.step:,} / {snap.total_steps:,}", f"epoch {last.epoch:,}",
-                  f"loss {last.loss:.4g}", f"lr {charts.format_lr(last.lr)}"]
-    if snap.state == "running" and snap.steps_per_second:
-        parts.append(f"{snap.steps_per_second:,.0f} steps/s")
-    st.markdown(" · ".join(parts))
+    st.markdown(stream.status_text(snap))
 
 
 def message(snap: Snapshot) -> None:
@@ -295,14 +291,7 @@ def message(snap: Snapshot) -> None:
 
 def pictures(snap: Snapshot, target: np.ndarray) -> None:
     """Target, generated sprite and per-pixel error, large and crisp."""
-    if snap.target is not None:
-        target = snap.target  # what this run trains on, even if another sprite is now selected
-    figs = [figure(target, SHOWN, "target")]
-    if snap.image is not None and snap.image.shape == target.shape:
-        figs.append(figure(snap.image, SHOWN, "generated"))
-        figs.append(figure(charts.error_map(target, snap.image), SHOWN,
-                           "error per pixel (black = exact)", checker=False, border=True))
-    st.html(row(figs))
+    st.html(stream.picture_row(snap, target))
 
 
 def filmstrip(snap: Snapshot, keep: int = 10) -> None:
