@@ -123,11 +123,13 @@ async def until(pred, timeout: float) -> None:
 
 
 RECORD = """window.__lines = []; setInterval(() => {
-  for (const el of document.querySelectorAll('.pp-status, [data-testid=stMarkdownContainer]')) {
+  const line = document.getElementsByClassName('pp-status')[0];
+  for (const el of line ? [line] : document.querySelectorAll('[data-testid=stMarkdownContainer]')) {
     const m = /step ([0-9,]+) \\//.exec(el.textContent);
     if (m) { const n = +m[1].replace(/,/g, ''), last = window.__lines.at(-1);
              if (!last || last[1] !== n) window.__lines.push([performance.now(), n]); break; } }
-}, 20)"""  # every new step the status line shows, stamped when it appeared (within 20 ms)
+}, 20)"""  # every new step the status line shows (the stream's own line first), stamped when it
+# appeared (within 20 ms)
 
 
 def screen_rate(page, seconds: float) -> tuple[float, int]:
@@ -161,6 +163,9 @@ def started(page, port: int, cfg: RunConfig):
         yield first_point
     finally:
         page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()
+        # until the page shows it: a tab closed right after the click can lose it, and the run
+        # then trains on through its grace, beside the next measurement
+        page.locator("text=/stopped · step/").first.wait_for(timeout=30_000)
 
 
 def app_rate(page, port: int, cfg: RunConfig, seconds: float) -> tuple[float, float]:

@@ -3,17 +3,20 @@
 For each `PLAYGROUND_LIVE_REFRESH` value a fresh server is started; a headless Chromium on this
 machine watches each config train at full speed (as `app_vs_headless.py` does) while the CPU time
 of every process is read from /proc (Linux; elsewhere those columns are empty). Right after each
-in-app window the same config steps headless in a fresh process, so both see the machine alike.
+in-app window the same config steps headless in a fresh process, so both see the machine alike,
+in alternating rounds whose per-pair ratios give the median.
 
     python benchmarks/live_refresh.py                    # 0.25, 0.5 and 1 s, printed
     python benchmarks/live_refresh.py --write            # ... and recorded in docs/benchmarks.md
     python benchmarks/live_refresh.py --refresh 0.25 2   # other intervals
+    python benchmarks/live_refresh.py --streams 1 0      # the stream against redraws by reruns
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -61,53 +64,77 @@ def watch(page, port: int, cfg, seconds: float) -> tuple[float, dict[str, float]
     return rate, cores, redraws / (t1 - t0)
 
 
-def measure(refreshes: list[float], seconds: float) -> list[tuple]:
-    """One server per interval; every config watched, then stepped headless."""
+def measure(refreshes: list[float], seconds: float, rounds: int, streams: list[bool]) -> list[tuple]:
+    """One server per interval (and stream setting); every config watched in the app and stepped
+    headless in `rounds` alternating pairs: this machine's speed drifts by a fifth over minutes,
+    so each in-app window is compared with the headless window right after it."""
     rows = []
-    for refresh in refreshes:
-        with watched_server({"PLAYGROUND_LIVE_REFRESH": str(refresh)}) as (port, browser):
-            for name, cfg in CONFIGS.items():
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                rate, cores, redraws = watch(page, port, cfg, seconds)
-                page.close()
-                bare = headless_rate(cfg, seconds)
-                rows.append((refresh, name, bare, rate, cores, redraws))
-                print(f"refresh {refresh:g} s, {name}: {rate:,.0f} of {bare:,.0f} steps/s "
-                      f"({rate / bare:.2f}), {redraws:.1f} redraws/s, cores {cores}", flush=True)
+    for stream in streams:
+        for refresh in refreshes:
+            env = {"PLAYGROUND_LIVE_REFRESH": str(refresh), "PLAYGROUND_LIVE_STREAM": str(int(stream))}
+            with watched_server(env) as (port, browser):
+                for name, cfg in CONFIGS.items():
+                    pairs, cores, redraws = [], [], []
+                    for _ in range(rounds):
+                        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                        rate, used, seen = watch(page, port, cfg, seconds)
+                        page.close()
+                        pairs.append((rate, headless_rate(cfg, seconds)))
+                        cores.append(used)
+                        redraws.append(seen)
+                    row = (stream, refresh, name, pairs, _mean_cores(cores), statistics.median(redraws))
+                    rows.append(row)
+                    print(f"stream {int(stream)}, refresh {refresh:g} s, {name}: in-app / headless "
+                          f"{[f'{a / b:.2f}' for a, b in pairs]}, {row[5]:.1f} redraws/s, "
+                          f"cores {row[4]}", flush=True)
     return rows
 
 
+def _mean_cores(cores: list[dict[str, float] | None]) -> dict[str, float] | None:
+    """The cores each kind of process used, averaged over the rounds."""
+    if any(c is None for c in cores):
+        return None
+    return {k: statistics.fmean(c[k] for c in cores) for k in KINDS}
+
+
 def table(rows: list[tuple]) -> str:
-    """One row per interval and config."""
+    """One row per view, interval and config: medians over the rounds."""
     def core(cores: dict[str, float] | None, kind: str) -> str:
         return "" if cores is None else f"{cores[kind]:.2f}"
 
     return markdown_table(
-        ("refresh", "config", "redraws/s seen", "headless steps/s", "in-app steps/s", "in-app / headless",
-         *(f"cores: {label}" for label in KINDS.values())),
-        [(f"{refresh:g} s", name, f"{redraws:.1f}", f"{bare:,.0f}", f"{rate:,.0f}", f"{rate / bare:.2f}",
+        ("live view", "refresh", "config", "redraws/s seen", "headless steps/s", "in-app steps/s",
+         "in-app / headless (median)", "every round", *(f"cores: {label}" for label in KINDS.values())),
+        [("stream" if stream else "reruns", f"{refresh:g} s", name, f"{redraws:.1f}",
+          f"{statistics.median(b for _, b in pairs):,.0f}", f"{statistics.median(a for a, _ in pairs):,.0f}",
+          f"{statistics.median(a / b for a, b in pairs):.2f}", " ".join(f"{a / b:.2f}" for a, b in pairs),
           *(core(cores, kind) for kind in KINDS))
-         for refresh, name, bare, rate, cores, redraws in rows])
+         for stream, refresh, name, pairs, cores, redraws in rows])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--refresh", type=float, nargs="+", default=[0.25, 0.5, 1.0],
                     help="PLAYGROUND_LIVE_REFRESH values to compare (seconds)")
-    ap.add_argument("--seconds", type=float, default=6.0, help="sampling window per config")
+    ap.add_argument("--seconds", type=float, default=5.0, help="sampling window per config")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating in-app/headless pairs per config")
+    ap.add_argument("--streams", type=int, nargs="+", default=[1], choices=[0, 1],
+                    help="PLAYGROUND_LIVE_STREAM values to compare (1: the stream, 0: reruns)")
     ap.add_argument("--write", action="store_true", help="record in docs/benchmarks.md")
     args = ap.parse_args()
     before = load()
-    rows = measure(args.refresh, args.seconds)
+    rows = measure(args.refresh, args.seconds, args.rounds, [bool(v) for v in args.streams])
     body = "\n".join([
         "## The live refresh rate: what redrawing costs a run, Chromium on the same machine", "",
-        f"Command: `{command()}` · {machine()} · load before: {before} · {args.seconds:g} s per "
-        "window", "",
+        f"Command: `{command()}` · {machine()} · load before: {before} · {args.rounds} rounds of "
+        f"{args.seconds:g} s windows per config", "",
         "Each config trains at full speed in the app while a headless Chromium on this machine "
-        "watches it, with the server started at each `PLAYGROUND_LIVE_REFRESH`; then the same "
-        "config steps headless in a fresh process (every run with one torch thread). Cores: CPU "
-        "seconds per second of each kind of process during the in-app window, from /proc. "
-        "Redraws/s seen: distinct status lines the page showed.", "",
+        "watches it, with the server started at each `PLAYGROUND_LIVE_REFRESH` (and "
+        "`PLAYGROUND_LIVE_STREAM`: the running view streamed, or redrawn by reruns); right after "
+        "each in-app window the same config steps headless in a fresh process (every run with one "
+        "torch thread), and the ratio is taken per pair, in-app then headless, over alternating "
+        "rounds. Cores: CPU seconds per second of each kind of process during the in-app windows, "
+        "from /proc. Redraws/s seen: distinct status lines the page showed.", "",
         table(rows),
     ])
     print(body)

@@ -47,7 +47,8 @@ BENCHES = (
     Bench("memory", ("--write",), ("--quick",), "docs/benchmarks.md"),
     # No smoke flag: a 1 s sampling window per config is its quick mode (and nothing is written).
     Bench("app_vs_headless", ("--write",), ("--seconds", "1"), "docs/benchmarks.md", CHROMIUM),
-    Bench("live_refresh", ("--write",), ("--refresh", "0.25", "--seconds", "1"), "docs/benchmarks.md",
+    Bench("live_refresh", ("--write",), ("--refresh", "0.25", "--seconds", "1", "--rounds", "1"),
+          "docs/benchmarks.md",
           CHROMIUM),
     Bench("load", ("--sessions", "10", "--seconds", "30", "--write"), ("--quick",),
           "docs/reliability.md"),

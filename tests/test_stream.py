@@ -138,3 +138,13 @@ def test_the_registry_forgets_a_sessions_runner_with_it(pool: Pool) -> None:
 
 def test_finite_turns_every_non_number_into_a_gap() -> None:
     assert stream._finite([1.0, math.nan, math.inf, -math.inf, 2]) == [1.0, None, None, None, 2.0]
+
+
+@pytest.mark.parametrize("per_epoch", [1, 3, 7, 50])
+def test_epoch_starts_on_arrays_match_the_charts(per_epoch: int) -> None:
+    """The stream finds the epoch rules on the arrays as charts.epoch_starts does on a frame."""
+    step = np.arange(1, 301, dtype=np.float64)
+    epoch = np.ceil(step / per_epoch)
+    frame = charts.history_frame(Table(COLUMNS, np.column_stack(
+        [step, epoch, *np.zeros((len(COLUMNS) - 2, len(step)))])))
+    assert stream.epoch_starts(step, epoch) == charts.epoch_starts(frame)

@@ -33,7 +33,8 @@ REFRESH = LIMITS.live_refresh  # seconds between live redraws (PLAYGROUND_LIVE_R
 PAUSED_REFRESH = max(1.0, REFRESH)  # while paused: enough to show a Step, light on the server
 FIRST_WAIT_S = 0.4  # Start waits this long at most for the first step, to draw it at once
 QUEUED_REFRESH = max(2.0, REFRESH)  # while queued: only the place in the queue changes (a class may queue 48)
-STREAM_DETAILS = QUEUED_REFRESH  # while streaming: the panels under the curves (diagnostics, filmstrip)
+STREAM_DETAILS = max(5.0, REFRESH)  # while streaming, the fragment keeps only the filmstrip and the
+# live LR box: each of its runs cost Chromium ~0.16 s of React (docs/benchmarks.md, live refresh)
 RESTART_FIELDS = "weights, data or optimizer"
 LIVE = ("lr", "pace")  # settings a running run takes on at once
 

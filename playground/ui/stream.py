@@ -13,6 +13,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from playground.charts import annotations
@@ -76,7 +77,8 @@ def view(runner: Runner, snap: Snapshot, log_y: bool, smoothing: float, every: f
          queued_every: float) -> None:
     """Mount the streaming view, with this snapshot drawn at once; it polls from then on."""
     data = {"url": ROUTE.format(token=token(runner)), "every": every, "queued_every": queued_every,
-            "log_y": log_y, "smoothing": smoothing, "first": payload(snap, log_y, smoothing),
+            "log_y": log_y, "smoothing": smoothing,
+            "first": payload(snap, log_y, smoothing, diag=False),  # (its first poll asks for them)
             "caption": CAPTION}
     _COMPONENT(key="live_stream", data=data, on_ended_change=lambda: None,
                on_failed_change=_failed)
@@ -160,23 +162,33 @@ def picture_row(snap: Snapshot, target: np.ndarray) -> str:
 
 
 def chart(snap: Snapshot, log_y: bool, smoothing: float) -> dict[str, Any] | None:
-    """The loss chart's columns as the page draws them (those of `charts.loss_frame`), its marks,
-    epoch rules and, when the rate moves, the LR line."""
+    """The loss chart's columns as the page draws them (those of `charts.loss_frame`, built from
+    the arrays: a DataFrame four times a second was half of a poll's cost), its marks, epoch
+    rules and, when the rate moves, the LR line."""
     if not len(snap.rows):
         return None
-    df = charts.history_frame(snap.rows)
-    lf = charts.loss_frame(df, smoothing, log_y)
-    moving = df["lr"].nunique() > 1
-    curve = _schedule(snap)
-    return {"step": df["step"].astype(float).tolist(), "loss": _finite(lf["loss"]),
-            "smoothed": _finite(lf["smoothed"]), "blown": np.flatnonzero(lf["blown"]).tolist(),
-            "log_y": log_y, "points": len(df) < 40,
+    step, loss, lr = snap.rows["step"], snap.rows["loss"], snap.rows["lr"]
+    floor, ceiling = charts.loss_range(loss)
+    columns = charts.clipped(loss, floor, ceiling)
+    smoothed = np.clip(charts.smooth(columns["loss"], smoothing, log_y), floor, ceiling)
+    moving = bool((lr != lr[0]).any())
+    return {"step": step.astype(float).tolist(), "loss": _finite(columns["loss"]),
+            "smoothed": _finite(smoothed), "blown": np.flatnonzero(columns["blown"]).tolist(),
+            "log_y": log_y, "points": len(step) < 40,
             "marks": [[s, label, color, end] for s, label, color, end
-                      in annotations.marks(snap.events, snap.best_step, float(df["step"].iloc[-1]))
+                      in annotations.marks(snap.events, snap.best_step, float(step[-1]))
                       if math.isfinite(s)],
-            "epochs": charts.epoch_starts(df),
-            "lr": _finite(df["lr"]) if moving else None,
-            "lr_log": moving and charts.run_lr_log_scale(curve, df)}
+            "epochs": epoch_starts(step, snap.rows["epoch"]),
+            "lr": _finite(lr) if moving else None,
+            "lr_log": moving and charts.run_lr_log_scale(_schedule(snap), pd.DataFrame({"lr": lr}))}
+
+
+def epoch_starts(step: np.ndarray, epoch: np.ndarray, limit: int = 40) -> list[int]:
+    """`charts.epoch_starts` on the arrays: the steps where epochs begin, when they are few."""
+    if not len(step) or epoch[-1] == step[-1]:
+        return []  # one step per epoch: every step would be a mark
+    firsts = step[np.diff(epoch, prepend=epoch[0] - 1) != 0]
+    return [] if len(firsts) > limit else [int(s) - 1 for s in firsts if s > 1]
 
 
 def diagnostics(snap: Snapshot, log_y: bool, smoothing: float) -> dict[str, Any] | None:

@@ -9,25 +9,34 @@ const DIAG_MS = 1000;  // the diagnostics take new data once a second, the curve
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector(".pp-stream");
-  const s = root.ppState || (root.ppState = { gen: 0, have: "", fails: 0, told: "", last: null });
+  const s = root.ppState || (root.ppState = { have: "", fails: 0, told: "", last: null, t0: 0 });
   s.data = data;
   s.trigger = setTriggerValue;
+  s.stopped = false;
   root.querySelector(".pp-caption").textContent = data.caption;
   if (data.first && (!s.last || s.last.version.split(":")[0] !== data.first.version.split(":")[0]
                      || settings(s.last) !== settings(data.first))) show(root, s, data.first);
-  const gen = ++s.gen;
-  s.timer = setTimeout(() => poll(root, s, gen), data.every * 1000);
-  return () => { s.gen++; clearTimeout(s.timer); };
+  if (!s.inflight) schedule(root, s);  // (a poll in flight schedules the next itself)
+  return () => { s.stopped = true; clearTimeout(s.timer); };
 }
 
 function settings(p) { return p.version.split(":").slice(4).join(":"); }
 function look(d) { return (d.log_y ? "1" : "0") + ":" + d.smoothing; }
 
-async function poll(root, s, gen) {
-  if (gen !== s.gen || !root.isConnected) return;
-  const t0 = performance.now(), d = s.data;
-  const url = new URL(d.url, window.location.href);
-  const diag = performance.now() - (s.diagAt || 0) >= DIAG_MS || s.diagLook !== look(d);
+// The next poll one interval after the last one began: the page's own reruns (every 2 s, for the
+// panels under the stream) call the component again, and must not push the polls back.
+function schedule(root, s) {
+  clearTimeout(s.timer);
+  const every = (s.last && s.last.state === "queued" ? s.data.queued_every : s.data.every) * 1000;
+  s.timer = setTimeout(() => poll(root, s), Math.max(20, s.t0 + every - performance.now()));
+}
+
+async function poll(root, s) {
+  if (s.stopped || !root.isConnected) return;
+  s.t0 = performance.now();
+  s.inflight = true;
+  const d = s.data, url = new URL(d.url, window.location.href);
+  const diag = s.t0 - (s.diagAt || -1e9) >= DIAG_MS || s.diagLook !== look(d);
   url.search = new URLSearchParams({ log_y: d.log_y ? "1" : "0", smoothing: d.smoothing, have: s.have,
                                      diag: diag ? "1" : "0" });
   try {
@@ -35,7 +44,6 @@ async function poll(root, s, gen) {
     if (!r.ok) throw new Error("HTTP " + r.status);
     const p = await r.json();
     s.fails = 0;
-    if (gen !== s.gen) return;
     if (p.status !== undefined) show(root, s, p); else s.have = p.version;
     if (!["running", "queued"].includes(p.state) && s.told !== p.version) {
       s.told = p.version;
@@ -43,9 +51,10 @@ async function poll(root, s, gen) {
     }
   } catch (e) {
     if (++s.fails === 3) s.trigger("failed", String(e));  // the page redraws by reruns instead
+  } finally {
+    s.inflight = false;
   }
-  const every = (s.last && s.last.state === "queued" ? d.queued_every : d.every) * 1000;
-  s.timer = setTimeout(() => poll(root, s, gen), Math.max(20, every - (performance.now() - t0)));
+  if (!s.stopped && root.isConnected) schedule(root, s);
 }
 
 function show(root, s, p) {
