@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import math
@@ -50,7 +51,7 @@ def get(token: str, query: str = "") -> tuple[int, dict, dict]:
     request = Request({"type": "http", "method": "GET", "path": f"/_pp/stream/{token}",
                        "path_params": match.groupdict(), "query_string": query.encode(),
                        "headers": []})
-    response = stream._serve(request)
+    response = asyncio.run(stream._serve(request))
     return response.status_code, json.loads(response.body), dict(response.headers)
 
 

@@ -5,11 +5,14 @@ second, and on a 2-core machine the run paid for it (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import math
 import re
 import secrets
+import threading
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,6 +40,8 @@ STATE_ICONS = {"idle": "⚪", "ready": "⚪", "starting": "🟡", "queued": "�
 CAPTION = ("Live view: hover for values, zoom and pan when the run is paused or has ended. "
            "Smoothing and log-y apply at once.")
 
+THREADS = 2  # polls answered at once, per server (each is a few ms of the GIL)
+_POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="playground-stream")
 _RUNNERS: weakref.WeakValueDictionary[str, Runner] = weakref.WeakValueDictionary()
 _MOUNTED: list[bool] = []  # set once app.py's st.App serves the route (AppTest runs have none)
 
@@ -47,10 +52,14 @@ _COMPONENT = st.components.v2.component(
 
 
 def routes() -> list[Any]:
-    """The route app.py's st.App serves next to Streamlit's own; serving it turns streaming on."""
+    """The route app.py's st.App serves next to Streamlit's own; serving it turns streaming on,
+    and starts the threads that answer it."""
     from starlette.routing import Route
 
     _MOUNTED.append(True)
+    barrier = threading.Barrier(THREADS)  # each start task waits for the others: THREADS threads
+    for _ in range(THREADS):
+        _POOL.submit(barrier.wait, 10)
     return [Route(ROUTE, _serve, methods=["GET"])]
 
 
@@ -89,14 +98,20 @@ def _failed() -> None:
     st.session_state.stream_failed = True
 
 
-def _serve(request: Any) -> Any:
-    """GET the newest state of one session's run (`have`: the version the page already shows)."""
+async def _serve(request: Any) -> Any:
+    """GET the newest state of one session's run (`have`: the version the page already shows),
+    answered on the stream's own THREADS threads: a class's polls wait their turn there instead of
+    each taking a thread of the server's pool."""
+    runner, query = _RUNNERS.get(request.path_params["token"]), dict(request.query_params)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, _answer, runner, query)
+
+
+def _answer(runner: Runner | None, q: dict[str, str]) -> Any:
+    """The JSON response to one poll (built off the event loop: encoding it takes time too)."""
     from starlette.responses import JSONResponse
 
-    runner = _RUNNERS.get(request.path_params["token"])
     if runner is None:
         return JSONResponse({"error": "This page's run is gone; reload the page."}, status_code=404)
-    q = request.query_params
     snap = runner.snapshot(max_points=CHART_POINTS)  # (also tells the runner its page is open)
     body = payload(snap, q.get("log_y") != "0", _smoothing(q.get("smoothing")), q.get("have", ""),
                    diag=q.get("diag") == "1")
