@@ -132,6 +132,18 @@ RECORD = """window.__lines = []; setInterval(() => {
 # appeared (within 20 ms)
 
 
+FIRST = """() => { window.__first = null; let t0 = null;
+  const start = [...document.querySelectorAll('button')].find((b) => b.textContent.includes('Start'));
+  start.addEventListener('click', () => { t0 = performance.now(); }, { capture: true, once: true });
+  const iv = setInterval(() => {
+    if (t0 === null) return;
+    for (const el of document.querySelectorAll('.pp-status, [data-testid=stMarkdownContainer]'))
+      if (/step [0-9,]+ \\//.test(el.textContent)) {
+        window.__first = performance.now() - t0; clearInterval(iv); return; } }, 5); }"""
+# the click to the first status line with a step, stamped in the page (a locator's wait polls
+# at up to 100 ms, and Playwright's round trips add their own)
+
+
 def screen_rate(page, seconds: float) -> tuple[float, int]:
     """(steps/s, redraws) from the first to the last new step the page showed in `seconds`: a
     step read once at each end of the window would be up to a whole redraw interval old."""
@@ -153,10 +165,10 @@ def started(page, port: int, cfg: RunConfig):
     page.goto(f"http://127.0.0.1:{port}/?{query}")
     start = page.get_by_role("button", name="▶ Start")
     start.wait_for(timeout=60_000)
-    t_click = time.monotonic()
+    page.evaluate(FIRST)
     start.click()
-    page.locator("text=/step [0-9,]+ \\//").first.wait_for(timeout=30_000)
-    first_point = time.monotonic() - t_click
+    page.wait_for_function("window.__first !== null", timeout=30_000)
+    first_point = page.evaluate("window.__first") / 1000
     page.evaluate(RECORD)
     page.wait_for_timeout(1500)  # let the run settle before sampling
     try:
@@ -250,11 +262,13 @@ def main() -> None:
           f"`python benchmarks/app_vs_headless.py --write` — {platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, one torch thread per run. "
           f"Each config runs twice in the app: once watched by a headless Chromium on this machine "
-          f"(4 refreshes/s; it renders the charts on the same 2 cores), then by a protocol-level "
-          f"client that answers the same 4 reruns/s without rendering (benchmarks/load.py's "
-          f"Session: the server's share alone, as with a browser on the user's own machine). The "
-          f"headless rate is the same config stepped in a fresh process. The first config's "
-          f"browser first-point time is the first Start after the server started. Load average "
+          f"(4 redraws/s, streamed: playground/ui/stream.py; it draws on the same 2 cores), then "
+          f"by a protocol-level client that polls the same stream without drawing "
+          f"(benchmarks/load.py's Session: the server's share alone, as with a browser on the "
+          f"user's own machine). The headless rate is the same config stepped in a fresh process. "
+          f"Start → first point is stamped in the page (the click, then the first status line "
+          f"with a step, polled every 5 ms); the first config's is the first Start after the "
+          f"server started. Load average "
           f"before: {load_before:.2f} on {os.cpu_count()} CPUs.\n\n{table(rows)}\n")
     print(md)
     if args.write:

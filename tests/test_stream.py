@@ -82,9 +82,17 @@ def test_a_page_that_has_the_version_gets_only_the_state() -> None:
     snap = snapshot([2.0, 1.0])
     full = stream.payload(snap, True, 0.6)
     assert stream.payload(snap, True, 0.6, have=full["version"]) == {
-        "state": "running", "version": full["version"]}
+        "state": "running", "version": full["version"], "status": full["status"]}
     assert "chart" in stream.payload(snap, False, 0.6, have=full["version"]), \
         "a new axis must redraw the curves"
+
+
+def test_a_queued_page_gets_its_new_place_without_its_curves_again() -> None:
+    """The place in the queue is in the status line; the curves of the same rows are not resent."""
+    first = stream.payload(snapshot([2.0, 1.0], state="queued", queue_position=3), True, 0.6)
+    later = stream.payload(snapshot([2.0, 1.0], state="queued", queue_position=2), True, 0.6,
+                           have=first["version"])
+    assert "position 2" in later["status"] and "chart" not in later and "pictures" not in later
 
 
 def test_a_moving_rate_sends_its_line_and_axis() -> None:

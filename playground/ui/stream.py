@@ -112,9 +112,11 @@ def _answer(runner: Runner | None, q: dict[str, str]) -> Any:
 
     if runner is None:
         return JSONResponse({"error": "This page's run is gone; reload the page."}, status_code=404)
-    snap = runner.snapshot(max_points=CHART_POINTS)  # (also tells the runner its page is open)
-    body = payload(snap, q.get("log_y") != "0", _smoothing(q.get("smoothing")), q.get("have", ""),
-                   diag=q.get("diag") == "1")
+    log_y, smoothing, have = q.get("log_y") != "0", _smoothing(q.get("smoothing")), q.get("have", "")
+    snap = runner.snapshot(max_points=2)  # (also tells the runner its page is open)
+    if data_version(snap, log_y, smoothing) != have:  # new rows: thin them for the curves
+        snap = runner.snapshot(max_points=CHART_POINTS)
+    body = payload(snap, log_y, smoothing, have, diag=q.get("diag") == "1")
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -129,19 +131,24 @@ def _smoothing(text: str | None) -> float:
 
 def payload(snap: Snapshot, log_y: bool, smoothing: float, have: str = "",
             diag: bool = True) -> dict[str, Any]:
-    """What the page draws for one snapshot; only state and version when it has it already. The
-    diagnostics come when the page asks (`diag`: once a second, as the fragment redrew them)."""
-    version = (f"{snap.run_id}:{snap.n_rows}:{snap.state}:{snap.queue_position}:{int(log_y)}:"
-               f"{smoothing:g}")
-    out: dict[str, Any] = {"state": snap.state, "version": version}
+    """What the page draws for one snapshot: always the state and the status line; the pictures
+    and curves only when the page does not have this version of them yet (a queued page's place
+    in the queue changes, its curves do not). The diagnostics come when the page asks (`diag`:
+    once a second, as the fragment redrew them)."""
+    version = data_version(snap, log_y, smoothing)
+    out: dict[str, Any] = {"state": snap.state, "version": version, "status": _bold(status_text(snap))}
     if version == have:
         return out
-    out["status"] = _bold(status_text(snap))
     out["pictures"] = picture_row(snap, snap.target) if snap.target is not None else ""
     out["chart"] = chart(snap, log_y, smoothing)
     if diag:
         out["diagnostics"] = diagnostics(snap, log_y, smoothing)
     return out
+
+
+def data_version(snap: Snapshot, log_y: bool, smoothing: float) -> str:
+    """Which pictures and curves a page shows: the run, its rows so far, and the page's look."""
+    return f"{snap.run_id}:{snap.n_rows}:{int(log_y)}:{smoothing:g}"
 
 
 def status_text(snap: Snapshot) -> str:

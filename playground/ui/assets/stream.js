@@ -9,25 +9,25 @@ const DIAG_MS = 1000;  // the diagnostics take new data once a second, the curve
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const root = parentElement.querySelector(".pp-stream");
-  const s = root.ppState || (root.ppState = { have: "", fails: 0, told: "", last: null, t0: 0 });
+  const s = root.ppState || (root.ppState = { have: "", fails: 0, told: "", state: "", t0: 0 });
   s.data = data;
   s.trigger = setTriggerValue;
   s.stopped = false;
   root.querySelector(".pp-caption").textContent = data.caption;
-  if (data.first && (!s.last || s.last.version.split(":")[0] !== data.first.version.split(":")[0]
-                     || settings(s.last) !== settings(data.first))) show(root, s, data.first);
+  const had = s.have.split(":"), first = data.first.version.split(":");
+  if (had[0] !== first[0] || settings(s.have) !== settings(data.first.version)) show(root, s, data.first);
   if (!s.inflight) schedule(root, s);  // (a poll in flight schedules the next itself)
   return () => { s.stopped = true; clearTimeout(s.timer); };
 }
 
-function settings(p) { return p.version.split(":").slice(4).join(":"); }
+function settings(version) { return version.split(":").slice(2).join(":"); }  // run:rows:log:smoothing
 function look(d) { return (d.log_y ? "1" : "0") + ":" + d.smoothing; }
 
 // The next poll one interval after the last one began: the page's own reruns (every 2 s, for the
 // panels under the stream) call the component again, and must not push the polls back.
 function schedule(root, s) {
   clearTimeout(s.timer);
-  const every = (s.last && s.last.state === "queued" ? s.data.queued_every : s.data.every) * 1000;
+  const every = (s.state === "queued" ? s.data.queued_every : s.data.every) * 1000;
   s.timer = setTimeout(() => poll(root, s), Math.max(20, s.t0 + every - performance.now()));
 }
 
@@ -44,10 +44,10 @@ async function poll(root, s) {
     if (!r.ok) throw new Error("HTTP " + r.status);
     const p = await r.json();
     s.fails = 0;
-    if (p.status !== undefined) show(root, s, p); else s.have = p.version;
-    if (!["running", "queued"].includes(p.state) && s.told !== p.version) {
-      s.told = p.version;
-      s.trigger("ended", p.version);  // the page reruns and draws the ended (or paused) run
+    show(root, s, p);
+    if (!["running", "queued"].includes(p.state) && s.told !== p.state + p.version) {
+      s.told = p.state + p.version;
+      s.trigger("ended", s.told);  // the page reruns and draws the ended (or paused) run
     }
   } catch (e) {
     if (++s.fails === 3) s.trigger("failed", String(e));  // the page redraws by reruns instead
@@ -58,9 +58,10 @@ async function poll(root, s) {
 }
 
 function show(root, s, p) {
-  s.last = p;
+  s.state = p.state;
   s.have = p.version;
   root.querySelector(".pp-status").innerHTML = p.status;
+  if (p.chart === undefined) return;  // the pictures and curves shown are this version's already
   const pics = root.querySelector(".pp-pictures");
   if (pics.ppHtml !== p.pictures) { pics.innerHTML = p.pictures; pics.ppHtml = p.pictures; }
   if (p.diagnostics !== undefined) {
