@@ -280,20 +280,18 @@ def rerun_msg(query: str, widgets: Sequence[WidgetState] = (), fragment_id: str 
 
 async def http_get(port: int, path: str, timeout: float = 60.0) -> int:
     """A plain HTTP/1.1 GET on loopback (no thread pool, so 50 at once stay concurrent); the status."""
-    async def go() -> int:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-                     .encode())
-        await writer.drain()
-        data = await reader.read()
-        writer.close()
-        return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
-    return await asyncio.wait_for(go(), timeout)
+    return (await _get(port, path, timeout))[0]
 
 
 async def http_json(port: int, path: str, timeout: float = 60.0) -> tuple[int, dict]:
     """A GET like `http_get`'s, with its JSON body ({} for none)."""
-    async def go() -> tuple[int, dict]:
+    status, body = await _get(port, path, timeout)
+    return status, json.loads(body) if body.strip() else {}
+
+
+async def _get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
+    """(status, body) of one GET on loopback."""
+    async def go() -> tuple[int, bytes]:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
                      .encode())
@@ -301,8 +299,7 @@ async def http_json(port: int, path: str, timeout: float = 60.0) -> tuple[int, d
         data = await reader.read()
         writer.close()
         head, _, body = data.partition(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
-        return status, json.loads(body) if body.strip() else {}
+        return (int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0), body
     return await asyncio.wait_for(go(), timeout)
 
 

@@ -5,12 +5,12 @@ charts when the run ends, and falls back to reruns when the route cannot be reac
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import ARTIFACTS
+from tests.helpers import stays
 from tests.test_browser import (  # noqa: F401
     LONG_RUN,
     UI_MS,
@@ -69,8 +69,7 @@ def test_a_running_run_streams_its_view_and_hands_back_when_it_ends(page: Page, 
     expect(page.get_by_test_id("stVegaLiteChart").first.locator("canvas, svg").first).to_be_visible(
         timeout=UI_MS)
     n = len(polls)
-    time.sleep(1.0)  # (to show nothing more happens, not to wait for anything)
-    assert len(polls) <= n + 1, "the stream kept polling after the run ended"
+    assert stays(lambda: len(polls) <= n + 1, 1.0), "the stream kept polling after the run ended"
 
 
 def test_a_run_that_completes_is_drawn_in_full_without_a_click(page: Page, app: Server) -> None:  # noqa: F811

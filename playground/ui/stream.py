@@ -1,5 +1,6 @@
-"""The running live view's fast part (status line, pictures, loss and LR curves), which the page
-fetches from a route of its own four times a second instead of rerunning a Streamlit fragment:
+"""The running live view's fast part (status line, pictures, loss and LR curves, diagnostics),
+which the page fetches from a route of its own four times a second instead of rerunning a
+Streamlit fragment:
 each fragment run cost Chromium ~11 React commits of the whole page, most of a core at four a
 second, and on a 2-core machine the run paid for it (docs/benchmarks.md)."""
 
